@@ -1,0 +1,36 @@
+// Shared helpers for benchmark scenarios. A scenario file is run as `node bench/<file>.mjs <scenario>`
+// in its own process (so peak RSS is its own) and prints one JSON line via `report()`.
+import { performance } from 'node:perf_hooks';
+
+/** Peak resident set size of this process so far, in MB. */
+export function peakRssMb() {
+  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+/** Times `fn` (which returns the number of records it handled) and prints the result line. */
+export async function measure(scenario, fn, extra = {}) {
+  const started = performance.now();
+  const result = await fn();
+  const seconds = (performance.now() - started) / 1000;
+  const records = typeof result === 'number' ? result : result.records;
+  const more = typeof result === 'number' ? {} : (result.extra ?? {});
+  report({
+    scenario,
+    records,
+    seconds,
+    recordsPerSec: Math.round(records / seconds),
+    peakRssMb: peakRssMb(),
+    ...extra,
+    ...more,
+  });
+}
+
+/** Prints one result line for bench/run.mjs to collect. */
+export function report(result) {
+  process.stdout.write(`BENCH ${JSON.stringify(result)}\n`);
+}
+
+/** The scenario name given on the command line, or the default. */
+export function scenarioArg(fallback) {
+  return process.argv[2] ?? fallback;
+}

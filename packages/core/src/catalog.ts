@@ -1,0 +1,39 @@
+import { INDUSTRY_CATALOG } from './catalog/industries.js';
+import { UnknownIndustryError, closestNames } from './errors.js';
+import { checkSensorConfig, sensorConfigFromInput, type ResolvedSensorConfig } from './models.js';
+
+const cache = new Map<string, readonly ResolvedSensorConfig[]>();
+
+/** Names of the 16 built-in industries, in catalog order. */
+export function listIndustries(): string[] {
+  return Object.keys(INDUSTRY_CATALOG);
+}
+
+/** True when `name` is a built-in industry. */
+export function isIndustry(name: string): boolean {
+  return Object.hasOwn(INDUSTRY_CATALOG, name);
+}
+
+/** The built-in sensors of an industry; throws UnknownIndustryError with the closest names. */
+export function getIndustrySensors(industry: string, path = ''): readonly ResolvedSensorConfig[] {
+  const hit = cache.get(industry);
+  if (hit) return hit;
+  if (!isIndustry(industry)) {
+    throw new UnknownIndustryError(industry, closestNames(industry, listIndustries()), path);
+  }
+  const sensors = INDUSTRY_CATALOG[industry]!.map((input, i) => {
+    const { config, issues } = checkSensorConfig(
+      sensorConfigFromInput({ ...input }),
+      `${industry}[${i}].`,
+    );
+    if (!config) throw new Error(`built-in catalog is invalid: ${JSON.stringify(issues)}`);
+    return config;
+  });
+  cache.set(industry, Object.freeze(sensors));
+  return sensors;
+}
+
+/** Total number of built-in sensors (379). */
+export function catalogSensorCount(): number {
+  return listIndustries().reduce((n, i) => n + INDUSTRY_CATALOG[i]!.length, 0);
+}

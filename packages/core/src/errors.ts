@@ -1,0 +1,157 @@
+/** One problem found while validating configuration, with the path of the option it concerns. */
+export interface ConfigIssue {
+  /** Option path, e.g. `sinks[2].rate_hz`; empty for the document itself. */
+  readonly path: string;
+  /** What is wrong and, where possible, how to fix it. */
+  readonly message: string;
+}
+
+/** Base class of every error iotsim throws on purpose. */
+export class IotSimError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Invalid configuration: every problem found, each prefixed with its option path. */
+export class ConfigError extends IotSimError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(
+    issues: readonly ConfigIssue[] | string,
+    options?: { cause?: unknown; source?: string },
+  ) {
+    const list = typeof issues === 'string' ? [{ path: '', message: issues }] : issues;
+    const lines = list.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+    const head = options?.source ? `${options.source}: ` : '';
+    super(
+      list.length === 1
+        ? `${head}${lines[0]}`
+        : `${head}${list.length} configuration problems:\n  ${lines.join('\n  ')}`,
+      options,
+    );
+    this.issues = list;
+  }
+}
+
+/** An industry name that is not in the catalog. */
+export class UnknownIndustryError extends ConfigError {
+  readonly industry: string;
+  constructor(industry: string, suggestions: readonly string[], path = '') {
+    const hint = suggestions.length
+      ? `did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?`
+      : `run 'iotsim list-industries' to see them`;
+    super([{ path, message: `unknown industry '${industry}': ${hint}` }]);
+    this.industry = industry;
+  }
+}
+
+/** A sink type with no registered implementation. */
+export class UnknownSinkTypeError extends ConfigError {
+  readonly sinkType: string;
+  constructor(sinkType: string, known: readonly string[], path = '') {
+    super([
+      {
+        path,
+        message: `unknown sink type '${sinkType}'; known types: ${known.join(', ')} (or register your own with registerSink)`,
+      },
+    ]);
+    this.sinkType = sinkType;
+  }
+}
+
+/** A problem in a CSV file, naming the file and line. */
+export class CsvError extends ConfigError {
+  readonly file: string;
+  readonly line: number;
+  constructor(file: string, line: number, message: string, options?: { cause?: unknown }) {
+    super([{ path: `${file}:${line}`, message }], options);
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** A first-party sink type whose package is not installed. */
+export class SinkNotInstalledError extends IotSimError {
+  readonly sinkType: string;
+  readonly packageName: string;
+  constructor(sinkType: string, packageName: string, options?: { cause?: unknown }) {
+    super(
+      `sink type '${sinkType}' needs the package ${packageName}, which is not installed; install it with: npm install ${packageName}`,
+      options,
+    );
+    this.sinkType = sinkType;
+    this.packageName = packageName;
+  }
+}
+
+/** A sink could not reach or authenticate with its destination at connect time. */
+export class SinkConnectError extends IotSimError {
+  readonly sinkType: string;
+  constructor(sinkType: string, message: string, options?: { cause?: unknown }) {
+    super(`${sinkType} sink: ${message}`, options);
+    this.sinkType = sinkType;
+  }
+}
+
+/**
+ * Thrown by `Sink.write` to tell the runner how to treat a failure.
+ * `delivered` counts records at the front of the batch that did land; the runner retries the rest.
+ */
+export class SinkWriteError extends IotSimError {
+  /** False: retrying cannot help (e.g. HTTP 400); the batch fails at once. */
+  readonly retryable: boolean;
+  /** Wait at least this long before the next attempt (e.g. from `Retry-After`). */
+  readonly retryAfterS: number | undefined;
+  /** Records at the start of the batch that were delivered before the failure. */
+  readonly delivered: number;
+  constructor(
+    message: string,
+    options: {
+      retryable?: boolean;
+      retryAfterS?: number;
+      delivered?: number;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.retryable = options.retryable ?? true;
+    this.retryAfterS = options.retryAfterS;
+    this.delivered = options.delivered ?? 0;
+  }
+}
+
+/** Closest candidates to `input` by edit distance, for did-you-mean hints. */
+export function closestNames(input: string, candidates: Iterable<string>, max = 3): string[] {
+  const scored: Array<[string, number]> = [];
+  const lower = input.toLowerCase();
+  for (const c of candidates) {
+    const d = editDistance(lower, c.toLowerCase());
+    const limit = Math.max(2, Math.floor(c.length / 3));
+    if (
+      d <= limit ||
+      c.toLowerCase().startsWith(lower) ||
+      (lower.length >= 3 && c.includes(lower))
+    ) {
+      scored.push([c, d]);
+    }
+  }
+  return scored
+    .sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))
+    .slice(0, max)
+    .map(([c]) => c);
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}

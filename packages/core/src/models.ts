@@ -1,0 +1,368 @@
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { OptionReader } from './option-reader.js';
+
+/** The 14 sensor categories of the original. */
+export const SENSOR_TYPES = [
+  'temperature',
+  'pressure',
+  'flow',
+  'vibration',
+  'level',
+  'speed',
+  'power',
+  'current',
+  'voltage',
+  'humidity',
+  'ph',
+  'conductivity',
+  'position',
+  'status',
+] as const;
+
+/** A sensor category such as `temperature` or `pressure`. */
+export type SensorType = (typeof SENSOR_TYPES)[number];
+
+/** Sensor categories by upper-case name, as the original's enum (`SensorType.TEMPERATURE`). */
+export const SensorType = Object.freeze(
+  Object.fromEntries(SENSOR_TYPES.map((t) => [t.toUpperCase(), t])) as {
+    readonly [K in SensorType as Uppercase<K>]: K;
+  },
+);
+
+/** Tag values a sensor may carry into its records' `metadata`. */
+export type MetadataValue = string | number | boolean | null;
+
+/** Everything about one sensor (TypeScript API, camelCase). */
+export interface SensorConfig {
+  /** Sensor identifier, unique within its industry. */
+  name: string;
+  /** Category. */
+  sensorType: SensorType;
+  /** Engineering unit, e.g. `°C`. */
+  unit: string;
+  /** Physical minimum; values are clamped to it. */
+  minValue: number;
+  /** Physical maximum; values are clamped to it. */
+  maxValue: number;
+  /** Expected steady-state value. */
+  nominalValue: number;
+  /** Standard deviation of Gaussian noise, in the sensor's unit. Default 0.01. */
+  noiseStd?: number;
+  /** Drift random-walk step per second (fraction of value). Default 0.0001. */
+  driftRate?: number;
+  /** Probability of an anomaly starting on a tick. Default 0.001. */
+  anomalyProbability?: number;
+  /** Multiplier applied by spike anomalies. Default 2.0. */
+  anomalyMagnitude?: number;
+  /** Nominal updates per second (informational, as in the original). Default 1.0. */
+  updateFrequencyHz?: number;
+  /** Adds a sinusoidal cycle. Default false. */
+  cyclic?: boolean;
+  /** Period of the cycle in seconds. Default 60. */
+  cyclePeriodSeconds?: number;
+  /** Cycle amplitude as a fraction of the nominal value. Default 0.1. */
+  cycleAmplitude?: number;
+  /** Tags copied into every record's `metadata`. */
+  metadata?: Readonly<Record<string, MetadataValue>>;
+}
+
+/** A SensorConfig with every default filled in. */
+export type ResolvedSensorConfig = Required<Omit<SensorConfig, 'metadata'>> & {
+  readonly metadata: Readonly<Record<string, MetadataValue>>;
+};
+
+/** A sensor as written in YAML, CSV or the catalog: the original's snake_case keys. */
+export interface SensorConfigInput {
+  name: string;
+  sensor_type: string;
+  unit: string;
+  min_value: number;
+  max_value: number;
+  nominal_value: number;
+  noise_std?: number;
+  drift_rate?: number;
+  anomaly_probability?: number;
+  anomaly_magnitude?: number;
+  update_frequency_hz?: number;
+  cyclic?: boolean;
+  cycle_period_seconds?: number;
+  cycle_amplitude?: number;
+  metadata?: Record<string, MetadataValue>;
+}
+
+/** The original's defaults for optional SensorConfig fields. */
+export const SENSOR_DEFAULTS = Object.freeze({
+  noiseStd: 0.01,
+  driftRate: 0.0001,
+  anomalyProbability: 0.001,
+  anomalyMagnitude: 2.0,
+  updateFrequencyHz: 1.0,
+  cyclic: false,
+  cyclePeriodSeconds: 60.0,
+  cycleAmplitude: 0.1,
+});
+
+const SENSOR_KEYS = [
+  'name',
+  'sensorType',
+  'unit',
+  'minValue',
+  'maxValue',
+  'nominalValue',
+  'noiseStd',
+  'driftRate',
+  'anomalyProbability',
+  'anomalyMagnitude',
+  'updateFrequencyHz',
+  'cyclic',
+  'cyclePeriodSeconds',
+  'cycleAmplitude',
+  'metadata',
+] as const;
+
+/** snake_case field name of each SensorConfig key, for messages about YAML and CSV input. */
+const SNAKE: Record<string, string> = Object.fromEntries(
+  SENSOR_KEYS.map((k) => [k, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
+);
+
+/**
+ * Validates a sensor and fills its defaults. Collects every problem.
+ * @param path prefix for issue paths, e.g. `custom_sensors.sensors[3].`
+ * @param snake report field names as the original's snake_case keys (YAML/CSV input)
+ */
+export function checkSensorConfig(
+  config: SensorConfig,
+  path = '',
+  snake = false,
+): { config: ResolvedSensorConfig | undefined; issues: ConfigIssue[] } {
+  const name = (k: string): string => (snake ? SNAKE[k]! : k);
+  const view = Object.fromEntries(Object.entries(config).map(([k, v]) => [name(k), v]));
+  const r = new OptionReader(view, path);
+  const sensorName = r.requiredString(name('name'));
+  const sensorType = r.oneOf(name('sensorType'), SENSOR_TYPES);
+  if (r.raw(name('sensorType')) === undefined) r.problem(name('sensorType'), 'is required');
+  const unit = r.string(name('unit'));
+  if (unit === undefined) r.problem(name('unit'), 'is required');
+  const req = (k: string): number => {
+    const v = r.number(name(k), undefined);
+    if (r.raw(name(k)) === undefined) r.problem(name(k), 'is required');
+    return v ?? NaN;
+  };
+  const minValue = req('minValue');
+  const maxValue = req('maxValue');
+  const nominalValue = req('nominalValue');
+  const d = SENSOR_DEFAULTS;
+  const resolved = {
+    name: sensorName,
+    sensorType: sensorType ?? 'status',
+    unit: unit ?? '',
+    minValue,
+    maxValue,
+    nominalValue,
+    noiseStd: r.number(name('noiseStd'), d.noiseStd, { min: 0 }),
+    driftRate: r.number(name('driftRate'), d.driftRate, { min: 0 }),
+    anomalyProbability: r.number(name('anomalyProbability'), d.anomalyProbability, {
+      min: 0,
+      max: 1,
+    }),
+    anomalyMagnitude: r.number(name('anomalyMagnitude'), d.anomalyMagnitude),
+    updateFrequencyHz: r.number(name('updateFrequencyHz'), d.updateFrequencyHz, { above: 0 }),
+    cyclic: r.boolean(name('cyclic'), d.cyclic),
+    cyclePeriodSeconds: r.number(name('cyclePeriodSeconds'), d.cyclePeriodSeconds, { above: 0 }),
+    cycleAmplitude: r.number(name('cycleAmplitude'), d.cycleAmplitude, { min: 0 }),
+    metadata: Object.freeze({ ...readMetadata(r, name('metadata')) }),
+  };
+  if (Number.isFinite(minValue) && Number.isFinite(maxValue) && minValue > maxValue) {
+    r.problem(name('minValue'), `must be <= ${name('maxValue')} (${maxValue}), got ${minValue}`);
+  } else if (
+    Number.isFinite(nominalValue) &&
+    Number.isFinite(minValue) &&
+    Number.isFinite(maxValue) &&
+    (nominalValue < minValue || nominalValue > maxValue)
+  ) {
+    r.problem(
+      name('nominalValue'),
+      `must lie within [${minValue}, ${maxValue}], got ${nominalValue}`,
+    );
+  }
+  try {
+    r.finish();
+  } catch {
+    return { config: undefined, issues: r.issues };
+  }
+  return { config: Object.freeze(resolved), issues: [] };
+}
+
+function readMetadata(r: OptionReader, key: string): Record<string, MetadataValue> {
+  const v = r.raw(key);
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    r.problem(key, 'must be a mapping of tag names to values');
+    return {};
+  }
+  const out: Record<string, MetadataValue> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x === null || ['string', 'number', 'boolean'].includes(typeof x))
+      out[k] = x as MetadataValue;
+    else r.problem(`${key}.${k}`, 'must be a string, number, boolean or null');
+  }
+  return out;
+}
+
+/** Validates a sensor and fills its defaults; throws ConfigError listing every problem. */
+export function resolveSensorConfig(config: SensorConfig, path = ''): ResolvedSensorConfig {
+  const { config: resolved, issues } = checkSensorConfig(config, path);
+  if (!resolved) throw new ConfigError(issues);
+  return resolved;
+}
+
+/** Converts the original's snake_case sensor fields to a SensorConfig (no validation). */
+export function sensorConfigFromInput(input: Readonly<Record<string, unknown>>): SensorConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) {
+    out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  }
+  return out as unknown as SensorConfig;
+}
+
+/** The plain-object form of a record: the wire format, identical to the original's plus `device_id`. */
+export interface SensorRecordDict {
+  sensor_name: string;
+  industry: string;
+  device_id: string;
+  value: number;
+  unit: string;
+  sensor_type: string;
+  timestamp: number;
+  min_value: number;
+  max_value: number;
+  nominal_value: number;
+  fault_active: boolean;
+  metadata: Record<string, MetadataValue>;
+}
+
+/** Column names of a record in the order every destination writes them. */
+export const RECORD_FIELDS = [
+  'sensor_name',
+  'industry',
+  'device_id',
+  'value',
+  'unit',
+  'sensor_type',
+  'timestamp',
+  'min_value',
+  'max_value',
+  'nominal_value',
+  'fault_active',
+  'metadata',
+] as const satisfies readonly (keyof SensorRecordDict)[];
+
+const EMPTY_METADATA: Readonly<Record<string, MetadataValue>> = Object.freeze({});
+
+/**
+ * One sensor reading. Field names are the column names in every destination.
+ * `timestamp` is epoch seconds (float). Records are immutable.
+ */
+export class SensorRecord {
+  constructor(
+    readonly sensor_name: string,
+    readonly industry: string,
+    readonly device_id: string,
+    readonly value: number,
+    readonly unit: string,
+    readonly sensor_type: string,
+    readonly timestamp: number,
+    readonly min_value: number,
+    readonly max_value: number,
+    readonly nominal_value: number,
+    readonly fault_active: boolean,
+    readonly metadata: Readonly<Record<string, MetadataValue>> = EMPTY_METADATA,
+  ) {}
+
+  /** A plain object with every field (metadata copied). */
+  toDict(): SensorRecordDict {
+    return {
+      sensor_name: this.sensor_name,
+      industry: this.industry,
+      device_id: this.device_id,
+      value: this.value,
+      unit: this.unit,
+      sensor_type: this.sensor_type,
+      timestamp: this.timestamp,
+      min_value: this.min_value,
+      max_value: this.max_value,
+      nominal_value: this.nominal_value,
+      fault_active: this.fault_active,
+      metadata: { ...this.metadata },
+    };
+  }
+
+  /** Same as `toDict()`; lets `JSON.stringify(record)` produce the wire format. */
+  toJSON(): SensorRecordDict {
+    return this.toDict();
+  }
+
+  /** Compact JSON text of the record (the original's `to_json()`). */
+  toJsonString(): string {
+    return recordToJson(this);
+  }
+
+  /** Rebuilds a record from `toDict()` output (or a parsed JSON line); checks every field. */
+  static fromDict(d: Readonly<Record<string, unknown>>): SensorRecord {
+    const problems: string[] = [];
+    const str = (k: string, fallback?: string): string => {
+      const v = d[k] ?? fallback;
+      if (typeof v !== 'string') problems.push(`${k} must be a string`);
+      return v as string;
+    };
+    const num = (k: string): number => {
+      const v = d[k];
+      if (typeof v !== 'number') problems.push(`${k} must be a number`);
+      return v as number;
+    };
+    const meta = d.metadata ?? {};
+    if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
+      problems.push('metadata must be a mapping');
+    const rec = new SensorRecord(
+      str('sensor_name'),
+      str('industry'),
+      str('device_id', ''),
+      num('value'),
+      str('unit'),
+      str('sensor_type'),
+      num('timestamp'),
+      num('min_value'),
+      num('max_value'),
+      num('nominal_value'),
+      d.fault_active === true,
+      Object.freeze({ ...(meta as Record<string, MetadataValue>) }),
+    );
+    if (d.fault_active !== undefined && typeof d.fault_active !== 'boolean')
+      problems.push('fault_active must be a boolean');
+    if (problems.length) throw new TypeError(`SensorRecord.fromDict: ${problems.join('; ')}`);
+    return rec;
+  }
+}
+
+/** Fast compact JSON of a record, fields in RECORD_FIELDS order (equal to `JSON.stringify(r.toDict())`). */
+export function recordToJson(r: SensorRecord): string {
+  const m = r.metadata;
+  let meta = '{}';
+  for (const key in m) {
+    if (Object.hasOwn(m, key)) {
+      meta = JSON.stringify(m);
+      break;
+    }
+  }
+  return (
+    `{"sensor_name":${JSON.stringify(r.sensor_name)},"industry":${JSON.stringify(r.industry)},` +
+    `"device_id":${JSON.stringify(r.device_id)},"value":${num(r.value)},"unit":${JSON.stringify(r.unit)},` +
+    `"sensor_type":${JSON.stringify(r.sensor_type)},"timestamp":${num(r.timestamp)},` +
+    `"min_value":${num(r.min_value)},"max_value":${num(r.max_value)},` +
+    `"nominal_value":${num(r.nominal_value)},"fault_active":${r.fault_active},"metadata":${meta}}`
+  );
+}
+
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}

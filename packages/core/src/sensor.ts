@@ -1,0 +1,96 @@
+import type { ResolvedSensorConfig } from './models.js';
+import type { RandomStream } from './random.js';
+
+/** The kinds of injected fault. One kind holds for an anomaly's whole length. */
+export type AnomalyKind = 'spike' | 'offset' | 'oscillation';
+const KINDS: readonly AnomalyKind[] = ['spike', 'offset', 'oscillation'];
+
+/** Drift is a bounded random walk within ±5 % of the value. */
+export const DRIFT_BOUND = 0.05;
+/** Anomalies last between these many seconds of simulated time. */
+export const ANOMALY_MIN_S = 5;
+export const ANOMALY_MAX_S = 30;
+
+/** One sample of a sensor. */
+export interface Sample {
+  value: number;
+  faultActive: boolean;
+}
+
+/**
+ * The model of one sensor: nominal value, cycle, bounded drift, Gaussian noise in the sensor's
+ * unit, anomalies, clamped to the sensor's range. Deterministic for a given random stream.
+ */
+export class SensorModel {
+  readonly config: ResolvedSensorConfig;
+  private readonly rng: RandomStream;
+  private readonly phase: number;
+  private readonly range: number;
+  private drift = 0;
+  private lastT: number | undefined;
+  private anomalyUntil = -Infinity;
+  private anomalyKind: AnomalyKind = 'spike';
+  /** Set while an anomaly is active. */
+  faultActive = false;
+
+  constructor(config: ResolvedSensorConfig, rng: RandomStream) {
+    this.config = config;
+    this.rng = rng;
+    this.phase = config.cyclic ? rng.next() * 2 * Math.PI : 0;
+    this.range = config.maxValue - config.minValue;
+  }
+
+  /** The value at simulated time `t` (epoch seconds); `dt` defaults to the time since the last sample. */
+  sample(t: number, dt?: number): number {
+    const c = this.config;
+    const step = dt ?? (this.lastT === undefined ? 1 : Math.max(0, t - this.lastT));
+    this.lastT = t;
+    const rng = this.rng;
+
+    let value = c.nominalValue;
+    if (c.cyclic) {
+      value +=
+        c.cycleAmplitude *
+        c.nominalValue *
+        Math.sin((2 * Math.PI * t) / c.cyclePeriodSeconds + this.phase);
+    }
+    if (c.driftRate > 0) {
+      let d = this.drift + c.driftRate * step * (rng.next() < 0.5 ? -1 : 1);
+      if (d > DRIFT_BOUND) d = 2 * DRIFT_BOUND - d;
+      else if (d < -DRIFT_BOUND) d = -2 * DRIFT_BOUND - d;
+      this.drift = d;
+      value *= 1 + d;
+    }
+    if (c.noiseStd > 0) value += rng.gaussian() * c.noiseStd;
+
+    if (t >= this.anomalyUntil) {
+      this.faultActive = false;
+      if (c.anomalyProbability > 0 && rng.next() < c.anomalyProbability) {
+        this.faultActive = true;
+        this.anomalyUntil = t + ANOMALY_MIN_S + rng.next() * (ANOMALY_MAX_S - ANOMALY_MIN_S);
+        this.anomalyKind = KINDS[Math.floor(rng.next() * KINDS.length)]!;
+      }
+    }
+    if (this.faultActive) {
+      switch (this.anomalyKind) {
+        case 'spike':
+          value *= c.anomalyMagnitude;
+          break;
+        case 'offset':
+          value += 0.3 * this.range;
+          break;
+        case 'oscillation':
+          value += Math.sin(10 * t) * 0.2 * this.range;
+          break;
+      }
+    }
+    if (value < c.minValue) return c.minValue;
+    if (value > c.maxValue) return c.maxValue;
+    return value;
+  }
+
+  /** The current anomaly kind, when one is active. */
+  get anomaly(): AnomalyKind | undefined {
+    return this.faultActive ? this.anomalyKind : undefined;
+  }
+}

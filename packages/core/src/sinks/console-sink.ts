@@ -1,0 +1,62 @@
+import type { SensorRecord } from '../models.js';
+import { recordToJson } from '../models.js';
+import { parseSinkOptions, Sink, type ThroughputOptions } from '../sink.js';
+
+/** Something text can be written to: `process.stdout`, a file stream, or an object with `write`. */
+export interface TextStream {
+  write(chunk: string): unknown;
+  once?(event: 'drain', listener: () => void): unknown;
+}
+
+/** Options of ConsoleSink. */
+export interface ConsoleSinkOptions extends ThroughputOptions {
+  /** `text` (one aligned line per record) or `json` (one JSON object per line). Default `text`. */
+  fmt?: 'text' | 'json';
+  /** Where to write. Default `process.stdout`. */
+  stream?: TextStream;
+}
+
+/** Formats a record like the original's console output. */
+export function formatRecordText(r: SensorRecord): string {
+  const fault = r.fault_active ? '  FAULT' : '';
+  return `[${r.industry}/${r.sensor_name}] ${r.value.toFixed(3).padStart(12)} ${r.unit.padEnd(8)} (type=${r.sensor_type})${fault}`;
+}
+
+/**
+ * Prints records to stdout or another stream, as aligned text or JSON lines. Honours the stream's
+ * backpressure (waits for `drain`).
+ *
+ * @example
+ * sim.addSink(new ConsoleSink({ fmt: 'json', rateHz: 1 }));
+ */
+export class ConsoleSink extends Sink {
+  readonly type = 'console';
+  readonly fmt: 'text' | 'json';
+  private readonly stream: TextStream;
+
+  constructor(options: ConsoleSinkOptions = {}) {
+    const { throughput, own } = parseSinkOptions(options, (r) => ({
+      fmt: r.oneOf('fmt', ['text', 'json'] as const, 'text'),
+      stream: r.raw('stream') as TextStream | undefined,
+    }));
+    super(throughput);
+    this.fmt = own.fmt;
+    this.stream = own.stream ?? process.stdout;
+  }
+
+  async connect(): Promise<void> {}
+
+  async write(records: readonly SensorRecord[]): Promise<void> {
+    const format = this.fmt === 'json' ? recordToJson : formatRecordText;
+    let text = '';
+    for (const r of records) text += format(r) + '\n';
+    const ok = this.stream.write(text);
+    if (ok === false && this.stream.once) {
+      await new Promise<void>((resolve) => this.stream.once!('drain', resolve));
+    }
+  }
+
+  override describe(): string {
+    return `console (${this.fmt})`;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './conformance.js';
+export * from './fixtures.js';
+export * from './records.js';
+export * from './services.js';
+export * from './temp.js';

@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The repository's scripts/services directory. */
+export const SERVICES_DIR = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../scripts/services',
+);
+
+/** A service the harness in scripts/services can start. */
+export type ServiceName = 'kafka' | 'postgres' | 'mosquitto' | 'python' | 's3';
+
+/** Starts, stops or restarts a service through `scripts/services/ctl.sh` (for fault tests). */
+export async function serviceCtl(
+  service: ServiceName,
+  action: 'start' | 'stop' | 'restart' | 'status',
+): Promise<void> {
+  await run('bash', [join(SERVICES_DIR, 'ctl.sh'), service, action], { timeout: 180_000 });
+}
+
+/** An environment variable the services harness exports; throws a clear error when it is missing. */
+export function serviceEnv(name: string): string {
+  const v = process.env[name];
+  if (!v) {
+    throw new Error(
+      `${name} is not set: run these tests with 'pnpm test:services' (scripts/services/env.sh exports it)`,
+    );
+  }
+  return v;
+}
+
+/** Runs a Python snippet in the harness venv (IOTSIM_PYTHON) and returns its stdout. */
+export async function runPython(code: string, args: string[] = []): Promise<string> {
+  const python = serviceEnv('IOTSIM_PYTHON');
+  if (!existsSync(python)) throw new Error(`IOTSIM_PYTHON=${python} does not exist`);
+  const { stdout } = await run(python, ['-c', code, ...args], {
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: 300_000,
+  });
+  return stdout;
+}
