@@ -6,11 +6,10 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The repository's scripts/services directory. */
-export const SERVICES_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../../scripts/services',
-);
+/** The harness directory: IOTSIM_SERVICES_DIR (env.sh sets it), else the repository's scripts/services. */
+export const SERVICES_DIR =
+  process.env.IOTSIM_SERVICES_DIR ??
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/services');
 
 /** A service the harness in scripts/services can start. */
 export type ServiceName = 'kafka' | 'postgres' | 'mosquitto' | 'python' | 's3';
