@@ -37,3 +37,8 @@ export function getIndustrySensors(industry: string, path = ''): readonly Resolv
 export function catalogSensorCount(): number {
   return listIndustries().reduce((n, i) => n + INDUSTRY_CATALOG[i]!.length, 0);
 }
+
+/** Sensor count of each built-in industry. */
+export const INDUSTRY_CATALOG_COUNTS: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(Object.entries(INDUSTRY_CATALOG).map(([k, v]) => [k, v.length])),
+);

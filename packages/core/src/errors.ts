@@ -60,14 +60,22 @@ export class UnknownSinkTypeError extends ConfigError {
   }
 }
 
-/** A problem in a CSV file, naming the file and line. */
+/** Problems in a CSV file; each issue path is `file:line`. */
 export class CsvError extends ConfigError {
   readonly file: string;
+  /** Line of the first problem (1-based). */
   readonly line: number;
-  constructor(file: string, line: number, message: string, options?: { cause?: unknown }) {
-    super([{ path: `${file}:${line}`, message }], options);
+  constructor(
+    file: string,
+    problems: readonly { line: number; message: string }[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      problems.map((p) => ({ path: `${file}:${p.line}`, message: p.message })),
+      options,
+    );
     this.file = file;
-    this.line = line;
+    this.line = problems[0]?.line ?? 0;
   }
 }
 

@@ -12,3 +12,7 @@ export * from './runner.js';
 export * from './registry.js';
 export * from './sinks/console-sink.js';
 export * from './sinks/callback-sink.js';
+export * from './time.js';
+export * from './csv.js';
+export * from './config.js';
+export * from './simulator.js';

@@ -11,10 +11,15 @@ export const DRIFT_BOUND = 0.05;
 export const ANOMALY_MIN_S = 5;
 export const ANOMALY_MAX_S = 30;
 
-/** One sample of a sensor. */
-export interface Sample {
-  value: number;
-  faultActive: boolean;
+/**
+ * How far drift may take a sensor: ±5 % of its value, and never more than half the distance from
+ * nominal to the nearer bound, so drift alone cannot pin a narrow-range sensor to its clamp.
+ */
+export function driftBoundOf(c: ResolvedSensorConfig): number {
+  const nominal = Math.abs(c.nominalValue);
+  if (nominal === 0) return DRIFT_BOUND;
+  const headroom = Math.min(c.maxValue - c.nominalValue, c.nominalValue - c.minValue);
+  return Math.min(DRIFT_BOUND, Math.max(0, (0.5 * headroom) / nominal));
 }
 
 /**
@@ -26,18 +31,22 @@ export class SensorModel {
   private readonly rng: RandomStream;
   private readonly phase: number;
   private readonly range: number;
+  private readonly driftBound: number;
   private drift = 0;
   private lastT: number | undefined;
   private anomalyUntil = -Infinity;
   private anomalyKind: AnomalyKind = 'spike';
   /** Set while an anomaly is active. */
   faultActive = false;
+  /** Anomalies started so far (identifies the current one). */
+  anomalyCount = 0;
 
   constructor(config: ResolvedSensorConfig, rng: RandomStream) {
     this.config = config;
     this.rng = rng;
     this.phase = config.cyclic ? rng.next() * 2 * Math.PI : 0;
     this.range = config.maxValue - config.minValue;
+    this.driftBound = driftBoundOf(config);
   }
 
   /** The value at simulated time `t` (epoch seconds); `dt` defaults to the time since the last sample. */
@@ -55,9 +64,10 @@ export class SensorModel {
         Math.sin((2 * Math.PI * t) / c.cyclePeriodSeconds + this.phase);
     }
     if (c.driftRate > 0) {
+      const bound = this.driftBound;
       let d = this.drift + c.driftRate * step * (rng.next() < 0.5 ? -1 : 1);
-      if (d > DRIFT_BOUND) d = 2 * DRIFT_BOUND - d;
-      else if (d < -DRIFT_BOUND) d = -2 * DRIFT_BOUND - d;
+      if (d > bound) d = Math.max(-bound, 2 * bound - d);
+      else if (d < -bound) d = Math.min(bound, -2 * bound - d);
       this.drift = d;
       value *= 1 + d;
     }
@@ -67,6 +77,7 @@ export class SensorModel {
       this.faultActive = false;
       if (c.anomalyProbability > 0 && rng.next() < c.anomalyProbability) {
         this.faultActive = true;
+        this.anomalyCount++;
         this.anomalyUntil = t + ANOMALY_MIN_S + rng.next() * (ANOMALY_MAX_S - ANOMALY_MIN_S);
         this.anomalyKind = KINDS[Math.floor(rng.next() * KINDS.length)]!;
       }

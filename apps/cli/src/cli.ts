@@ -1,0 +1,178 @@
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { EXIT, exitCodeFor, formatError, UsageError } from './errors.js';
+
+/** Standard streams of a CLI invocation (replaceable in tests). */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** Flags of `iotsim run`. */
+export interface RunArgs {
+  config?: string;
+  industries?: string[];
+  rate?: number;
+  duration?: number;
+  logLevel?: string;
+  sink?: string[];
+  format?: string;
+  outputDir?: string;
+  outputFormat?: string;
+  rotation?: string;
+  seed?: number;
+  start?: string;
+  end?: string;
+  shutdownTimeout?: number;
+}
+
+const COMMANDS = new Set([
+  'run',
+  'list-industries',
+  'list-sinks',
+  'list-sensors',
+  'init-config',
+  'help',
+]);
+
+function runOptions(y: Argv): Argv<RunArgs> {
+  return y
+    .option('config', {
+      alias: 'c',
+      type: 'string',
+      describe: 'YAML config file (then --sink/--output-* are ignored)',
+    })
+    .option('industries', {
+      alias: 'i',
+      type: 'string',
+      array: true,
+      describe: 'Built-in industries [default: mining]',
+    })
+    .option('rate', { type: 'number', describe: 'Generator tick rate in Hz [default: 2]' })
+    .option('duration', {
+      alias: 'd',
+      type: 'number',
+      describe: 'Run duration in seconds [default: until Ctrl-C]',
+    })
+    .option('log-level', {
+      type: 'string',
+      describe: 'DEBUG, INFO, WARNING or ERROR [default: INFO]',
+    })
+    .option('sink', {
+      alias: 's',
+      type: 'string',
+      array: true,
+      describe: 'Sink type, repeatable (-s console -s file) [default: console]',
+    })
+    .option('format', { type: 'string', describe: 'Console format: text or json [default: text]' })
+    .option('output-dir', {
+      alias: 'o',
+      type: 'string',
+      describe: 'File sink directory [default: ./output]',
+    })
+    .option('output-format', {
+      type: 'string',
+      describe: 'File format: csv, json or parquet [default: csv]',
+    })
+    .option('rotation', { type: 'string', describe: 'File rotation: 30s, 5m, 1h, 1d' })
+    .option('seed', {
+      type: 'number',
+      describe: 'Random seed: the same seed gives the same values',
+    })
+    .option('start', {
+      type: 'string',
+      describe: 'Backfill start (ISO 8601, epoch seconds, or -7d)',
+    })
+    .option('end', { type: 'string', describe: 'Backfill end [default: now]' })
+    .option('shutdown-timeout', {
+      type: 'number',
+      describe: 'Seconds to drain sinks on stop [default: 30]',
+    }) as unknown as Argv<RunArgs>;
+}
+
+/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const args =
+    argv.length === 0 ||
+    (!COMMANDS.has(argv[0]!) && !['--help', '-h', '--version'].includes(argv[0]!))
+      ? ['run', ...argv]
+      : argv;
+  let code: number = EXIT.ok;
+  let failure: unknown;
+  const parser = yargs(args)
+    .scriptName('iotsim')
+    .usage(
+      '$0 <command> [options]\n\nRealistic industrial IoT sensor data, delivered to real destinations.',
+    )
+    .command(
+      'run',
+      'Run the simulator (generate data and send it to sinks)',
+      runOptions,
+      async (a) => {
+        const { runCommand } = await import('./commands/run.js');
+        code = await runCommand(a as unknown as RunArgs, io);
+      },
+    )
+    .command(
+      'list-industries',
+      'List the 16 built-in industries with sensor counts',
+      {},
+      async () => {
+        const { listIndustriesCommand } = await import('./commands/list.js');
+        code = listIndustriesCommand(io);
+      },
+    )
+    .command('list-sinks', 'List the sink types and the package each needs', {}, async () => {
+      const { listSinksCommand } = await import('./commands/list.js');
+      code = listSinksCommand(io);
+    })
+    .command(
+      'list-sensors <industry>',
+      'List every sensor of an industry (name, type, unit, range)',
+      (y) => y.positional('industry', { type: 'string', demandOption: true }),
+      async (a) => {
+        const { listSensorsCommand } = await import('./commands/list.js');
+        code = listSensorsCommand(String(a.industry), io);
+      },
+    )
+    .command(
+      'init-config',
+      'Write a starter YAML config',
+      (y) =>
+        y.option('output', {
+          alias: 'o',
+          type: 'string',
+          describe: 'File to write [default: stdout]',
+        }),
+      async (a) => {
+        const { initConfigCommand } = await import('./commands/init-config.js');
+        code = await initConfigCommand(a.output as string | undefined, io);
+      },
+    )
+    .demandCommand(
+      1,
+      'Name a command: run, list-industries, list-sinks, list-sensors <industry>, init-config',
+    )
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      failure = err ?? new UsageError(`${msg}\nRun 'iotsim --help' for usage.`);
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    failure ??= err;
+  }
+  if (failure) {
+    io.stderr.write(formatError(failure, process.env.IOTSIM_DEBUG === '1') + '\n');
+    return exitCodeFor(failure);
+  }
+  return code;
+}

@@ -1,0 +1,204 @@
+import {
+  ConfigError,
+  ConsoleSink,
+  createSink,
+  createStreamLogger,
+  loadConfigFile,
+  parseLogLevel,
+  Simulator,
+  type BackfillProgress,
+  type RunSummary,
+  type SimulatorOptions,
+  type SinkMetrics,
+} from '@iotsim/core';
+import type { CliIo, RunArgs } from '../cli.js';
+import { EXIT, UsageError } from '../errors.js';
+import { registerFirstPartySinks } from '../sinks.js';
+
+/** `iotsim run`: builds the simulator from flags or a config, runs it, prints the summary. */
+export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
+  registerFirstPartySinks();
+  const config = args.config ? loadConfigFile(args.config) : undefined;
+  const levelText = args.logLevel ?? (config ? undefined : 'INFO');
+  const level = levelText === undefined ? config!.logLevel : parseLogLevel(levelText);
+  if (!level)
+    throw new UsageError(`--log-level must be DEBUG, INFO, WARNING or ERROR, got '${levelText}'`);
+  const logger = createStreamLogger(level, io.stderr);
+  checkFlags(args);
+
+  const overrides: SimulatorOptions = { logger };
+  if (args.rate !== undefined) overrides.updateRateHz = args.rate;
+  if (args.seed !== undefined) overrides.seed = args.seed;
+  if (args.start !== undefined) overrides.start = args.start;
+  if (args.end !== undefined) overrides.end = args.end;
+  if (args.industries !== undefined) overrides.industries = args.industries;
+  if (args.shutdownTimeout !== undefined) overrides.shutdownTimeoutS = args.shutdownTimeout;
+
+  let sim: Simulator;
+  let durationS: number | null;
+  if (config) {
+    if (args.sink || args.outputDir || args.outputFormat || args.rotation || args.format) {
+      logger.warn('--config is set: --sink, --format and --output-* flags are ignored');
+    }
+    sim = await Simulator.fromConfig(config, overrides);
+    durationS = args.duration ?? config.durationS;
+  } else {
+    sim = new Simulator({ industries: ['mining'], updateRateHz: 2.0, ...overrides });
+    await addFlagSinks(sim, args, io);
+    durationS = args.duration ?? null;
+  }
+
+  const progress = (io.stderr as NodeJS.WriteStream).isTTY ? progressPrinter(io) : undefined;
+  let interrupts = 0;
+  let done = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupts++;
+    if (interrupts === 1 || signal === 'SIGTERM') {
+      if (interrupts === 1) {
+        io.stderr.write(
+          `\n${signal}: stopping; draining every sink (press Ctrl-C again to exit at once)\n`,
+        );
+        sim.stop();
+        return;
+      }
+    }
+    const lost = sim.abort(`${signal} again: exited before delivery`);
+    io.stderr.write(`${signal} again: exiting now; ${lost} records were not delivered\n`);
+    printSummary(sim.metrics(), undefined, io);
+    process.exit(EXIT.failure);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE' && !done) sim.stop();
+  };
+  process.stdout.on('error', onStdoutError);
+  try {
+    const summary = await sim.run({ durationS, onProgress: progress });
+    done = true;
+    if (progress) io.stderr.write('\n');
+    printSummary(summary.sinks, summary, io);
+    const failed = summary.sinks.reduce((n, s) => n + s.failed, 0);
+    if (failed > 0) {
+      io.stderr.write(
+        `error: ${failed} records could not be delivered (see the failed column and the log above)\n`,
+      );
+      return EXIT.failure;
+    }
+    return EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onStdoutError);
+  }
+}
+
+function checkFlags(args: RunArgs): void {
+  const problems: { path: string; message: string }[] = [];
+  if (args.rate !== undefined && !(args.rate > 0))
+    problems.push({ path: '--rate', message: `must be > 0, got ${args.rate}` });
+  if (args.duration !== undefined && !(args.duration > 0))
+    problems.push({ path: '--duration', message: `must be > 0, got ${args.duration}` });
+  if (args.format !== undefined && !['text', 'json'].includes(args.format))
+    problems.push({ path: '--format', message: `must be text or json, got '${args.format}'` });
+  if (args.outputFormat !== undefined && !['csv', 'json', 'parquet'].includes(args.outputFormat)) {
+    problems.push({
+      path: '--output-format',
+      message: `must be csv, json or parquet, got '${args.outputFormat}'`,
+    });
+  }
+  if (args.seed !== undefined && !(Number.isInteger(args.seed) && args.seed >= 0))
+    problems.push({ path: '--seed', message: `must be a whole number >= 0, got ${args.seed}` });
+  if (problems.length) throw new ConfigError(problems);
+}
+
+async function addFlagSinks(sim: Simulator, args: RunArgs, io: CliIo): Promise<void> {
+  const types = args.sink?.length ? args.sink : ['console'];
+  const problems: { path: string; message: string }[] = [];
+  for (const type of types) {
+    try {
+      if (type === 'console') {
+        sim.addSink(
+          new ConsoleSink({
+            fmt: (args.format as 'text' | 'json' | undefined) ?? 'text',
+            stream: io.stdout,
+          }),
+        );
+      } else if (type === 'file') {
+        const options: Record<string, unknown> = {
+          type,
+          path: args.outputDir ?? './output',
+          format: args.outputFormat ?? 'csv',
+        };
+        if (args.rotation) options.rotation = args.rotation;
+        sim.addSink(await createSink(options, '--sink file: '));
+      } else {
+        sim.addSink(await createSink({ type }, `--sink ${type}: `));
+      }
+    } catch (err) {
+      if (err instanceof ConfigError)
+        problems.push(...err.issues.map((i) => ({ path: i.path || '--sink', message: i.message })));
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+function progressPrinter(io: CliIo): (p: BackfillProgress) => void {
+  return (p) => {
+    const pct = (p.fraction * 100).toFixed(1).padStart(5);
+    const at = new Date(p.simulatedTime * 1000).toISOString().replace('.000Z', 'Z');
+    const eta = p.etaS < 90 ? `${p.etaS.toFixed(0)}s` : `${(p.etaS / 60).toFixed(1)}m`;
+    io.stderr.write(
+      `\rbackfill ${pct}%  at ${at}  ${Math.round(p.recordsPerSec).toLocaleString('en-US')} records/s  ETA ${eta}   `,
+    );
+  };
+}
+
+/** Prints the per-sink counters to stderr. */
+export function printSummary(
+  sinks: readonly SinkMetrics[],
+  summary: RunSummary | undefined,
+  io: CliIo,
+): void {
+  const lines: string[] = [];
+  if (summary) {
+    const lag =
+      summary.mode === 'realtime' ? `, tick lag p99 ${summary.lagMs.p99.toFixed(1)} ms` : '';
+    lines.push(
+      `run summary: ${summary.mode}, seed ${summary.seed}, ${summary.ticks} ticks, ${summary.records} records in ${summary.elapsedS.toFixed(1)} s${lag}${summary.interrupted ? ' (stopped early)' : ''}`,
+    );
+  }
+  const cols = [
+    'sink',
+    'generated',
+    'delivered',
+    'dropped',
+    'failed',
+    'retries',
+    'batches',
+    'p99 write ms',
+  ];
+  const rows = sinks.map((m) => [
+    m.name,
+    String(m.generated),
+    String(m.delivered),
+    String(m.dropped.total),
+    String(m.failed),
+    String(m.retries),
+    String(m.batches),
+    m.writeLatencyMs.p99.toFixed(1),
+  ]);
+  const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]): string =>
+    r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  lines.push(fmt(cols), ...rows.map(fmt));
+  for (const m of sinks) {
+    if (m.dropped.total)
+      lines.push(
+        `${m.name}: dropped ${m.dropped.oldest} oldest, ${m.dropped.newest} newest (buffer full)`,
+      );
+    if (m.lastError) lines.push(`${m.name}: last error: ${m.lastError}`);
+  }
+  io.stderr.write(lines.join('\n') + '\n');
+}

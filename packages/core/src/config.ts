@@ -1,0 +1,343 @@
+import { readFileSync } from 'node:fs';
+import { load, YAMLException } from 'js-yaml';
+import { listIndustries } from './catalog.js';
+import { closestNames, ConfigError, type ConfigIssue } from './errors.js';
+import type { LogLevel } from './logger.js';
+import { checkSensorConfig, sensorConfigFromInput, type ResolvedSensorConfig } from './models.js';
+import { describe, OptionReader } from './option-reader.js';
+import { parseTimePoint } from './time.js';
+import { loadSensorCsv } from './csv.js';
+import { dirname, resolve } from 'node:path';
+
+/** A group of custom sensors under one industry label. */
+export interface CustomSensorGroup {
+  industry: string;
+  sensors: ResolvedSensorConfig[];
+}
+
+/** A sink entry of a config: its type, its remaining (snake_case) options, and its path for messages. */
+export interface SinkEntry {
+  type: string;
+  options: Record<string, unknown>;
+  path: string;
+}
+
+/** A validated configuration document. */
+export interface SimulatorConfig {
+  /** Built-in industries. Default: none when custom sensors are given, else `mining`. */
+  industries: string[];
+  /** Generator ticks per second. */
+  updateRateHz: number;
+  /** Seconds to run (real time); null runs until stopped. */
+  durationS: number | null;
+  /** Log level. */
+  logLevel: LogLevel;
+  /** Random seed; undefined picks one. */
+  seed: number | undefined;
+  /** Backfill start (epoch seconds). */
+  start: number | undefined;
+  /** Backfill end (epoch seconds). */
+  end: number | undefined;
+  /** Devices per industry. */
+  devicesPerIndustry: number;
+  /** Seconds a stop may take before undelivered records count as failed. */
+  shutdownTimeoutS: number;
+  /** Custom sensor groups. */
+  customSensors: CustomSensorGroup[];
+  /** Sinks, validated when created. */
+  sinks: SinkEntry[];
+}
+
+const LEVELS: Readonly<Record<string, LogLevel>> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  critical: 'error',
+};
+
+/** Parses a log level name as the original spells it (DEBUG, INFO, WARNING, ERROR). */
+export function parseLogLevel(value: string): LogLevel | undefined {
+  return LEVELS[value.toLowerCase()];
+}
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of a parsed document with environment
+ * variables, so configs need not hold secrets. A missing variable is a problem naming it and the key.
+ */
+export function interpolateEnv(
+  value: unknown,
+  path: string,
+  issues: ConfigIssue[],
+  env: NodeJS.ProcessEnv = process.env,
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (whole, name: string, fallback?: string) => {
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (fallback !== undefined) return fallback;
+        issues.push({
+          path,
+          message: `environment variable ${name} is not set (referenced as ${whole})`,
+        });
+        return '';
+      },
+    );
+  }
+  if (Array.isArray(value))
+    return value.map((v, i) => interpolateEnv(v, `${path}[${i}]`, issues, env));
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [
+        k,
+        interpolateEnv(v, path ? `${path}.${k}` : k, issues, env),
+      ]),
+    );
+  }
+  return value;
+}
+
+/** Parses YAML text; syntax errors become a ConfigError naming `source:line`. */
+export function parseYaml(text: string, source = '<yaml>'): unknown {
+  try {
+    return load(text);
+  } catch (err) {
+    if (err instanceof YAMLException) {
+      const line = err.mark ? err.mark.line + 1 : 0;
+      throw new ConfigError(
+        [{ path: `${source}:${line}`, message: `YAML syntax error: ${err.reason}` }],
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Validates a parsed configuration document (the original's format plus seed/start/end).
+ * Collects every problem before throwing one ConfigError.
+ * @param baseDir directory for relative paths inside the config (custom sensor CSV files)
+ */
+export function validateConfig(
+  doc: unknown,
+  options: { source?: string; baseDir?: string } = {},
+): SimulatorConfig {
+  const source = options.source;
+  if (doc === undefined || doc === null) doc = {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(
+      [
+        {
+          path: '',
+          message: `the config must be a YAML mapping with simulator, custom_sensors and sinks; got ${describe(doc)}`,
+        },
+      ],
+      { source },
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  const interpolated = interpolateEnv(doc, '', issues) as Record<string, unknown>;
+  const top = new OptionReader(interpolated);
+  const simRaw = top.raw('simulator') ?? {};
+  const customRaw = top.raw('custom_sensors');
+  const sinksRaw = top.raw('sinks');
+
+  // simulator
+  let sim: Record<string, unknown> = {};
+  if (typeof simRaw !== 'object' || Array.isArray(simRaw))
+    top.problem('simulator', `must be a mapping, got ${describe(simRaw)}`);
+  else sim = simRaw as Record<string, unknown>;
+  const s = new OptionReader(sim, 'simulator.');
+  const industries = s.stringArray('industries', []);
+  const known = listIndustries();
+  industries.forEach((name, i) => {
+    if (!known.includes(name)) {
+      const hint = closestNames(name, known);
+      s.problem(
+        `industries[${i}]`,
+        `unknown industry '${name}': ${hint.length ? `did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : "run 'iotsim list-industries' to see them"}`,
+      );
+    }
+  });
+  const updateRateHz = s.number('update_rate_hz', 1.0, { above: 0 });
+  const duration = s.raw('duration_s');
+  const durationS =
+    duration === null || duration === undefined
+      ? null
+      : s.number('duration_s', null as unknown as number, { above: 0 });
+  const levelRaw = s.string('log_level', 'INFO');
+  const logLevel = parseLogLevel(levelRaw);
+  if (!logLevel)
+    s.problem(
+      'log_level',
+      `must be one of DEBUG, INFO, WARNING, ERROR; got ${JSON.stringify(levelRaw)}`,
+    );
+  const seed = s.number('seed', undefined, { integer: true, min: 0 });
+  const time = (key: string): number | undefined => {
+    const v = s.raw(key);
+    if (v === undefined || v === null) return undefined;
+    try {
+      return parseTimePoint(v, `simulator.${key}`);
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues);
+      return undefined;
+    }
+  };
+  const start = time('start');
+  const end = time('end');
+  if (start !== undefined && end !== undefined && !(end > start))
+    s.problem('end', 'must be after simulator.start');
+  if (end !== undefined && start === undefined)
+    s.problem('start', 'is required when simulator.end is set (backfill range)');
+  const devicesPerIndustry = s.number('devices_per_industry', 1, { min: 1, integer: true });
+  const shutdownTimeoutS = s.number('shutdown_timeout_s', 30, { above: 0 });
+  collect(s, issues);
+
+  // custom_sensors: one group {industry, sensors | csv} or a list of groups
+  const customSensors: CustomSensorGroup[] = [];
+  if (customRaw !== undefined && customRaw !== null) {
+    const groups = Array.isArray(customRaw) ? customRaw : [customRaw];
+    groups.forEach((g, gi) => {
+      const prefix = Array.isArray(customRaw) ? `custom_sensors[${gi}].` : 'custom_sensors.';
+      if (typeof g !== 'object' || g === null || Array.isArray(g)) {
+        issues.push({
+          path: prefix.slice(0, -1),
+          message: 'must be a mapping with industry and sensors',
+        });
+        return;
+      }
+      const r = new OptionReader(g, prefix);
+      const industry = r.string('industry', 'custom');
+      if (known.includes(industry)) {
+        r.problem(
+          'industry',
+          `'${industry}' is a built-in industry; pick another label for custom sensors`,
+        );
+      }
+      const sensors: ResolvedSensorConfig[] = [];
+      const list = r.raw('sensors');
+      const csv = r.string('csv');
+      if (list !== undefined && list !== null && !Array.isArray(list))
+        r.problem('sensors', `must be a list of sensors, got ${describe(list)}`);
+      const names = new Set<string>();
+      (Array.isArray(list) ? list : []).forEach((item, i) => {
+        const path = `${prefix}sensors[${i}].`;
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+          issues.push({
+            path: path.slice(0, -1),
+            message: `must be a mapping of sensor fields, got ${describe(item)}`,
+          });
+          return;
+        }
+        const { config, issues: found } = checkSensorConfig(
+          sensorConfigFromInput(item as Record<string, unknown>),
+          path,
+          true,
+        );
+        issues.push(...found);
+        if (config) {
+          if (names.has(config.name))
+            issues.push({ path: `${path}name`, message: `duplicate sensor name '${config.name}'` });
+          names.add(config.name);
+          sensors.push(config);
+        }
+      });
+      if (csv) {
+        try {
+          for (const c of loadSensorCsv(resolve(options.baseDir ?? '.', csv))) {
+            if (names.has(c.name))
+              issues.push({
+                path: `${prefix}csv`,
+                message: `duplicate sensor name '${c.name}' from ${csv}`,
+              });
+            names.add(c.name);
+            sensors.push(c);
+          }
+        } catch (err) {
+          if (err instanceof ConfigError) issues.push(...err.issues);
+          else throw err;
+        }
+      }
+      if (!sensors.length && !issues.length && list === undefined && !csv)
+        r.problem('sensors', 'is required (a list of sensors, or csv: <file>)');
+      collect(r, issues);
+      customSensors.push({ industry, sensors });
+    });
+  }
+
+  // sinks
+  const sinks: SinkEntry[] = [];
+  if (sinksRaw !== undefined && sinksRaw !== null) {
+    if (!Array.isArray(sinksRaw))
+      top.problem('sinks', `must be a list of sink mappings, got ${describe(sinksRaw)}`);
+    else {
+      sinksRaw.forEach((entry, i) => {
+        const path = `sinks[${i}].`;
+        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+          issues.push({
+            path: `sinks[${i}]`,
+            message: `must be a mapping with a type, got ${describe(entry)}`,
+          });
+          return;
+        }
+        const { type, ...rest } = entry as Record<string, unknown>;
+        if (typeof type !== 'string' || !type.trim()) {
+          issues.push({
+            path: `${path}type`,
+            message:
+              'is required (console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, or a registered type)',
+          });
+          return;
+        }
+        sinks.push({ type, options: rest, path });
+      });
+    }
+  }
+  collect(top, issues);
+  if (issues.length) throw new ConfigError(issues, { source });
+
+  return {
+    industries: industries.length || customSensors.length ? industries : ['mining'],
+    updateRateHz,
+    durationS,
+    logLevel: logLevel ?? 'info',
+    seed,
+    start,
+    end,
+    devicesPerIndustry,
+    shutdownTimeoutS,
+    customSensors,
+    sinks,
+  };
+}
+
+function collect(r: OptionReader, issues: ConfigIssue[]): void {
+  try {
+    r.finish();
+  } catch {
+    // finish() adds unknown-key problems to r.issues before throwing
+  }
+  for (const issue of r.issues) if (!issues.includes(issue)) issues.push(issue);
+}
+
+/** Reads, parses and validates a YAML config file. */
+export function loadConfigFile(path: string): SimulatorConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      [
+        {
+          path,
+          message: `cannot read the config file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        },
+      ],
+      { cause: err },
+    );
+  }
+  return validateConfig(parseYaml(text, path), { source: path, baseDir: dirname(path) });
+}

@@ -1,0 +1,280 @@
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import {
+  SensorRecord,
+  Sink,
+  SinkRunner,
+  SinkWriteError,
+  type SinkMetrics,
+  type ThroughputOptions,
+} from '../src/index.js';
+
+function records(n: number, from = 0): SensorRecord[] {
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      new SensorRecord(
+        `s${from + i}`,
+        'lab',
+        'lab-001',
+        from + i,
+        'u',
+        'flow',
+        1000 + from + i,
+        0,
+        1e9,
+        1,
+      ),
+  );
+}
+const names = (rs: readonly SensorRecord[]): number[] => rs.map((r) => r.value);
+
+/** A sink whose writes wait until the test opens the gate; it records every batch. */
+class GatedSink extends Sink {
+  readonly type = 'gated';
+  readonly batches: SensorRecord[][] = [];
+  private gate: Promise<void> = Promise.resolve();
+  private open: () => void = () => {};
+  fail: ((call: number) => Error | undefined) | undefined;
+  calls = 0;
+  constructor(options: ThroughputOptions = {}) {
+    super(options);
+  }
+  async connect(): Promise<void> {}
+  close_ = false;
+  hold(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  release(): void {
+    this.open();
+    this.gate = Promise.resolve();
+  }
+  async write(rs: readonly SensorRecord[]): Promise<void> {
+    this.calls++;
+    await this.gate;
+    const err = this.fail?.(this.calls);
+    if (err) throw err;
+    this.batches.push([...rs]);
+  }
+  override async close(): Promise<void> {
+    this.close_ = true;
+  }
+  get delivered(): SensorRecord[] {
+    return this.batches.flat();
+  }
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const balanced = (m: SinkMetrics): void =>
+  expect(m.generated).toBe(m.delivered + m.dropped.total + m.failed + m.buffered);
+
+afterEach(() => jest.useRealTimers());
+
+describe('SinkRunner flushing', () => {
+  it('writes a full batch at once, without waiting for the rate timer', async () => {
+    const sink = new GatedSink({ batchSize: 10, rateHz: 0.0001 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(9));
+    await tick();
+    expect(sink.batches).toHaveLength(0);
+    runner.enqueue(records(3, 9));
+    await tick();
+    expect(sink.batches.map((b) => b.length)).toEqual([10]);
+    await runner.stop();
+    expect(sink.batches.map((b) => b.length)).toEqual([10, 2]);
+  });
+
+  it('flushes a partial batch when 1 / rate_hz has passed', async () => {
+    jest.useFakeTimers();
+    const sink = new GatedSink({ batchSize: 100, rateHz: 2 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(5));
+    await jest.advanceTimersByTimeAsync(400);
+    expect(sink.batches).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(150);
+    expect(sink.batches.map((b) => b.length)).toEqual([5]);
+    await runner.stop();
+  });
+
+  it('with rate_hz null, flushes on every tick', async () => {
+    const sink = new GatedSink({ batchSize: 100 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(5));
+    await tick();
+    runner.enqueue(records(5, 5));
+    await tick();
+    expect(sink.batches.map((b) => b.length)).toEqual([5, 5]);
+    await runner.stop();
+  });
+
+  it('keeps order and writes one batch at a time', async () => {
+    const sink = new GatedSink({ batchSize: 4 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    sink.hold();
+    for (let i = 0; i < 5; i++) runner.enqueue(records(4, i * 4));
+    await tick();
+    expect(sink.calls).toBe(1);
+    sink.release();
+    await runner.stop();
+    expect(names(sink.delivered)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+});
+
+describe('SinkRunner backpressure under a slow sink', () => {
+  async function overload(backpressure: ThroughputOptions['backpressure']) {
+    const sink = new GatedSink({ batchSize: 10, maxBufferSize: 30, backpressure });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    sink.hold();
+    const waits: (Promise<void> | undefined)[] = [];
+    for (let i = 0; i < 10; i++) waits.push(runner.enqueue(records(10, i * 10)));
+    await tick();
+    const during = runner.metrics();
+    sink.release();
+    await Promise.all(waits);
+    await runner.stop();
+    return { sink, during, after: runner.metrics(), waits };
+  }
+
+  it('drop_oldest keeps the newest records and counts the dropped ones', async () => {
+    const { sink, during, after } = await overload('drop-oldest');
+    balanced(during);
+    expect(during.buffered).toBeLessThanOrEqual(40); // 30 buffered + 10 in flight
+    expect(after.dropped.oldest).toBe(60);
+    expect(after.dropped.newest).toBe(0);
+    balanced(after);
+    expect(after.buffered).toBe(0);
+    // the first batch was in flight; the last 30 records survived
+    expect(names(sink.delivered)).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => i),
+      ...Array.from({ length: 30 }, (_, i) => 70 + i),
+    ]);
+  });
+
+  it('drop_newest keeps the oldest records and counts the dropped ones', async () => {
+    const { sink, after } = await overload('drop-newest');
+    expect(after.dropped.newest).toBe(60);
+    expect(after.dropped.oldest).toBe(0);
+    balanced(after);
+    expect(names(sink.delivered)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  it('block makes the producer wait for room and loses nothing', async () => {
+    const { sink, during, after, waits } = await overload('block');
+    expect(waits.filter(Boolean).length).toBeGreaterThan(0);
+    expect(during.generated).toBeLessThan(100); // waiting batches are not yet accepted
+    expect(after.dropped.total).toBe(0);
+    expect(after.delivered).toBe(100);
+    expect(names(sink.delivered)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+});
+
+describe('SinkRunner retries and failures', () => {
+  it('retries a failed write retry_count times, then counts the batch failed with the last error', async () => {
+    const sink = new GatedSink({ batchSize: 10, retryCount: 2, retryDelayS: 0.001 });
+    sink.fail = () => new Error('destination down');
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(10));
+    await runner.stop();
+    const m = runner.metrics();
+    expect(sink.calls).toBe(3);
+    expect(m).toMatchObject({
+      retries: 2,
+      failed: 10,
+      delivered: 0,
+      failedBatches: 1,
+      lastError: 'destination down',
+    });
+    balanced(m);
+  });
+
+  it('does not retry a non-retryable error', async () => {
+    const sink = new GatedSink({ batchSize: 10, retryCount: 5, retryDelayS: 0.001 });
+    sink.fail = () => new SinkWriteError('HTTP 400: bad request', { retryable: false });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(10));
+    await runner.stop();
+    expect(sink.calls).toBe(1);
+    expect(runner.metrics()).toMatchObject({ retries: 0, failed: 10 });
+  });
+
+  it('counts a partial delivery and retries only the rest', async () => {
+    const sink = new GatedSink({ batchSize: 10, retryCount: 1, retryDelayS: 0.001 });
+    const seen: number[][] = [];
+    sink.fail = (call) =>
+      call === 1 ? new SinkWriteError('3 of 10 sent', { delivered: 3 }) : undefined;
+    const write = sink.write.bind(sink);
+    sink.write = async (rs) => {
+      seen.push(names(rs));
+      return write(rs);
+    };
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(10));
+    await runner.stop();
+    expect(seen[1]).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(runner.metrics()).toMatchObject({ delivered: 10, failed: 0, retries: 1 });
+  });
+
+  it('honours retryAfterS', async () => {
+    jest.useFakeTimers();
+    const sink = new GatedSink({ batchSize: 5, retryCount: 1, retryDelayS: 0.01 });
+    sink.fail = (call) => (call === 1 ? new SinkWriteError('429', { retryAfterS: 2 }) : undefined);
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records(5));
+    await jest.advanceTimersByTimeAsync(1500);
+    expect(sink.calls).toBe(1);
+    await jest.advanceTimersByTimeAsync(600);
+    expect(sink.calls).toBe(2);
+    const stopping = runner.stop();
+    await jest.runAllTimersAsync();
+    await stopping;
+    expect(runner.metrics().delivered).toBe(5);
+  });
+});
+
+describe('SinkRunner stop', () => {
+  it('drains everything buffered, then flushes and closes', async () => {
+    const sink = new GatedSink({ batchSize: 7, rateHz: 0.0001 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    for (let i = 0; i < 5; i++) runner.enqueue(records(5, i * 5));
+    await runner.stop();
+    expect(sink.delivered).toHaveLength(25);
+    expect(sink.close_).toBe(true);
+    expect(runner.metrics()).toMatchObject({ delivered: 25, buffered: 0 });
+  });
+
+  it('ends within the shutdown timeout when a write never resolves, counting the rest failed', async () => {
+    const sink = new GatedSink({ batchSize: 10 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    sink.hold();
+    runner.enqueue(records(25));
+    const started = Date.now();
+    await runner.stop(0.2);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const m = runner.metrics();
+    expect(m).toMatchObject({ delivered: 0, failed: 25, buffered: 0 });
+    expect(m.lastError).toMatch(/shutdown timeout/);
+    sink.release();
+    await tick();
+    expect(runner.metrics()).toMatchObject({ delivered: 0, failed: 25 });
+    balanced(runner.metrics());
+  });
+
+  it('counts records that arrive after stop as failed, never silently', async () => {
+    const sink = new GatedSink();
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    await runner.stop();
+    runner.enqueue(records(3));
+    expect(runner.metrics()).toMatchObject({ generated: 3, failed: 3 });
+  });
+});
