@@ -26,6 +26,26 @@ export interface RunArgs {
   shutdownTimeout?: number;
 }
 
+async function dispatch(command: string, a: Record<string, unknown>, io: CliIo): Promise<number> {
+  switch (command) {
+    case 'run':
+      return (await import('./commands/run.js')).runCommand(a as RunArgs, io);
+    case 'list-industries':
+      return (await import('./commands/list.js')).listIndustriesCommand(io);
+    case 'list-sinks':
+      return (await import('./commands/list.js')).listSinksCommand(io);
+    case 'list-sensors':
+      return (await import('./commands/list.js')).listSensorsCommand(String(a.industry), io);
+    case 'init-config':
+      return (await import('./commands/init-config.js')).initConfigCommand(
+        a.output as string | undefined,
+        io,
+      );
+    default:
+      throw new UsageError(`unknown command '${command}'; run 'iotsim --help'`);
+  }
+}
+
 const COMMANDS = new Set([
   'run',
   'list-industries',
@@ -100,57 +120,27 @@ export async function main(
     (!COMMANDS.has(argv[0]!) && !['--help', '-h', '--version'].includes(argv[0]!))
       ? ['run', ...argv]
       : argv;
-  let code: number = EXIT.ok;
   let failure: unknown;
+  // yargs only parses and validates; commands run below, so a usage error never starts a run.
   const parser = yargs(args)
     .scriptName('iotsim')
     .usage(
       '$0 <command> [options]\n\nRealistic industrial IoT sensor data, delivered to real destinations.',
     )
-    .command(
-      'run',
-      'Run the simulator (generate data and send it to sinks)',
-      runOptions,
-      async (a) => {
-        const { runCommand } = await import('./commands/run.js');
-        code = await runCommand(a as unknown as RunArgs, io);
-      },
-    )
-    .command(
-      'list-industries',
-      'List the 16 built-in industries with sensor counts',
-      {},
-      async () => {
-        const { listIndustriesCommand } = await import('./commands/list.js');
-        code = listIndustriesCommand(io);
-      },
-    )
-    .command('list-sinks', 'List the sink types and the package each needs', {}, async () => {
-      const { listSinksCommand } = await import('./commands/list.js');
-      code = listSinksCommand(io);
-    })
+    .command('run', 'Run the simulator (generate data and send it to sinks)', runOptions)
+    .command('list-industries', 'List the 16 built-in industries with sensor counts')
+    .command('list-sinks', 'List the sink types and the package each needs')
     .command(
       'list-sensors <industry>',
       'List every sensor of an industry (name, type, unit, range)',
       (y) => y.positional('industry', { type: 'string', demandOption: true }),
-      async (a) => {
-        const { listSensorsCommand } = await import('./commands/list.js');
-        code = listSensorsCommand(String(a.industry), io);
-      },
     )
-    .command(
-      'init-config',
-      'Write a starter YAML config',
-      (y) =>
-        y.option('output', {
-          alias: 'o',
-          type: 'string',
-          describe: 'File to write [default: stdout]',
-        }),
-      async (a) => {
-        const { initConfigCommand } = await import('./commands/init-config.js');
-        code = await initConfigCommand(a.output as string | undefined, io);
-      },
+    .command('init-config', 'Write a starter YAML config', (y) =>
+      y.option('output', {
+        alias: 'o',
+        type: 'string',
+        describe: 'File to write [default: stdout]',
+      }),
     )
     .demandCommand(
       1,
@@ -165,8 +155,15 @@ export async function main(
     .fail((msg, err) => {
       failure = err ?? new UsageError(`${msg}\nRun 'iotsim --help' for usage.`);
     });
+  let code: number = EXIT.ok;
   try {
-    await parser.parseAsync();
+    let helpShown = false;
+    parser.showHelpOnFail(false);
+    const argv = await parser.parseAsync();
+    helpShown = Boolean(argv.help);
+    const command = String(argv._[0] ?? '');
+    if (!failure && !helpShown)
+      code = await dispatch(command, argv as unknown as Record<string, unknown>, io);
   } catch (err) {
     failure ??= err;
   }

@@ -125,6 +125,19 @@ export function validateConfig(
   doc: unknown,
   options: { source?: string; baseDir?: string } = {},
 ): SimulatorConfig {
+  const { config, issues } = checkConfig(doc, options);
+  if (issues.length) throw new ConfigError(issues, { source: options.source });
+  return config;
+}
+
+/**
+ * Like `validateConfig`, but returns the problems with a best-effort config instead of throwing,
+ * so that callers can add the problems of the sinks before reporting everything at once.
+ */
+export function checkConfig(
+  doc: unknown,
+  options: { source?: string; baseDir?: string } = {},
+): { config: SimulatorConfig; issues: ConfigIssue[] } {
   const source = options.source;
   if (doc === undefined || doc === null) doc = {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
@@ -297,9 +310,7 @@ export function validateConfig(
     }
   }
   collect(top, issues);
-  if (issues.length) throw new ConfigError(issues, { source });
-
-  return {
+  const config: SimulatorConfig = {
     industries: industries.length || customSensors.length ? industries : ['mining'],
     updateRateHz,
     durationS,
@@ -312,6 +323,7 @@ export function validateConfig(
     customSensors,
     sinks,
   };
+  return { config, issues };
 }
 
 function collect(r: OptionReader, issues: ConfigIssue[]): void {
@@ -325,6 +337,13 @@ function collect(r: OptionReader, issues: ConfigIssue[]): void {
 
 /** Reads, parses and validates a YAML config file. */
 export function loadConfigFile(path: string): SimulatorConfig {
+  const { config, issues } = checkConfigFile(path);
+  if (issues.length) throw new ConfigError(issues, { source: path });
+  return config;
+}
+
+/** Reads and parses a YAML config file; returns its problems instead of throwing (syntax errors still throw). */
+export function checkConfigFile(path: string): { config: SimulatorConfig; issues: ConfigIssue[] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -339,5 +358,5 @@ export function loadConfigFile(path: string): SimulatorConfig {
       { cause: err },
     );
   }
-  return validateConfig(parseYaml(text, path), { source: path, baseDir: dirname(path) });
+  return checkConfig(parseYaml(text, path), { source: path, baseDir: dirname(path) });
 }

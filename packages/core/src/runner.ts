@@ -58,6 +58,7 @@ interface Waiter {
 }
 
 const LATENCY_WINDOW = 2048;
+const CONSUMED: readonly SensorRecord[] = Object.freeze([]);
 
 /**
  * Buffers records for one sink and writes them according to its throughput options: as soon as
@@ -288,6 +289,8 @@ export class SinkRunner {
   }
 
   private advanceChunk(): void {
+    // Release the consumed chunk at once: a long queue must not pin records already written.
+    this.chunks[this.head] = CONSUMED;
     this.head++;
     this.offset = 0;
     if (this.head > 1024 && this.head * 2 > this.chunks.length) {

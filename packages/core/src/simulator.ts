@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { loadConfigFile, validateConfig, type SimulatorConfig } from './config.js';
+import { checkConfig, checkConfigFile, type SimulatorConfig } from './config.js';
 import { loadSensorCsv } from './csv.js';
 import { ConfigError, IotSimError, type ConfigIssue } from './errors.js';
 import { DataGenerator, randomSeed } from './generator.js';
@@ -97,6 +97,8 @@ const LAG_WINDOW = 4096;
 export class Simulator {
   readonly generator: DataGenerator;
   readonly updateRateHz: number;
+  /** The configuration document this simulator was built from, when `fromConfig` built it. */
+  config: SimulatorConfig | undefined;
   private readonly logger: Logger;
   private readonly shutdownTimeoutS: number;
   private readonly start: number | undefined;
@@ -169,12 +171,24 @@ export class Simulator {
     config: string | SimulatorConfig | Record<string, unknown>,
     overrides: SimulatorOptions = {},
   ): Promise<Simulator> {
-    const cfg =
+    const source = typeof config === 'string' ? config : undefined;
+    const { config: cfg, issues } =
       typeof config === 'string'
-        ? loadConfigFile(config)
+        ? checkConfigFile(config)
         : isValidated(config)
-          ? config
-          : validateConfig(config);
+          ? { config, issues: [] as ConfigIssue[] }
+          : checkConfig(config);
+    // Every sink is checked even when the document has problems, so all are reported at once.
+    const sinks: Sink[] = [];
+    for (const entry of cfg.sinks) {
+      try {
+        sinks.push(await createSink({ type: entry.type, ...entry.options }, entry.path));
+      } catch (err) {
+        if (err instanceof ConfigError) issues.push(...err.issues);
+        else throw err;
+      }
+    }
+    if (issues.length) throw new ConfigError(issues, { source });
     const sim = new Simulator({
       industries: cfg.industries,
       updateRateHz: cfg.updateRateHz,
@@ -185,18 +199,9 @@ export class Simulator {
       shutdownTimeoutS: cfg.shutdownTimeoutS,
       ...overrides,
     });
+    sim.config = cfg;
     for (const group of cfg.customSensors) sim.generator.addResolved(group.sensors, group.industry);
-    const issues: ConfigIssue[] = [];
-    for (const entry of cfg.sinks) {
-      try {
-        sim.addSink(await createSink({ type: entry.type, ...entry.options }, entry.path));
-      } catch (err) {
-        if (err instanceof ConfigError) issues.push(...err.issues);
-        else throw err;
-      }
-    }
-    if (issues.length)
-      throw new ConfigError(issues, { source: typeof config === 'string' ? config : undefined });
+    for (const sink of sinks) sim.addSink(sink);
     return sim;
   }
 
@@ -357,6 +362,11 @@ export class Simulator {
       const w = this.fanOut(batch, false);
       if (w) await w;
       if (waitMs <= 1 && k % 64 === 0) await yieldToLoop();
+    }
+    // A run of `durationS` lasts that long: wait out the last tick's interval.
+    if (!this.stopRequested && durationS !== null) {
+      const endMs = (t0 + total / rate - Date.now() / 1000) * 1000;
+      if (endMs > 1) await this.sleep(endMs);
     }
     if (lagMax > 1000 / rate)
       this.logger.warn(`the generator fell behind real time by up to ${lagMax.toFixed(0)} ms`);

@@ -3,10 +3,11 @@ import {
   ConsoleSink,
   createSink,
   createStreamLogger,
-  loadConfigFile,
   parseLogLevel,
   Simulator,
   type BackfillProgress,
+  type Logger,
+  type LogLevel,
   type RunSummary,
   type SimulatorOptions,
   type SinkMetrics,
@@ -18,13 +19,28 @@ import { registerFirstPartySinks } from '../sinks.js';
 /** `iotsim run`: builds the simulator from flags or a config, runs it, prints the summary. */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   registerFirstPartySinks();
-  const config = args.config ? loadConfigFile(args.config) : undefined;
-  const levelText = args.logLevel ?? (config ? undefined : 'INFO');
-  const level = levelText === undefined ? config!.logLevel : parseLogLevel(levelText);
-  if (!level)
-    throw new UsageError(`--log-level must be DEBUG, INFO, WARNING or ERROR, got '${levelText}'`);
-  const logger = createStreamLogger(level, io.stderr);
+  const flagLevel = args.logLevel === undefined ? undefined : parseLogLevel(args.logLevel);
+  if (args.logLevel !== undefined && !flagLevel) {
+    throw new UsageError(
+      `--log-level must be DEBUG, INFO, WARNING or ERROR, got '${args.logLevel}'`,
+    );
+  }
   checkFlags(args);
+  // The config's log level is known only once it is loaded: the logger reads `level` when it logs.
+  let level: LogLevel = flagLevel ?? 'info';
+  const loggers = new Map<LogLevel, Logger>();
+  const at =
+    (method: keyof Logger) =>
+    (message: string): void => {
+      if (!loggers.has(level)) loggers.set(level, createStreamLogger(level, io.stderr));
+      loggers.get(level)![method](message);
+    };
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+  };
 
   const overrides: SimulatorOptions = { logger };
   if (args.rate !== undefined) overrides.updateRateHz = args.rate;
@@ -36,11 +52,13 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
 
   let sim: Simulator;
   let durationS: number | null;
-  if (config) {
+  if (args.config) {
+    sim = await Simulator.fromConfig(args.config, overrides);
+    const config = sim.config!;
+    level = flagLevel ?? config.logLevel;
     if (args.sink || args.outputDir || args.outputFormat || args.rotation || args.format) {
       logger.warn('--config is set: --sink, --format and --output-* flags are ignored');
     }
-    sim = await Simulator.fromConfig(config, overrides);
     durationS = args.duration ?? config.durationS;
   } else {
     sim = new Simulator({ industries: ['mining'], updateRateHz: 2.0, ...overrides });

@@ -1,11 +1,15 @@
 import type { SensorRecord } from '../models.js';
 import { recordToJson } from '../models.js';
+import { SinkWriteError } from '../errors.js';
 import { parseSinkOptions, Sink, type ThroughputOptions } from '../sink.js';
 
 /** Something text can be written to: `process.stdout`, a file stream, or an object with `write`. */
 export interface TextStream {
   write(chunk: string): unknown;
-  once?(event: 'drain', listener: () => void): unknown;
+  once?(event: 'drain' | 'error' | 'close', listener: (err?: Error) => void): unknown;
+  removeListener?(event: 'drain' | 'error' | 'close', listener: (err?: Error) => void): unknown;
+  /** Node streams set this once they cannot be written any more. */
+  readonly destroyed?: boolean;
 }
 
 /** Options of ConsoleSink. */
@@ -50,9 +54,27 @@ export class ConsoleSink extends Sink {
     const format = this.fmt === 'json' ? recordToJson : formatRecordText;
     let text = '';
     for (const r of records) text += format(r) + '\n';
-    const ok = this.stream.write(text);
-    if (ok === false && this.stream.once) {
-      await new Promise<void>((resolve) => this.stream.once!('drain', resolve));
+    const stream = this.stream;
+    if (stream.destroyed)
+      throw new SinkWriteError('console: the output stream is closed', { retryable: false });
+    const ok = stream.write(text);
+    if (ok === false && stream.once) {
+      // Wait for room, but give up when the stream fails or closes (e.g. `iotsim | head`).
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error): void => {
+          for (const e of ['drain', 'error', 'close'] as const) stream.removeListener?.(e, done);
+          if (err || stream.destroyed)
+            reject(
+              new SinkWriteError(`console: output stream failed: ${err?.message ?? 'closed'}`, {
+                retryable: false,
+              }),
+            );
+          else resolve();
+        };
+        stream.once!('drain', done);
+        stream.once!('error', done);
+        stream.once!('close', done);
+      });
     }
   }
 

@@ -1,0 +1,242 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from '@iotsim/test-utils';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    nodeArgs?: string[];
+    onSpawn?: (p: ReturnType<typeof spawn>) => void;
+    cwd?: string;
+  } = {},
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
+      env: { ...process.env, NODE_OPTIONS: '', ...options.env },
+      cwd: options.cwd,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    options.onSpawn?.(child);
+  });
+}
+
+const noStack = (r: Result): void => expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+
+describe('iotsim CLI', () => {
+  it('list-industries prints every industry and TOTAL 379', async () => {
+    const r = await cli(['list-industries']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Industry\s+Sensors\n-{34}\nmining\s+17\n/);
+    expect(r.stdout).toMatch(/renewable_energy\s+32\n-{34}\nTOTAL\s+379\n$/);
+  });
+
+  it('list-sensors prints name, type, unit and range', async () => {
+    const r = await cli(['list-sensors', 'mining']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Sensors for 'mining' (17 sensors):");
+    expect(r.stdout).toMatch(/conveyor_belt_1_speed\s+speed\s+m\/s\s+0\.50\s+3\.00\s+1\.80/);
+  });
+
+  it('list-sensors with an unknown industry exits 2 and suggests names', async () => {
+    const r = await cli(['list-sensors', 'minning']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown industry 'minning': did you mean 'mining'?");
+    noStack(r);
+  });
+
+  it('list-sinks lists every sink type with its package', async () => {
+    const r = await cli(['list-sinks']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/console\s+ConsoleSink\s+\(built-in\)/);
+  });
+
+  it('--help and list commands load no sink SDK', async () => {
+    const dir = await tempDir();
+    const log = join(dir.path, 'imports.log');
+    for (const args of [['--help'], ['list-sinks'], ['list-industries'], ['run', '--help']]) {
+      const r = await cli(args, {
+        nodeArgs: ['--import', join(FIXTURES, 'record-imports.mjs')],
+        env: { IOTSIM_IMPORT_LOG: log },
+      });
+      expect(r.code).toBe(0);
+    }
+    const loaded = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    expect(loaded).toContain('yargs');
+    const sdks = [
+      'kafkajs',
+      'parquet-wasm',
+      'apache-arrow',
+      'postgres',
+      'better-sqlite3',
+      'drizzle-orm',
+      'got',
+      '@aws-sdk',
+      'azure-iot-device',
+      '@grpc/grpc-js',
+    ];
+    expect(
+      loaded.filter(
+        (m) => sdks.some((s) => m === s || m.startsWith(`${s}/`)) || m.startsWith('@iotsim/sink-'),
+      ),
+    ).toEqual([]);
+    await dir.remove();
+  });
+
+  it('run --format json writes only JSON lines to stdout and the summary to stderr', async () => {
+    const r = await cli([
+      'run',
+      '-i',
+      'mining',
+      '--rate',
+      '10',
+      '-d',
+      '0.3',
+      '--format',
+      'json',
+      '--seed',
+      '5',
+    ]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3 * 17);
+    for (const l of lines) expect(JSON.parse(l)).toHaveProperty('sensor_name');
+    expect(r.stderr).toMatch(/run summary: realtime, seed 5, 3 ticks, 51 records/);
+    expect(r.stderr).toMatch(/console\s+51\s+51\s+0\s+0/);
+  });
+
+  it('no subcommand means run', async () => {
+    const r = await cli(['--industries', 'space', '--duration', '0.2', '--rate', '10']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\[space\//);
+  });
+
+  it('backfills a simulated range with --start/--end, the same values for the same --seed', async () => {
+    const args = [
+      'run',
+      '-i',
+      'mining',
+      '--start',
+      '2024-01-01T00:00:00Z',
+      '--end',
+      '2024-01-01T00:01:00Z',
+      '--rate',
+      '1',
+      '--seed',
+      '7',
+      '--format',
+      'json',
+    ];
+    const a = await cli(args);
+    const b = await cli(args);
+    expect(a.code).toBe(0);
+    expect(a.stdout.trim().split('\n')).toHaveLength(60 * 17);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stderr).toMatch(/run summary: backfill, seed 7, 60 ticks, 1020 records/);
+  });
+
+  it("runs the original README's YAML example (industries, custom sensors, console sink)", async () => {
+    const r = await cli([
+      'run',
+      '--config',
+      join(FIXTURES, 'original-console.yaml'),
+      '--duration',
+      '1',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[smart_office/room_temperature]');
+    expect(r.stdout).toContain('[utilities/');
+    expect(r.stderr).toMatch(/console\s+74\s+74\s+0\s+0/);
+  });
+
+  it('init-config writes a config that run --config accepts as is', async () => {
+    const dir = await tempDir();
+    const file = join(dir.path, 'sim.yaml');
+    expect((await cli(['init-config', '-o', file])).code).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    const r = await cli(['run', '--config', file, '--duration', '0.5']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[smart_office/co2_level]');
+    const again = await cli(['init-config', '-o', file]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists');
+    const stdout = await cli(['init-config']);
+    expect(stdout.stdout).toBe(readFileSync(file, 'utf8'));
+    await dir.remove();
+  });
+
+  it('a bad config exits 2 naming every bad key, without a stack trace', async () => {
+    const dir = await tempDir();
+    const file = join(dir.path, 'bad.yaml');
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(
+        file,
+        'simulator:\n  update_rate_hz: -2\n  industires: [mining]\nsinks:\n  - type: console\n    batch_size: 0\n',
+      ),
+    );
+    const r = await cli(['run', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('simulator.update_rate_hz: must be > 0, got -2');
+    expect(r.stderr).toContain("simulator.industires: unknown option (did you mean 'industries'?)");
+    expect(r.stderr).toContain('sinks[0].batch_size: must be >= 1, got 0');
+    noStack(r);
+    await dir.remove();
+  });
+
+  it('an unknown industry exits 2 and suggests names', async () => {
+    const r = await cli(['run', '-i', 'aerospce', '-d', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("did you mean 'aerospace'?");
+    noStack(r);
+  });
+
+  it('an unknown sink type exits 2 and lists the known ones', async () => {
+    const r = await cli(['run', '-s', 'kafak', '-d', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown sink type 'kafak'; known types: console/);
+    noStack(r);
+  });
+
+  it('bad flag values exit 2', async () => {
+    for (const args of [
+      ['run', '--rate', '0'],
+      ['run', '--format', 'xml'],
+      ['run', '--bogus'],
+      ['run', '--duration', '-1'],
+      ['list-sensors'],
+    ]) {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      noStack(r);
+    }
+  });
+
+  it('SIGINT mid-run stops gracefully: summary on stderr, exit 0, every record accounted for', async () => {
+    const r = await cli(['run', '-i', 'mining', '--rate', '20', '--format', 'json'], {
+      onSpawn: (child) => setTimeout(() => child.kill('SIGINT'), 1500),
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('SIGINT: stopping');
+    const m = /console\s+(\d+)\s+(\d+)\s+0\s+0/.exec(r.stderr);
+    expect(m).not.toBeNull();
+    expect(m![1]).toBe(m![2]);
+    expect(r.stdout.trim().split('\n')).toHaveLength(Number(m![2]));
+  });
+});
