@@ -49,9 +49,7 @@ const FILE_SUFFIX: Record<ResolvedDeltaOptions['compression'], string> = {
 /** An existing table does not match what this sink writes (schema, partitioning, protocol). */
 export class DeltaTableMismatchError extends ConfigError {
   constructor(location: string, issues: readonly ConfigIssue[]) {
-    super(
-      issues.map((i) => ({ path: i.path, message: `Delta table ${location}: ${i.message}` })),
-    );
+    super(issues.map((i) => ({ path: i.path, message: `Delta table ${location}: ${i.message}` })));
   }
 }
 
@@ -196,7 +194,8 @@ export class DeltaSink extends Sink {
   }
 
   private requireStorage(): TableStorage {
-    if (!this.storage) throw new SinkWriteError('delta sink: write before connect', { retryable: false });
+    if (!this.storage)
+      throw new SinkWriteError('delta sink: write before connect', { retryable: false });
     return this.storage;
   }
 
@@ -213,7 +212,10 @@ export class DeltaSink extends Sink {
     for (const group of groupByPartition(records, columns)) {
       const limit = o.targetFileRows ?? group.records.length;
       for (let start = 0; start < group.records.length; start += limit) {
-        const chunk = start === 0 && limit >= group.records.length ? group.records : group.records.slice(start, start + limit);
+        const chunk =
+          start === 0 && limit >= group.records.length
+            ? group.records
+            : group.records.slice(start, start + limit);
         const bytes = await this.encode(chunk, columns);
         const name = `part-${String(index++).padStart(5, '0')}-${randomUUID()}-c000${FILE_SUFFIX[o.compression]}`;
         const relative = group.dir + name;
@@ -233,7 +235,10 @@ export class DeltaSink extends Sink {
     return adds;
   }
 
-  private async encode(records: readonly SensorRecord[], omit: readonly string[]): Promise<Uint8Array> {
+  private async encode(
+    records: readonly SensorRecord[],
+    omit: readonly string[],
+  ): Promise<Uint8Array> {
     const chunks: Uint8Array[] = [];
     let total = 0;
     const writer = await this.parquet!.createParquetWriter(
@@ -270,7 +275,8 @@ export class DeltaSink extends Sink {
         this.state.apply(version, actions);
         this.commits++;
         this.overwritePending = false;
-        if (attempt > 1) this.logger.debug(`delta: committed version ${version} after ${attempt - 1} clash(es)`);
+        if (attempt > 1)
+          this.logger.debug(`delta: committed version ${version} after ${attempt - 1} clash(es)`);
         return;
       }
       // Another writer took this version: catch up with the log, check it, try the next one.
@@ -404,16 +410,25 @@ export class DeltaSink extends Sink {
     const unsupported = unsupportedWriterFeatures(protocol);
     if (unsupported) issues.push({ path: 'tablePath', message: unsupported });
     if (metadata.format?.provider !== 'parquet')
-      issues.push({ path: 'tablePath', message: `data format is ${metadata.format?.provider}, not parquet` });
+      issues.push({
+        path: 'tablePath',
+        message: `data format is ${metadata.format?.provider}, not parquet`,
+      });
     let schema: DeltaSchema | undefined;
     try {
       schema = parseSchema(metadata.schemaString);
     } catch (err) {
-      issues.push({ path: 'tablePath', message: `unreadable schemaString (${describeError(err)})` });
+      issues.push({
+        path: 'tablePath',
+        message: `unreadable schemaString (${describeError(err)})`,
+      });
     }
     if (schema) {
       for (const d of schemaDifferences(schema, this.schema)) {
-        issues.push({ path: d.startsWith('column timestamp ') ? 'timestampType' : 'tablePath', message: d });
+        issues.push({
+          path: d.startsWith('column timestamp ') ? 'timestampType' : 'tablePath',
+          message: d,
+        });
       }
     }
     const theirs = metadata.partitionColumns ?? [];
@@ -424,8 +439,14 @@ export class DeltaSink extends Sink {
         message: `the table is partitioned by [${theirs.join(', ')}] but partition_by is [${ours.join(', ')}]: use the table's partition columns or another table_path`,
       });
     }
-    if (this.options.mode === 'overwrite' && metadata.configuration?.['delta.appendOnly'] === 'true')
-      issues.push({ path: 'mode', message: 'the table is append-only (delta.appendOnly=true): overwrite is not allowed' });
+    if (
+      this.options.mode === 'overwrite' &&
+      metadata.configuration?.['delta.appendOnly'] === 'true'
+    )
+      issues.push({
+        path: 'mode',
+        message: 'the table is append-only (delta.appendOnly=true): overwrite is not allowed',
+      });
     if (issues.length) throw new DeltaTableMismatchError(location, issues);
   }
 }
@@ -449,7 +470,11 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

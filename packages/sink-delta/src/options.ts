@@ -96,7 +96,10 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
       `unsupported scheme in ${JSON.stringify(tablePath)}: use a local path, file:// or s3://bucket/prefix`,
     );
   } else if (/^(s3|s3a):\/\/(\/|$)/i.test(tablePath)) {
-    r.problem('tablePath', `needs a bucket name: s3://bucket/prefix, got ${JSON.stringify(tablePath)}`);
+    r.problem(
+      'tablePath',
+      `needs a bucket name: s3://bucket/prefix, got ${JSON.stringify(tablePath)}`,
+    );
   }
 
   const mode = r.oneOf('mode', ['append', 'overwrite'] as const, 'append');
@@ -108,7 +111,8 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
     if (!(PARTITIONABLE_COLUMNS as readonly string[]).includes(col)) {
       const hint = closestNames(col, PARTITIONABLE_COLUMNS, 1);
       const why =
-        col === 'metadata' || ['value', 'timestamp', 'min_value', 'max_value', 'nominal_value'].includes(col)
+        col === 'metadata' ||
+        ['value', 'timestamp', 'min_value', 'max_value', 'nominal_value'].includes(col)
           ? ` ('${col}' would make a partition per distinct value)`
           : hint.length
             ? ` (did you mean '${hint[0]}'?)`

@@ -20,6 +20,7 @@ export function partitionValue(record: SensorRecord, column: string): string | n
 }
 
 // Characters Hive and Spark escape in partition directory names (ExternalCatalogUtils.escapePathName).
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const ESCAPED = /[\u0001-\u001f"#%'*/:=?\\\u007f{[\]^]/g;
 
 /** Escapes a partition value for a `col=value` directory name, as Hive and Spark do. */
@@ -37,7 +38,8 @@ export function partitionDir(
   values: Readonly<Record<string, string | null>>,
 ): string {
   let dir = '';
-  for (const c of columns) dir += `${escapePartitionValue(c)}=${escapePartitionValue(values[c] ?? null)}/`;
+  for (const c of columns)
+    dir += `${escapePartitionValue(c)}=${escapePartitionValue(values[c] ?? null)}/`;
   return dir;
 }
 
@@ -63,7 +65,8 @@ export function groupByPartition(
   for (const r of records) {
     let key: string;
     if (single !== undefined) key = String((r as unknown as Record<string, unknown>)[single]);
-    else key = columns.map((c) => String((r as unknown as Record<string, unknown>)[c])).join('\u0000');
+    else
+      key = columns.map((c) => String((r as unknown as Record<string, unknown>)[c])).join('\u0000');
     let g = groups.get(key);
     if (!g) {
       const values: Record<string, string | null> = {};

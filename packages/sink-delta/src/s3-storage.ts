@@ -1,3 +1,4 @@
+import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '@iotsim/core';
 import type { TableStorage } from './storage.js';
@@ -49,7 +50,8 @@ export function s3Settings(options: Readonly<Record<string, string>>): S3Setting
   if (issues.length) throw new ConfigError(issues);
   const virtual = options.AWS_VIRTUAL_HOSTED_STYLE_REQUEST;
   return {
-    region: options.AWS_REGION ?? options.AWS_DEFAULT_REGION ?? process.env.AWS_REGION ?? 'us-east-1',
+    region:
+      options.AWS_REGION ?? options.AWS_DEFAULT_REGION ?? process.env.AWS_REGION ?? 'us-east-1',
     endpoint,
     // Path-style requests unless asked otherwise when an endpoint is set (MinIO, moto, …), as object_store does.
     forcePathStyle: virtual !== undefined ? !TRUE.test(virtual) : endpoint !== undefined,
@@ -82,7 +84,7 @@ function status(err: unknown): number | undefined {
 export class S3Storage implements TableStorage {
   readonly location: string;
   private client: S3Client | undefined;
-  private sdk: typeof import('@aws-sdk/client-s3') | undefined;
+  private sdk: typeof S3Sdk | undefined;
   private readonly bucket: string;
   private readonly prefix: string;
 
@@ -115,7 +117,7 @@ export class S3Storage implements TableStorage {
     await this.client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
   }
 
-  private get s3(): { client: S3Client; sdk: typeof import('@aws-sdk/client-s3') } {
+  private get s3(): { client: S3Client; sdk: typeof S3Sdk } {
     if (!this.client || !this.sdk) throw new Error('S3 storage used before open()');
     return { client: this.client, sdk: this.sdk };
   }
@@ -143,7 +145,9 @@ export class S3Storage implements TableStorage {
   async read(path: string): Promise<Uint8Array | undefined> {
     const { client, sdk } = this.s3;
     try {
-      const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      const res = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }),
+      );
       return await res.Body!.transformToByteArray();
     } catch (err) {
       if ((err as S3ErrorLike).name === 'NoSuchKey' || status(err) === 404) return undefined;

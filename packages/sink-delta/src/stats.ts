@@ -87,7 +87,8 @@ export function computeStats(
   for (const col of STRING_COLUMNS) {
     if (skip.has(col)) continue;
     const [min, max] = stringMinMax(records, col);
-    minValues[col] = min.length > STRING_STATS_LIMIT ? truncatePrefix(min, STRING_STATS_LIMIT) : min;
+    minValues[col] =
+      min.length > STRING_STATS_LIMIT ? truncatePrefix(min, STRING_STATS_LIMIT) : min;
     if (max.length <= STRING_STATS_LIMIT) maxValues[col] = max;
   }
   const doubles: string[] = [...DOUBLE_COLUMNS];
