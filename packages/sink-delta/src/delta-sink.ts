@@ -76,6 +76,8 @@ export class DeltaSink extends Sink {
   readonly options: ResolvedDeltaOptions;
   /** Commits this sink has made. */
   commits = 0;
+  /** Times another writer had taken the version this sink tried to commit. */
+  clashes = 0;
   private storage: TableStorage | undefined;
   private parquet: typeof ParquetModule | undefined;
   private state = new TableState();
@@ -280,6 +282,7 @@ export class DeltaSink extends Sink {
         return;
       }
       // Another writer took this version: catch up with the log, check it, try the next one.
+      this.clashes++;
       await this.refresh();
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * attempt)));
     }

@@ -347,6 +347,9 @@ describe('DeltaSink on a local table', () => {
     const log = await readLog(path);
     expect(log.map((c) => c.version)).toEqual([...Array(60).keys()]);
     expect(sinks[0]!.commits + sinks[1]!.commits).toBe(60);
+    console.log(
+      `two local sinks: ${sinks[0]!.clashes + sinks[1]!.clashes} version clashes resolved`,
+    );
     expect(log.filter((c) => c.actions.some((x) => x.metaData))).toHaveLength(1);
     expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts([...a, ...b])));
   });
