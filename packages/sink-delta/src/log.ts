@@ -121,17 +121,6 @@ export function parseCommitFileName(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** `00000000000000000010.checkpoint.parquet` for version 10. */
-export function checkpointFileName(version: number): string {
-  return `${String(version).padStart(20, '0')}.checkpoint.parquet`;
-}
-
-/** The version of a single-file checkpoint name, or undefined. */
-export function parseCheckpointFileName(name: string): number | undefined {
-  const m = /^(\d{20})\.checkpoint\.parquet$/.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** A commit file's text: one JSON action per line. */
 export function serializeCommit(actions: readonly Action[]): string {
   return actions.map((a) => JSON.stringify(a)).join('\n') + '\n';
@@ -209,8 +198,6 @@ export class TableState {
   metadata: MetadataAction | undefined;
   readonly files = new Map<string, LiveFile>();
   readonly txns = new Map<string, number>();
-  /** Commits since the last checkpoint (or since version 0). */
-  commitsSinceCheckpoint = 0;
 
   /** Applies the actions of `version`, which must follow the current one. */
   apply(version: number, actions: readonly Action[]): void {
@@ -226,7 +213,6 @@ export class TableState {
       else if ('txn' in a) this.txns.set(a.txn.appId, a.txn.version);
     }
     this.version = version;
-    this.commitsSinceCheckpoint++;
   }
 }
 

@@ -26,8 +26,6 @@ export interface DeltaSinkOptions extends ThroughputOptions {
   targetFileRows?: number;
   /** Parquet codec of the data files. Default `snappy`. */
   compression?: DeltaCompression;
-  /** Write a Parquet checkpoint every this many commits (0 = never). Default 10. */
-  checkpointInterval?: number;
 }
 
 /** DeltaSink options after validation. */
@@ -39,7 +37,6 @@ export interface ResolvedDeltaOptions {
   readonly timestampType: DeltaTimestampType;
   readonly targetFileRows: number | undefined;
   readonly compression: DeltaCompression;
-  readonly checkpointInterval: number;
 }
 
 /**
@@ -148,7 +145,6 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
     ['snappy', 'zstd', 'gzip', 'lz4', 'none'] as const,
     'snappy',
   );
-  const checkpointInterval = r.number('checkpointInterval', 10, { min: 0, integer: true });
   return {
     tablePath,
     mode,
@@ -157,6 +153,5 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
     timestampType,
     targetFileRows,
     compression,
-    checkpointInterval,
   };
 }
