@@ -427,6 +427,14 @@ export class DeltaSink extends Sink {
       });
     }
     if (schema) {
+      // Writer version 2 requires enforcing column invariants; we refuse rather than ignore them.
+      for (const f of schema.fields) {
+        if (f.metadata && 'delta.invariants' in f.metadata)
+          issues.push({
+            path: 'tablePath',
+            message: `column ${f.name} has an invariant (delta.invariants), which this sink does not enforce`,
+          });
+      }
       for (const d of schemaDifferences(schema, this.schema)) {
         issues.push({
           path: d.startsWith('column timestamp ') ? 'timestampType' : 'tablePath',

@@ -451,6 +451,34 @@ describe('DeltaSink on a local table', () => {
     expect((err as Error).message).toContain('the table has no column device_id');
   });
 
+  it('refuses a table with column invariants it cannot enforce', async () => {
+    const path = join(await freshDir(), 't');
+    await runThrough(new DeltaSink({ tablePath: path }), makeRecords(10));
+    const file = join(path, '_delta_log', commitFileName(0));
+    const text = await readFile(file, 'utf8');
+    const invariant = JSON.stringify({
+      'delta.invariants': '{"expression":{"expression":"value > 0"}}',
+    });
+    await writeFile(
+      file,
+      text.replace(
+        '{\\"name\\":\\"value\\",\\"type\\":\\"double\\",\\"nullable\\":true,\\"metadata\\":{}}',
+        JSON.stringify(
+          JSON.stringify({
+            name: 'value',
+            type: 'double',
+            nullable: true,
+            metadata: JSON.parse(invariant),
+          }),
+        ).slice(1, -1),
+      ),
+    );
+    expect(await readFile(file, 'utf8')).not.toBe(text);
+    await expect(new DeltaSink({ tablePath: path }).connect()).rejects.toThrow(
+      /column value has an invariant/,
+    );
+  });
+
   it('names the table when the directory cannot be created', async () => {
     const file = join(await freshDir(), 'plain-file');
     await writeFile(file, 'x');
