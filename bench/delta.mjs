@@ -1,0 +1,85 @@
+// Delta sink throughput: a backfill of all 16 industries through a SinkRunner (batchSize 50,000,
+// backpressure block) into a local Delta table partitioned by industry. Each batch is 16 Parquet
+// files and one commit. Run: node bench/delta.mjs <scenario>
+import { readdir, rm, stat, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DataGenerator, SinkRunner, listIndustries } from '@iotsim/core';
+import { DeltaSink } from '@iotsim/sink-delta';
+import { measure, scenarioArg } from './lib.mjs';
+
+export const scenarios = ['local-industry', 'local-industry-timestamp', 'local-industry-zstd'];
+
+const SETTINGS = {
+  'local-industry': { records: 1_000_000 },
+  'local-industry-timestamp': { records: 1_000_000, timestampType: 'timestamp' },
+  'local-industry-zstd': { records: 1_000_000, compression: 'zstd' },
+};
+
+const scenario = scenarioArg('local-industry');
+const s = SETTINGS[scenario];
+if (!s) throw new Error(`unknown scenario ${scenario}; one of ${scenarios.join(', ')}`);
+
+async function du(dir) {
+  let bytes = 0;
+  let files = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    bytes += (await stat(join(e.parentPath ?? e.path, e.name))).size;
+    if (e.name.endsWith('.parquet')) files++;
+  }
+  return { bytes, files };
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'iotsim-bench-delta-'));
+try {
+  const tablePath = join(dir, 'sensors');
+  const sink = new DeltaSink({
+    tablePath,
+    partitionBy: ['industry'],
+    batchSize: 50_000,
+    maxBufferSize: 100_000,
+    backpressure: 'block',
+    ...(s.timestampType ? { timestampType: s.timestampType } : {}),
+    ...(s.compression ? { compression: s.compression } : {}),
+  });
+  // Time spent inside DeltaSink.write, to separate the sink's cost from the generator's.
+  let sinkMs = 0;
+  const write = sink.write.bind(sink);
+  sink.write = async (batch) => {
+    const t0 = performance.now();
+    await write(batch);
+    sinkMs += performance.now() - t0;
+  };
+  await measure(scenario, async () => {
+    const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    let t = 1_700_000_000;
+    let n = 0;
+    while (n < s.records) {
+      const batch = gen.tick(t);
+      t += 1;
+      n += batch.length;
+      const waiting = runner.enqueue(batch);
+      if (waiting) await waiting;
+    }
+    await runner.stop(600);
+    const m = runner.metrics();
+    if (m.delivered !== n || m.failed !== 0) throw new Error(`lost records: ${JSON.stringify(m)}`);
+    const { bytes, files } = await du(tablePath);
+    return {
+      records: n,
+      extra: {
+        commits: sink.commits,
+        dataFiles: files,
+        bytes,
+        bytesPerRecord: Math.round((bytes / n) * 10) / 10,
+        sinkRecordsPerSec: Math.round(n / (sinkMs / 1000)),
+      },
+    };
+  });
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,499 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConfigError,
+  Sink,
+  SinkConnectError,
+  SinkWriteError,
+  isModuleMissing,
+  parseSinkOptions,
+  type ConfigIssue,
+  type SensorRecord,
+} from '@iotsim/core';
+import type * as ParquetModule from '@iotsim/parquet';
+import {
+  WRITE_PROTOCOL,
+  SUPPORTED_WRITER_FEATURES,
+  TableState,
+  commitPath,
+  parseCommit,
+  parseCommitFileName,
+  parseSchema,
+  recordSchema,
+  schemaDifferences,
+  serializeCommit,
+  type Action,
+  type AddAction,
+  type DeltaSchema,
+  type MetadataAction,
+  type ProtocolAction,
+} from './log.js';
+import { readDeltaOptions, type DeltaSinkOptions, type ResolvedDeltaOptions } from './options.js';
+import { groupByPartition, logPathFor } from './partition.js';
+import { S3Storage, s3Settings } from './s3-storage.js';
+import { computeStats } from './stats.js';
+import { LocalStorage, localTableDir, type TableStorage } from './storage.js';
+
+/** Commit attempts per batch before giving up when other writers keep taking the next version. */
+export const MAX_COMMIT_ATTEMPTS = 50;
+
+const ENGINE = 'iotsim-sink-delta/0.1.0';
+
+const FILE_SUFFIX: Record<ResolvedDeltaOptions['compression'], string> = {
+  snappy: '.snappy.parquet',
+  zstd: '.zstd.parquet',
+  gzip: '.gz.parquet',
+  lz4: '.lz4raw.parquet',
+  none: '.parquet',
+};
+
+/** An existing table does not match what this sink writes (schema, partitioning, protocol). */
+export class DeltaTableMismatchError extends ConfigError {
+  constructor(location: string, issues: readonly ConfigIssue[]) {
+    super(issues.map((i) => ({ path: i.path, message: `Delta table ${location}: ${i.message}` })));
+  }
+}
+
+/** What the pending (not yet committed) batch already has on storage, for retries. */
+interface PendingBatch {
+  readonly first: SensorRecord;
+  readonly length: number;
+  readonly seq: number;
+  readonly adds: AddAction[];
+}
+
+/**
+ * Writes records to a Delta Lake table: each batch becomes Parquet data files (one per partition)
+ * and one commit in `_delta_log/`, which Spark, delta-rs, DuckDB and Databricks read. Local
+ * directories and `s3://` prefixes; commits are put-if-absent, so several writers can append to
+ * one table.
+ *
+ * @example
+ * const sink = new DeltaSink({ tablePath: '/data/delta/sensors', partitionBy: ['industry'], batchSize: 10_000 });
+ */
+export class DeltaSink extends Sink {
+  readonly type = 'delta';
+  /** The validated options. */
+  readonly options: ResolvedDeltaOptions;
+  /** Commits this sink has made. */
+  commits = 0;
+  /** Times another writer had taken the version this sink tried to commit. */
+  clashes = 0;
+  private storage: TableStorage | undefined;
+  private parquet: typeof ParquetModule | undefined;
+  private state = new TableState();
+  private readonly schema: DeltaSchema;
+  /** Our application id in `txn` actions: a retried batch is recognised if it did land. */
+  private readonly appId = randomUUID();
+  private seq = 0;
+  private overwritePending: boolean;
+  private pending: PendingBatch | undefined;
+
+  constructor(options: DeltaSinkOptions = {}) {
+    const { throughput, own } = parseSinkOptions(options, readDeltaOptions);
+    super(throughput);
+    this.options = own;
+    this.schema = recordSchema(own.timestampType);
+    this.overwritePending = own.mode === 'overwrite';
+  }
+
+  /** True for `s3://` table paths. */
+  get isS3(): boolean {
+    return /^s3a?:\/\//i.test(this.options.tablePath);
+  }
+
+  /** The table version after the last commit seen or made (-1: no table yet). */
+  get version(): number {
+    return this.state.version;
+  }
+
+  override describe(): string {
+    const o = this.options;
+    const parts = [o.tablePath, o.mode];
+    if (o.partitionBy.length) parts.push(`partition_by=${o.partitionBy.join(',')}`);
+    return `delta(${parts.join(', ')})`;
+  }
+
+  async connect(): Promise<void> {
+    const o = this.options;
+    try {
+      this.parquet = await import('@iotsim/parquet');
+    } catch (err) {
+      if (isModuleMissing(err, '@iotsim/parquet'))
+        throw new SinkConnectError(
+          this.type,
+          'the Parquet writer @iotsim/parquet is not installed: npm install @iotsim/parquet',
+          { cause: err },
+        );
+      throw err;
+    }
+    let storage: TableStorage;
+    if (this.isS3) {
+      storage = new S3Storage(o.tablePath, s3Settings(o.storageOptions));
+    } else {
+      if (Object.keys(o.storageOptions).length)
+        this.logger.warn(`delta: storage_options are ignored for the local table ${o.tablePath}`);
+      storage = new LocalStorage(localTableDir(o.tablePath));
+    }
+    try {
+      await storage.open();
+    } catch (err) {
+      if (isModuleMissing(err, '@aws-sdk/client-s3'))
+        throw new SinkConnectError(
+          this.type,
+          's3:// tables need @aws-sdk/client-s3: npm install @aws-sdk/client-s3',
+          { cause: err },
+        );
+      throw new SinkConnectError(
+        this.type,
+        `cannot open table ${storage.location}: ${describeError(err)}${this.isS3 ? ' (check the bucket name, AWS_ENDPOINT_URL and credentials in storage_options)' : ' (check that the path is writable)'}`,
+        { cause: err },
+      );
+    }
+    this.storage = storage;
+    try {
+      this.state = await this.replay();
+    } catch (err) {
+      await storage.close();
+      throw new SinkConnectError(
+        this.type,
+        `cannot read the Delta log of ${storage.location}: ${describeError(err)}`,
+        { cause: err },
+      );
+    }
+    try {
+      this.checkTable();
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+    this.logger.info(
+      this.state.version < 0
+        ? `delta: creating table ${storage.location}`
+        : `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files`,
+    );
+  }
+
+  async write(records: readonly SensorRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const storage = this.requireStorage();
+    // A retry of the batch whose commit failed: reuse its data files and transaction number, so
+    // that a commit which did land (an ambiguous failure) is recognised and not made twice.
+    let batch = this.pending;
+    if (batch && (batch.first !== records[0] || batch.length !== records.length)) batch = undefined;
+    if (batch) await this.refresh();
+    else {
+      const adds = await this.writeDataFiles(storage, records);
+      batch = { first: records[0]!, length: records.length, seq: ++this.seq, adds };
+      this.pending = batch;
+    }
+    await this.commit(storage, batch);
+    this.pending = undefined;
+  }
+
+  override async close(): Promise<void> {
+    await this.storage?.close();
+    this.storage = undefined;
+  }
+
+  private requireStorage(): TableStorage {
+    if (!this.storage)
+      throw new SinkWriteError('delta sink: write before connect', { retryable: false });
+    return this.storage;
+  }
+
+  /** Writes the batch's Parquet files (one per partition, split at targetFileRows) and returns their add actions. */
+  private async writeDataFiles(
+    storage: TableStorage,
+    records: readonly SensorRecord[],
+  ): Promise<AddAction[]> {
+    const o = this.options;
+    const columns = this.partitionColumns();
+    const adds: AddAction[] = [];
+    const uploads: Promise<void>[] = [];
+    let index = 0;
+    for (const group of groupByPartition(records, columns)) {
+      const limit = o.targetFileRows ?? group.records.length;
+      for (let start = 0; start < group.records.length; start += limit) {
+        const chunk =
+          start === 0 && limit >= group.records.length
+            ? group.records
+            : group.records.slice(start, start + limit);
+        const bytes = await this.encode(chunk, columns);
+        const name = `part-${String(index++).padStart(5, '0')}-${randomUUID()}-c000${FILE_SUFFIX[o.compression]}`;
+        const relative = group.dir + name;
+        uploads.push(storage.put(relative, bytes));
+        adds.push({
+          path: logPathFor(relative),
+          partitionValues: group.values,
+          size: bytes.length,
+          modificationTime: Date.now(),
+          dataChange: true,
+          stats: JSON.stringify(computeStats(chunk, columns, o.timestampType)),
+        });
+        if (uploads.length >= 8) await Promise.all(uploads.splice(0));
+      }
+    }
+    await Promise.all(uploads);
+    return adds;
+  }
+
+  private async encode(
+    records: readonly SensorRecord[],
+    omit: readonly string[],
+  ): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const writer = await this.parquet!.createParquetWriter(
+      {
+        async write(chunk) {
+          chunks.push(chunk);
+          total += chunk.length;
+        },
+        async close() {},
+      },
+      {
+        compression: this.options.compression,
+        timestampType: this.options.timestampType,
+        omitColumns: omit,
+      },
+    );
+    await writer.write(records);
+    await writer.close();
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  }
+
+  /** The table's partition columns (ours, or the existing table's, which checkTable made equal). */
+  private partitionColumns(): readonly string[] {
+    return this.state.metadata?.partitionColumns ?? this.options.partitionBy;
+  }
+
+  /** Commits `batch` as the next version, re-reading the log and retrying on a clash. */
+  private async commit(storage: TableStorage, batch: PendingBatch): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
+      if ((this.state.txns.get(this.appId) ?? 0) >= batch.seq) return; // landed before
+      const version = this.state.version + 1;
+      const actions = this.commitActions(version, batch);
+      if (await storage.putIfAbsent(commitPath(version), Buffer.from(serializeCommit(actions)))) {
+        this.state.apply(version, actions);
+        this.commits++;
+        this.overwritePending = false;
+        if (attempt > 1)
+          this.logger.debug(`delta: committed version ${version} after ${attempt - 1} clash(es)`);
+        return;
+      }
+      // Another writer took this version: catch up with the log, check it, try the next one.
+      this.clashes++;
+      await this.refresh();
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * attempt)));
+    }
+    throw new SinkWriteError(
+      `delta: gave up after ${MAX_COMMIT_ATTEMPTS} commit attempts on ${storage.location}: other writers took every version`,
+    );
+  }
+
+  private commitActions(version: number, batch: PendingBatch): Action[] {
+    const now = Date.now();
+    const overwrite = this.overwritePending;
+    const rows = batch.length;
+    const bytes = batch.adds.reduce((n, a) => n + a.size, 0);
+    const actions: Action[] = [
+      {
+        commitInfo: {
+          timestamp: now,
+          operation: 'WRITE',
+          operationParameters: {
+            mode: overwrite ? 'Overwrite' : 'Append',
+            partitionBy: JSON.stringify(this.partitionColumns()),
+          },
+          isBlindAppend: !overwrite,
+          operationMetrics: {
+            numFiles: String(batch.adds.length),
+            numOutputRows: String(rows),
+            numOutputBytes: String(bytes),
+          },
+          engineInfo: ENGINE,
+          clientVersion: ENGINE,
+        },
+      },
+    ];
+    if (version === 0) {
+      actions.push({ protocol: { ...WRITE_PROTOCOL } });
+      const metaData: MetadataAction = {
+        id: randomUUID(),
+        format: { provider: 'parquet', options: {} },
+        schemaString: JSON.stringify(this.schema),
+        partitionColumns: [...this.options.partitionBy],
+        configuration: {},
+        createdTime: now,
+      };
+      actions.push({ metaData });
+    }
+    if (overwrite) {
+      for (const f of this.state.files.values()) {
+        actions.push({
+          remove: {
+            path: f.path,
+            deletionTimestamp: now,
+            dataChange: true,
+            extendedFileMetadata: true,
+            partitionValues: f.partitionValues,
+            size: f.size,
+          },
+        });
+      }
+    }
+    actions.push({ txn: { appId: this.appId, version: batch.seq, lastUpdated: now } });
+    for (const add of batch.adds) actions.push({ add });
+    return actions;
+  }
+
+  /** Replays the whole log (JSON commits from version 0). */
+  private async replay(): Promise<TableState> {
+    const storage = this.requireStorage();
+    const versions = (await storage.list('_delta_log'))
+      .map(parseCommitFileName)
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => a - b);
+    const state = new TableState();
+    if (versions.length === 0) return state;
+    if (versions[0] !== 0) {
+      throw new Error(
+        `the log starts at version ${versions[0]} (older commits were cleaned up after a checkpoint); this sink replays JSON commits only`,
+      );
+    }
+    const texts = await mapLimit(versions, 16, async (v) => {
+      const bytes = await storage.read(commitPath(v));
+      if (!bytes) throw new Error(`${commitPath(v)} disappeared while reading the log`);
+      return Buffer.from(bytes).toString('utf8');
+    });
+    for (let i = 0; i < versions.length; i++) {
+      if (versions[i] !== i) throw new Error(`version ${i} is missing from _delta_log/`);
+      state.apply(i, parseCommit(texts[i]!, commitPath(i)));
+    }
+    this.state = state;
+    await this.refresh(); // commits that landed while we listed
+    return this.state;
+  }
+
+  /** Reads commits newer than the known version; stops the run if the table changed under us. */
+  private async refresh(): Promise<void> {
+    const storage = this.requireStorage();
+    const before = { metadata: this.state.metadata, protocol: this.state.protocol };
+    for (;;) {
+      const v = this.state.version + 1;
+      const bytes = await storage.read(commitPath(v));
+      if (!bytes) break;
+      this.state.apply(v, parseCommit(Buffer.from(bytes).toString('utf8'), commitPath(v)));
+    }
+    if (
+      before.metadata &&
+      (this.state.metadata !== before.metadata || this.state.protocol !== before.protocol)
+    ) {
+      try {
+        this.checkTable();
+      } catch (err) {
+        throw new SinkWriteError(`delta: the table changed while writing: ${describeError(err)}`, {
+          retryable: false,
+          cause: err,
+        });
+      }
+    }
+  }
+
+  /** Checks that an existing table can take our records: protocol, format, schema, partitioning. */
+  private checkTable(): void {
+    const { metadata, protocol } = this.state;
+    if (this.state.version < 0) return;
+    const location = this.requireStorage().location;
+    const issues: ConfigIssue[] = [];
+    if (!metadata || !protocol) {
+      issues.push({ path: 'tablePath', message: 'the log has no metaData or protocol action' });
+      throw new DeltaTableMismatchError(location, issues);
+    }
+    const unsupported = unsupportedWriterFeatures(protocol);
+    if (unsupported) issues.push({ path: 'tablePath', message: unsupported });
+    if (metadata.format?.provider !== 'parquet')
+      issues.push({
+        path: 'tablePath',
+        message: `data format is ${metadata.format?.provider}, not parquet`,
+      });
+    let schema: DeltaSchema | undefined;
+    try {
+      schema = parseSchema(metadata.schemaString);
+    } catch (err) {
+      issues.push({
+        path: 'tablePath',
+        message: `unreadable schemaString (${describeError(err)})`,
+      });
+    }
+    if (schema) {
+      // Writer version 2 requires enforcing column invariants; we refuse rather than ignore them.
+      for (const f of schema.fields) {
+        if (f.metadata && 'delta.invariants' in f.metadata)
+          issues.push({
+            path: 'tablePath',
+            message: `column ${f.name} has an invariant (delta.invariants), which this sink does not enforce`,
+          });
+      }
+      for (const d of schemaDifferences(schema, this.schema)) {
+        issues.push({
+          path: d.startsWith('column timestamp ') ? 'timestampType' : 'tablePath',
+          message: d,
+        });
+      }
+    }
+    const theirs = metadata.partitionColumns ?? [];
+    const ours = this.options.partitionBy;
+    if (theirs.length !== ours.length || theirs.some((c, i) => c !== ours[i])) {
+      issues.push({
+        path: 'partitionBy',
+        message: `the table is partitioned by [${theirs.join(', ')}] but partition_by is [${ours.join(', ')}]: use the table's partition columns or another table_path`,
+      });
+    }
+    if (
+      this.options.mode === 'overwrite' &&
+      metadata.configuration?.['delta.appendOnly'] === 'true'
+    )
+      issues.push({
+        path: 'mode',
+        message: 'the table is append-only (delta.appendOnly=true): overwrite is not allowed',
+      });
+    if (issues.length) throw new DeltaTableMismatchError(location, issues);
+  }
+}
+
+/** Why we cannot write a table with this protocol, or undefined when we can. */
+function unsupportedWriterFeatures(p: ProtocolAction): string | undefined {
+  if (p.minWriterVersion <= WRITE_PROTOCOL.minWriterVersion) return undefined;
+  if (p.minWriterVersion === 7) {
+    const missing = (p.writerFeatures ?? []).filter((f) => !SUPPORTED_WRITER_FEATURES.includes(f));
+    if (missing.length === 0) return undefined;
+    return `the table needs writer features this sink does not implement: ${missing.join(', ')}`;
+  }
+  return `the table needs Delta writer version ${p.minWriterVersion}; this sink writes version 2 (or 7 with ${SUPPORTED_WRITER_FEATURES.join(', ')})`;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,489 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { ConfigError, SensorRecord, SinkRunner, redact } from '@iotsim/core';
+import {
+  describeSinkConformance,
+  dicts,
+  makeRecords,
+  runThrough,
+  tempDir,
+} from '@iotsim/test-utils';
+import {
+  DeltaSink,
+  DeltaTableMismatchError,
+  LocalStorage,
+  commitFileName,
+  computeStats,
+  escapePartitionValue,
+  logPathFor,
+  parseCommitFileName,
+  partitionDir,
+  recordSchema,
+} from '../src/index.js';
+import { utf8Less } from '../src/stats.js';
+import { liveFiles, readLog, readTable, sortDicts } from './read-table.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+async function freshDir(): Promise<string> {
+  const d = await tempDir('iotsim-delta-');
+  cleanups.push(d.remove);
+  return d.path;
+}
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+// The conformance suite, read back by replaying the log and reading the Parquet files with hyparquet.
+const tables = new WeakMap<DeltaSink, string>();
+describeSinkConformance<DeltaSink>('delta (local, hyparquet reader)', {
+  async create(throughput) {
+    const path = join(await freshDir(), 'table');
+    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], ...throughput });
+    tables.set(sink, path);
+    return sink;
+  },
+  readBack: (sink) => readTable(tables.get(sink)!),
+  // Rows come back file by file, one file per partition per commit.
+  ordered: false,
+});
+
+describe('DeltaSink options', () => {
+  it('has the original defaults', () => {
+    const s = new DeltaSink();
+    expect(s.options).toMatchObject({
+      tablePath: '/tmp/delta/sensors',
+      mode: 'append',
+      partitionBy: [],
+      storageOptions: {},
+      timestampType: 'double',
+      compression: 'snappy',
+    });
+    expect(s.throughput.batchSize).toBe(100);
+    expect(s.type).toBe('delta');
+  });
+
+  it('reports every bad option at once, with YAML paths from fromConfig', () => {
+    let err: unknown;
+    try {
+      DeltaSink.fromConfig(
+        {
+          table_path: 'http://example.com/t',
+          mode: 'overwrit',
+          partition_by: ['industry', 'metadata', 'value', 'sensortype', 'industry'],
+          timestamp_type: 'long',
+          target_file_rows: 0,
+          storage_options: { AWS_REGON: 'x' },
+          rate_hz: -1,
+        },
+        'sinks[3].',
+      );
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+    expect(text).toContain('sinks[3].table_path: unsupported scheme');
+    expect(text).toContain("sinks[3].mode: must be one of 'append', 'overwrite'");
+    expect(text).toContain("did you mean 'overwrite'");
+    expect(text).toContain("cannot partition by 'metadata'");
+    expect(text).toContain(
+      "cannot partition by 'value' ('value' would make a partition per distinct value)",
+    );
+    expect(text).toContain("cannot partition by 'sensortype' (did you mean 'sensor_type'?)");
+    expect(text).toContain("lists 'industry' twice");
+    expect(text).toContain('sinks[3].timestamp_type');
+    expect(text).toContain('sinks[3].target_file_rows: must be >= 1');
+    expect(text).toContain(
+      "sinks[3].storage_options.AWS_REGON: unknown storage option (did you mean 'AWS_REGION'?)",
+    );
+    expect(text).toContain('sinks[3].rate_hz');
+  });
+
+  it('accepts storage option keys in any case and registers secrets', () => {
+    const s = new DeltaSink({
+      tablePath: 's3://bucket/p',
+      storageOptions: {
+        aws_access_key_id: 'AKIDEXAMPLE',
+        aws_secret_access_key: 'sekrit-delta-key',
+        AWS_S3_ALLOW_UNSAFE_RENAME: 'true',
+      },
+    });
+    expect(s.options.storageOptions.AWS_SECRET_ACCESS_KEY).toBe('sekrit-delta-key');
+    expect(redact('failed with sekrit-delta-key')).toBe('failed with ***');
+    expect(s.describe()).not.toContain('sekrit');
+    expect(s.isS3).toBe(true);
+  });
+
+  it('rejects s3:// without a bucket', () => {
+    expect(() => new DeltaSink({ tablePath: 's3:///x' })).toThrow(/needs a bucket name/);
+  });
+});
+
+describe('Delta log pieces', () => {
+  it('names commits with 20-digit versions', () => {
+    expect(commitFileName(0)).toBe('00000000000000000000.json');
+    expect(commitFileName(1234)).toBe('00000000000000001234.json');
+    expect(parseCommitFileName('00000000000000001234.json')).toBe(1234);
+    expect(parseCommitFileName('00000000000000001234.checkpoint.parquet')).toBeUndefined();
+    expect(parseCommitFileName('_commit_x.json.tmp')).toBeUndefined();
+    expect(() => commitFileName(-1)).toThrow(RangeError);
+  });
+
+  it('describes the record columns with Delta types', () => {
+    const types = (t: 'double' | 'timestamp'): Record<string, unknown> =>
+      Object.fromEntries(recordSchema(t).fields.map((f) => [f.name, f.type]));
+    expect(types('double')).toEqual({
+      sensor_name: 'string',
+      industry: 'string',
+      device_id: 'string',
+      value: 'double',
+      unit: 'string',
+      sensor_type: 'string',
+      timestamp: 'double',
+      min_value: 'double',
+      max_value: 'double',
+      nominal_value: 'double',
+      fault_active: 'boolean',
+      metadata: 'string',
+    });
+    expect(types('timestamp').timestamp).toBe('timestamp');
+  });
+
+  it('escapes partition values as Hive does, and percent-encodes log paths', () => {
+    expect(escapePartitionValue('mining')).toBe('mining');
+    expect(escapePartitionValue('a/b:c=d%e')).toBe('a%2Fb%3Ac%3Dd%25e');
+    expect(escapePartitionValue('tank "A", level')).toBe('tank %22A%22, level');
+    expect(escapePartitionValue('°C')).toBe('°C');
+    expect(escapePartitionValue(null)).toBe('__HIVE_DEFAULT_PARTITION__');
+    expect(partitionDir(['industry', 'unit'], { industry: 'mining', unit: null })).toBe(
+      'industry=mining/unit=__HIVE_DEFAULT_PARTITION__/',
+    );
+    expect(logPathFor('sensor_name=tank %22A%22, level/part-0.parquet')).toBe(
+      'sensor_name=tank%20%2522A%2522%2C%20level/part-0.parquet',
+    );
+    expect(decodeURIComponent(logPathFor('unit=°C/x'))).toBe('unit=°C/x');
+  });
+
+  it('computes per-file stats without the partition columns', () => {
+    const records = makeRecords(300, { seed: 3 });
+    const stats = computeStats(records, ['industry'], 'double');
+    expect(stats.numRecords).toBe(300);
+    const values = records.map((r) => r.value);
+    expect(stats.minValues.value).toBe(Math.min(...values));
+    expect(stats.maxValues.value).toBe(Math.max(...values));
+    const ts = records.map((r) => r.timestamp);
+    expect(stats.minValues.timestamp).toBe(Math.min(...ts));
+    expect(stats.maxValues.timestamp).toBe(Math.max(...ts));
+    const names = records.map((r) => r.sensor_name).sort();
+    expect(stats.minValues.sensor_name).toBe(names[0]);
+    expect(stats.maxValues.sensor_name).toBe(names[names.length - 1]);
+    expect(stats.minValues).not.toHaveProperty('industry');
+    expect(stats.nullCount).not.toHaveProperty('industry');
+    expect(stats.nullCount).toMatchObject({ value: 0, metadata: 0, fault_active: 0 });
+    expect(stats.minValues).not.toHaveProperty('fault_active');
+    expect(stats.minValues).not.toHaveProperty('metadata');
+  });
+
+  it('rounds timestamp stats outwards to milliseconds', () => {
+    const r = (t: number): SensorRecord =>
+      new SensorRecord('s', 'i', 'd', 1, 'u', 'flow', t, 0, 2, 1, false);
+    const stats = computeStats([r(1700000000.1234567), r(1700000001.0009)], [], 'timestamp');
+    expect(stats.minValues.timestamp).toBe('2023-11-14T22:13:20.123Z');
+    expect(stats.maxValues.timestamp).toBe('2023-11-14T22:13:21.001Z');
+  });
+
+  it('orders strings by code point, as Delta compares UTF-8 bytes', () => {
+    expect(utf8Less('a', 'b')).toBe(true);
+    expect(utf8Less('ab', 'a')).toBe(false);
+    expect(utf8Less('\uFF21', '\u{1F600}')).toBe(true); // U+FF21 < U+1F600, though UTF-16 says otherwise
+    expect('\uFF21' < '\u{1F600}').toBe(false);
+    const r = (name: string): SensorRecord =>
+      new SensorRecord(name, 'i', 'd', 1, 'u', 'flow', 1, 0, 2, 1, false);
+    const stats = computeStats([r('\u{1F600}'), r('\uFF21')], [], 'double');
+    expect(stats.minValues.sensor_name).toBe('\uFF21');
+    expect(stats.maxValues.sensor_name).toBe('\u{1F600}');
+  });
+});
+
+describe('DeltaSink on a local table', () => {
+  it('writes one commit per batch: protocol and metaData first, then add actions with stats', async () => {
+    const path = join(await freshDir(), 't');
+    const records = makeRecords(500, { seed: 21 });
+    const sink = new DeltaSink({
+      tablePath: `file://${path}`,
+      partitionBy: ['industry'],
+      batchSize: 100,
+    });
+    const m = await runThrough(sink, records, { tick: 100 });
+    expect(m.delivered).toBe(500);
+    const log = await readLog(path);
+    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3, 4]);
+    expect(sink.commits).toBe(5);
+    const first = log[0]!.actions;
+    expect(first[0]!.commitInfo).toMatchObject({ operation: 'WRITE', isBlindAppend: true });
+    expect(first.find((a) => a.protocol)!.protocol).toEqual({
+      minReaderVersion: 1,
+      minWriterVersion: 2,
+    });
+    const meta = first.find((a) => a.metaData)!.metaData!;
+    expect(meta).toMatchObject({
+      format: { provider: 'parquet', options: {} },
+      partitionColumns: ['industry'],
+      configuration: {},
+    });
+    expect(meta.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(typeof meta.createdTime).toBe('number');
+    expect(JSON.parse(meta.schemaString as string)).toEqual(recordSchema('double'));
+    for (const c of log.slice(1)) {
+      expect(c.actions.some((a) => a.protocol || a.metaData)).toBe(false);
+      expect(c.actions[0]!.commitInfo).toBeDefined();
+    }
+    let rows = 0;
+    for (const c of log) {
+      for (const a of c.actions.filter((x) => x.add).map((x) => x.add!)) {
+        expect(a.path).toMatch(
+          /^industry=[a-z_]+\/part-\d{5}-[0-9a-f-]{36}-c000\.snappy\.parquet$/,
+        );
+        expect(a.dataChange).toBe(true);
+        const st = await stat(join(path, decodeURIComponent(a.path as string)));
+        expect(a.size).toBe(st.size);
+        const stats = JSON.parse(a.stats as string);
+        expect(a.partitionValues).toEqual({ industry: (a.path as string).split('/')[0]!.slice(9) });
+        rows += stats.numRecords;
+      }
+    }
+    expect(rows).toBe(500);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
+  });
+
+  it('leaves partition columns out of the data files', async () => {
+    const path = join(await freshDir(), 't');
+    await runThrough(
+      new DeltaSink({ tablePath: path, partitionBy: ['industry', 'fault_active'] }),
+      makeRecords(120),
+    );
+    const files = await liveFiles(path);
+    expect(files.size).toBeGreaterThan(0);
+    const { parquetMetadata, parquetSchema } = await import('hyparquet');
+    for (const f of files.keys()) {
+      expect(f).toMatch(/^industry=[^/]+\/fault_active=(true|false)\//);
+      const buf = await readFile(join(path, f));
+      const schema = parquetSchema(
+        parquetMetadata(
+          buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer,
+        ),
+      );
+      const names = schema.children.map((c) => c.element.name);
+      expect(names).not.toContain('industry');
+      expect(names).not.toContain('fault_active');
+      expect(names).toContain('value');
+    }
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(makeRecords(120))));
+  });
+
+  it('splits partitions into files of at most targetFileRows', async () => {
+    const path = join(await freshDir(), 't');
+    await runThrough(
+      new DeltaSink({ tablePath: path, targetFileRows: 30, batchSize: 100 }),
+      makeRecords(100),
+      { tick: 100 },
+    );
+    const adds = (await readLog(path)).flatMap((c) =>
+      c.actions.filter((a) => a.add).map((a) => JSON.parse(a.add!.stats as string).numRecords),
+    );
+    expect(adds).toEqual([30, 30, 30, 10]);
+  });
+
+  it('puts a commit only if its version is free (local link)', async () => {
+    const dir = await freshDir();
+    const s = new LocalStorage(dir);
+    await s.open();
+    expect(await s.putIfAbsent('_delta_log/00000000000000000000.json', Buffer.from('a\n'))).toBe(
+      true,
+    );
+    expect(await s.putIfAbsent('_delta_log/00000000000000000000.json', Buffer.from('b\n'))).toBe(
+      false,
+    );
+    expect(await readFile(join(dir, '_delta_log/00000000000000000000.json'), 'utf8')).toBe('a\n');
+    expect((await s.list('_delta_log')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('moves to the next version when another writer took one', async () => {
+    const path = join(await freshDir(), 't');
+    const records = makeRecords(200, { seed: 5 });
+    const sink = new DeltaSink({ tablePath: path, batchSize: 100 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(records.slice(0, 100));
+    while (runner.metrics().delivered < 100) await new Promise((r) => setTimeout(r, 5));
+    // Another writer commits version 1 behind our back (an empty blind append).
+    await writeFile(
+      join(path, '_delta_log', commitFileName(1)),
+      JSON.stringify({ commitInfo: { timestamp: Date.now(), operation: 'WRITE' } }) + '\n',
+    );
+    runner.enqueue(records.slice(100));
+    await runner.stop(30);
+    expect(runner.metrics().delivered).toBe(200);
+    const log = await readLog(path);
+    expect(log.map((c) => c.version)).toEqual([0, 1, 2]);
+    expect(log[2]!.actions.some((a) => a.add)).toBe(true);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
+  });
+
+  it('lets two sinks append to one table at once without losing a version', async () => {
+    const path = join(await freshDir(), 't');
+    const a = makeRecords(600, { seed: 1, industries: ['mining'] });
+    const b = makeRecords(600, { seed: 2, industries: ['aerospace'] });
+    const sinks = [
+      new DeltaSink({ tablePath: path, batchSize: 20 }),
+      new DeltaSink({ tablePath: path, batchSize: 20 }),
+    ];
+    const [ma, mb] = await Promise.all([
+      runThrough(sinks[0]!, a, { tick: 20 }),
+      runThrough(sinks[1]!, b, { tick: 20 }),
+    ]);
+    expect(ma.delivered + mb.delivered).toBe(1200);
+    const log = await readLog(path);
+    expect(log.map((c) => c.version)).toEqual([...Array(60).keys()]);
+    expect(sinks[0]!.commits + sinks[1]!.commits).toBe(60);
+    console.log(
+      `two local sinks: ${sinks[0]!.clashes + sinks[1]!.clashes} version clashes resolved`,
+    );
+    expect(log.filter((c) => c.actions.some((x) => x.metaData))).toHaveLength(1);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts([...a, ...b])));
+  });
+
+  it('does not commit a batch twice when a commit landed but reported failure', async () => {
+    const path = join(await freshDir(), 't');
+    const sink = new DeltaSink({ tablePath: path, batchSize: 50, retryDelayS: 0.01 });
+    await sink.connect();
+    const storage = (sink as unknown as { storage: LocalStorage }).storage;
+    const put = storage.putIfAbsent.bind(storage);
+    let failed = false;
+    storage.putIfAbsent = async (p, bytes) => {
+      const ok = await put(p, bytes);
+      if (p.endsWith(commitFileName(1)) && !failed) {
+        failed = true;
+        throw new Error('connection reset after the commit was written');
+      }
+      return ok;
+    };
+    await sink.close();
+    const runner = new SinkRunner(sink);
+    (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
+    (sink as unknown as { storage: LocalStorage }).storage = storage;
+    await runner.start();
+    const records = makeRecords(150, { seed: 9 });
+    runner.enqueue(records);
+    await runner.stop(30);
+    const m = runner.metrics();
+    expect(failed).toBe(true);
+    expect(m.retries).toBe(1);
+    expect(m.delivered).toBe(150);
+    expect((await readLog(path)).map((c) => c.version)).toEqual([0, 1, 2]);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
+  });
+
+  it('overwrite removes every live file in one commit, then appends', async () => {
+    const path = join(await freshDir(), 't');
+    const old = makeRecords(100, { seed: 1 });
+    await runThrough(
+      new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 50 }),
+      old,
+      { tick: 50 },
+    );
+    const before = await liveFiles(path);
+    const fresh = makeRecords(120, { seed: 2, start: 1_800_000_000 });
+    const sink = new DeltaSink({
+      tablePath: path,
+      partitionBy: ['industry'],
+      mode: 'overwrite',
+      batchSize: 60,
+    });
+    await runThrough(sink, fresh, { tick: 60 });
+    const log = await readLog(path);
+    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3]);
+    const removes = log[2]!.actions.filter((a) => a.remove).map((a) => a.remove!);
+    expect(removes.map((r) => decodeURIComponent(r.path as string)).sort()).toEqual(
+      [...before.keys()].sort(),
+    );
+    for (const r of removes)
+      expect(r).toMatchObject({ dataChange: true, extendedFileMetadata: true });
+    expect(log[2]!.actions[0]!.commitInfo).toMatchObject({
+      isBlindAppend: false,
+      operationParameters: { mode: 'Overwrite' },
+    });
+    expect(log[3]!.actions.some((a) => a.remove)).toBe(false);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(fresh)));
+    expect(sortDicts(await readTable(path, 1))).toEqual(sortDicts(dicts(old)));
+  });
+
+  it('refuses a table whose schema or partitioning differs, at connect', async () => {
+    const path = join(await freshDir(), 't');
+    await runThrough(
+      new DeltaSink({ tablePath: path, partitionBy: ['industry'] }),
+      makeRecords(10),
+    );
+    const ts = new DeltaSink({
+      tablePath: path,
+      partitionBy: ['industry'],
+      timestampType: 'timestamp',
+    });
+    await expect(ts.connect()).rejects.toThrow(DeltaTableMismatchError);
+    await expect(ts.connect()).rejects.toThrow(
+      /column timestamp is double in the table but timestamp in our records \(set timestamp_type: double\)/,
+    );
+    const part = new DeltaSink({ tablePath: path, partitionBy: ['sensor_type'] });
+    await expect(part.connect()).rejects.toThrow(
+      /partitioned by \[industry\] but partition_by is \[sensor_type\]/,
+    );
+  });
+
+  it('refuses a table whose schema lacks a record column', async () => {
+    const path = join(await freshDir(), 't');
+    await runThrough(new DeltaSink({ tablePath: path }), makeRecords(10));
+    const file = join(path, '_delta_log', commitFileName(0));
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/\{\\"name\\":\\"device_id\\"[^}]*\{\}\},/, ''));
+    const err = await new DeltaSink({ tablePath: path }).connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeltaTableMismatchError);
+    expect((err as Error).message).toContain('the table has no column device_id');
+  });
+
+  it('refuses a table with column invariants it cannot enforce', async () => {
+    const path = join(await freshDir(), 't');
+    await runThrough(new DeltaSink({ tablePath: path }), makeRecords(10));
+    const file = join(path, '_delta_log', commitFileName(0));
+    const text = await readFile(file, 'utf8');
+    const invariant = JSON.stringify({
+      'delta.invariants': '{"expression":{"expression":"value > 0"}}',
+    });
+    await writeFile(
+      file,
+      text.replace(
+        '{\\"name\\":\\"value\\",\\"type\\":\\"double\\",\\"nullable\\":true,\\"metadata\\":{}}',
+        JSON.stringify(
+          JSON.stringify({
+            name: 'value',
+            type: 'double',
+            nullable: true,
+            metadata: JSON.parse(invariant),
+          }),
+        ).slice(1, -1),
+      ),
+    );
+    expect(await readFile(file, 'utf8')).not.toBe(text);
+    await expect(new DeltaSink({ tablePath: path }).connect()).rejects.toThrow(
+      /column value has an invariant/,
+    );
+  });
+
+  it('names the table when the directory cannot be created', async () => {
+    const file = join(await freshDir(), 'plain-file');
+    await writeFile(file, 'x');
+    await expect(new DeltaSink({ tablePath: join(file, 'table') }).connect()).rejects.toThrow(
+      /delta sink: cannot open table .*plain-file\/table/,
+    );
+  });
+});

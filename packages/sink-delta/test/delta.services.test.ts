@@ -1,0 +1,250 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  describeSinkConformance,
+  dicts,
+  makeRecords,
+  runThrough,
+  serviceEnv,
+  tempDir,
+} from '@iotsim/test-utils';
+import { DeltaSink, S3Storage } from '../src/index.js';
+import { s3Settings } from '../src/s3-storage.js';
+import { appendWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
+import { sortDicts } from './read-table.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+async function freshDir(): Promise<string> {
+  const d = await tempDir('iotsim-delta-svc-');
+  cleanups.push(d.remove);
+  return d.path;
+}
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+const tables = new WeakMap<DeltaSink, string>();
+describeSinkConformance<DeltaSink>('delta (delta-rs reader)', {
+  async create(throughput) {
+    const path = join(await freshDir(), 'table');
+    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], ...throughput });
+    tables.set(sink, path);
+    return sink;
+  },
+  readBack: async (sink) => (await readWithDeltaRs(tables.get(sink)!)).rows,
+  // delta-rs reads the files of a table in no guaranteed order.
+  ordered: false,
+});
+
+const DELTA_TYPES = {
+  sensor_name: 'string',
+  industry: 'string',
+  device_id: 'string',
+  value: 'double',
+  unit: 'string',
+  sensor_type: 'string',
+  timestamp: 'double',
+  min_value: 'double',
+  max_value: 'double',
+  nominal_value: 'double',
+  fault_active: 'boolean',
+  metadata: 'string',
+};
+
+describe('delta-rs reads what DeltaSink writes', () => {
+  it.each(['double', 'timestamp'] as const)(
+    'timestamp_type %s: rows, types, partitions and version',
+    async (timestampType) => {
+      const path = join(await freshDir(), 't');
+      const records = makeRecords(700, { seed: 31, start: 1_700_000_000.123456 });
+      // sensor_name values include `tank "A", level`: quotes, comma and space in a partition directory.
+      const sink = new DeltaSink({
+        tablePath: path,
+        partitionBy: ['industry', 'sensor_name'],
+        timestampType,
+        batchSize: 100,
+      });
+      const m = await runThrough(sink, records, { tick: 100 });
+      expect(m.delivered).toBe(700);
+      const view = await readWithDeltaRs(path);
+      expect(view.version).toBe(sink.commits - 1);
+      expect(sink.commits).toBe(7);
+      expect(view.rows).toHaveLength(700);
+      expect(sortDicts(view.rows)).toEqual(sortDicts(dicts(records)));
+      expect(view.deltaTypes).toEqual({
+        ...DELTA_TYPES,
+        timestamp: timestampType === 'timestamp' ? 'timestamp' : 'double',
+      });
+      expect(view.arrowTypes.timestamp).toBe(
+        timestampType === 'timestamp' ? 'timestamp[us, tz=UTC]' : 'double',
+      );
+      expect(view.arrowTypes.value).toBe('double');
+      expect(view.arrowTypes.fault_active).toBe('bool');
+      expect(view.partitionColumns).toEqual(['industry', 'sensor_name']);
+      const expected = new Set(records.map((r) => `${r.industry}|${r.sensor_name}`));
+      const seen = new Set(view.filePartitions.map((p) => `${p.industry}|${p.sensor_name}`));
+      expect(seen).toEqual(expected);
+      expect(seen.has('smart_office|tank "A", level')).toBe(true);
+    },
+  );
+
+  it('delta-rs appends to our table, we append again, delta-rs reads all rows', async () => {
+    const path = join(await freshDir(), 't');
+    const a = makeRecords(150, { seed: 41 });
+    const b = makeRecords(120, { seed: 42, start: 1_750_000_000 });
+    const c = makeRecords(130, { seed: 43, start: 1_760_000_000 });
+    await runThrough(new DeltaSink({ tablePath: path, batchSize: 50 }), a, { tick: 50 });
+    const rowsFile = join(await freshDir(), 'rows.jsonl');
+    await writeFile(
+      rowsFile,
+      dicts(b)
+        .map((d) => JSON.stringify(d))
+        .join('\n') + '\n',
+    );
+    await appendWithDeltaRs(path, rowsFile);
+    const again = new DeltaSink({ tablePath: path, batchSize: 50 });
+    await runThrough(again, c, { tick: 50 });
+    expect(again.commits).toBe(3);
+    const view = await readWithDeltaRs(path);
+    expect(view.version).toBe(3 + 1 + 3 - 1);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b, ...c])));
+  });
+
+  it('two sinks append concurrently: every commit lands, versions contiguous', async () => {
+    const path = join(await freshDir(), 't');
+    const a = makeRecords(400, { seed: 51, industries: ['mining'] });
+    const b = makeRecords(400, { seed: 52, industries: ['utilities'] });
+    const s1 = new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 25 });
+    const s2 = new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 25 });
+    const [m1, m2] = await Promise.all([
+      runThrough(s1, a, { tick: 25 }),
+      runThrough(s2, b, { tick: 25 }),
+    ]);
+    expect(m1.delivered + m2.delivered).toBe(800);
+    expect(s1.commits + s2.commits).toBe(32);
+    const view = await readWithDeltaRs(path);
+    expect(view.version).toBe(31);
+    expect(view.rows).toHaveLength(800);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b])));
+  });
+
+  it('overwrite: delta-rs sees only the new rows; version 0 still has the old', async () => {
+    const path = join(await freshDir(), 't');
+    const old = makeRecords(100, { seed: 61 });
+    const fresh = makeRecords(80, { seed: 62, start: 1_800_000_000 });
+    await runThrough(
+      new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 100 }),
+      old,
+      { tick: 100 },
+    );
+    const sink = new DeltaSink({
+      tablePath: path,
+      partitionBy: ['industry'],
+      mode: 'overwrite',
+      batchSize: 40,
+    });
+    await runThrough(sink, fresh, { tick: 40 });
+    const now = await readWithDeltaRs(path);
+    expect(now.version).toBe(2);
+    expect(sortDicts(now.rows)).toEqual(sortDicts(dicts(fresh)));
+    const v0 = await readWithDeltaRs(path, { version: 0 });
+    expect(sortDicts(v0.rows)).toEqual(sortDicts(dicts(old)));
+  });
+});
+
+describe('DeltaSink on S3 (moto)', () => {
+  const bucket = `iotsim-delta-${process.pid}-${Date.now()}`;
+  let storageOptions: Record<string, string>;
+
+  beforeAll(async () => {
+    storageOptions = {
+      AWS_ENDPOINT_URL: serviceEnv('IOTSIM_S3_ENDPOINT'),
+      AWS_ACCESS_KEY_ID: serviceEnv('IOTSIM_S3_ACCESS_KEY_ID'),
+      AWS_SECRET_ACCESS_KEY: serviceEnv('IOTSIM_S3_SECRET_ACCESS_KEY'),
+      AWS_REGION: serviceEnv('IOTSIM_S3_REGION'),
+      AWS_ALLOW_HTTP: 'true',
+    };
+    const client = new S3Client({
+      endpoint: storageOptions.AWS_ENDPOINT_URL,
+      region: storageOptions.AWS_REGION,
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: storageOptions.AWS_ACCESS_KEY_ID!,
+        secretAccessKey: storageOptions.AWS_SECRET_ACCESS_KEY!,
+      },
+    });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+  });
+
+  it('the server honours If-None-Match: a second conditional put of a version is refused', async () => {
+    const storage = new S3Storage(`s3://${bucket}/probe`, s3Settings(storageOptions));
+    await storage.open();
+    try {
+      expect(await storage.putIfAbsent('_delta_log/x.json', Buffer.from('1'))).toBe(true);
+      expect(await storage.putIfAbsent('_delta_log/x.json', Buffer.from('2'))).toBe(false);
+      expect(Buffer.from((await storage.read('_delta_log/x.json'))!).toString()).toBe('1');
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('round trip: two sinks append concurrently, delta-rs reads the table from S3', async () => {
+    const tablePath = `s3://${bucket}/delta/sensors`;
+    const a = makeRecords(300, { seed: 71, industries: ['mining'] });
+    const b = makeRecords(300, { seed: 72, industries: ['oil_gas'] });
+    const s1 = new DeltaSink({
+      tablePath,
+      partitionBy: ['industry'],
+      storageOptions,
+      batchSize: 50,
+    });
+    const s2 = new DeltaSink({
+      tablePath,
+      partitionBy: ['industry'],
+      storageOptions,
+      batchSize: 50,
+    });
+    const [m1, m2] = await Promise.all([
+      runThrough(s1, a, { tick: 50 }),
+      runThrough(s2, b, { tick: 50 }),
+    ]);
+    expect(m1.failed + m2.failed).toBe(0);
+    expect(s1.commits + s2.commits).toBe(12);
+    const view = await readWithDeltaRs(tablePath, { storageOptions });
+    expect(view.version).toBe(11);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b])));
+    expect(view.partitionColumns).toEqual(['industry']);
+
+    // Overwrite on S3, then time travel.
+    const fresh = makeRecords(60, { seed: 73 });
+    await runThrough(
+      new DeltaSink({
+        tablePath,
+        partitionBy: ['industry'],
+        storageOptions,
+        mode: 'overwrite',
+        batchSize: 60,
+      }),
+      fresh,
+      { tick: 60 },
+    );
+    expect(sortDicts((await readWithDeltaRs(tablePath, { storageOptions })).rows)).toEqual(
+      sortDicts(dicts(fresh)),
+    );
+    expect((await readWithDeltaRs(tablePath, { storageOptions, version: 11 })).rows).toHaveLength(
+      600,
+    );
+  });
+
+  it('names the bucket when it does not exist, without the secret', async () => {
+    const sink = new DeltaSink({ tablePath: `s3://${bucket}-missing/t`, storageOptions });
+    const err = (await sink.connect().catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /cannot open table s3:\/\/iotsim-delta-.*-missing\/t at http:\/\/127\.0\.0\.1/,
+    );
+    expect(err.message).not.toContain(storageOptions.AWS_SECRET_ACCESS_KEY!);
+  });
+});

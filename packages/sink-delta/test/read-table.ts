@@ -1,0 +1,71 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SensorRecordDict } from '@iotsim/core';
+import { parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+
+/** One commit file, parsed line by line. */
+export type Commit = Record<string, Record<string, unknown>>[];
+
+/** Every commit of a local table, in version order (its own tiny log reader, not the sink's). */
+export async function readLog(root: string): Promise<{ version: number; actions: Commit }[]> {
+  const names = (await readdir(join(root, '_delta_log'))).filter((n) => /^\d{20}\.json$/.test(n));
+  names.sort();
+  const out: { version: number; actions: Commit }[] = [];
+  for (const n of names) {
+    const text = await readFile(join(root, '_delta_log', n), 'utf8');
+    out.push({
+      version: Number(n.slice(0, 20)),
+      actions: text
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Commit[number]),
+    });
+  }
+  return out;
+}
+
+/** Live add actions after replaying the log up to `upTo` (default: all). */
+export async function liveFiles(
+  root: string,
+  upTo = Infinity,
+): Promise<Map<string, Record<string, unknown>>> {
+  const files = new Map<string, Record<string, unknown>>();
+  for (const { version, actions } of await readLog(root)) {
+    if (version > upTo) break;
+    for (const a of actions) {
+      if (a.add) files.set(decodeURIComponent(a.add.path as string), a.add);
+      if (a.remove) files.delete(decodeURIComponent(a.remove.path as string));
+    }
+  }
+  return files;
+}
+
+/**
+ * Reads a local Delta table with hyparquet: replays the log, reads each live file, and puts the
+ * partition values back into the rows (as record dicts, metadata parsed).
+ */
+export async function readTable(root: string, upTo = Infinity): Promise<SensorRecordDict[]> {
+  const rows: SensorRecordDict[] = [];
+  for (const [path, add] of await liveFiles(root, upTo)) {
+    const buf = await readFile(join(root, path));
+    const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+    const pv = add.partitionValues as Record<string, string | null>;
+    for (const row of await parquetReadObjects({ file, compressors })) {
+      const d: Record<string, unknown> = { ...row };
+      for (const [k, v] of Object.entries(pv))
+        d[k] = k === 'fault_active' ? v === 'true' : (v ?? '');
+      if (typeof d.metadata === 'string') d.metadata = JSON.parse(d.metadata);
+      if (d.timestamp instanceof Date) d.timestamp = d.timestamp.getTime() / 1000;
+      rows.push(d as unknown as SensorRecordDict);
+    }
+  }
+  return rows;
+}
+
+/** Key-order-independent comparison form of record dicts (field order as RECORD_FIELDS). */
+export function sortDicts(rows: SensorRecordDict[]): SensorRecordDict[] {
+  const key = (d: SensorRecordDict): string =>
+    `${d.industry}|${d.device_id}|${d.sensor_name}|${d.timestamp}`;
+  return [...rows].sort((a, b) => key(a).localeCompare(key(b)));
+}
