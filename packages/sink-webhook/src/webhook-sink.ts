@@ -136,7 +136,8 @@ export class WebhookSink extends Sink {
       text += recordToJson(records[i]!);
     }
     text += ']';
-    const body = this.options.gzip ? await gzip(text) : text;
+    // A Buffer, not a string: got would otherwise UTF-8-encode the text once more to measure it.
+    const body = this.options.gzip ? await gzip(text) : Buffer.from(text, 'utf8');
     const what = `${this.options.method} ${this.target}`;
     let status: number;
     let responseText: string;
