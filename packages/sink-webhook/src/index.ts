@@ -1,2 +1,2 @@
-export { WebhookSink, parseRetryAfter } from './webhook-sink.js';
+export { WebhookSink } from './webhook-sink.js';
 export type { WebhookMethod, WebhookSinkOptions } from './options.js';

@@ -7,6 +7,7 @@ import {
   SinkConnectError,
   SinkWriteError,
   isModuleMissing,
+  parseRetryAfter,
   parseSinkOptions,
   recordToJson,
   redact,
@@ -158,7 +159,7 @@ export class WebhookSink extends Sink {
     const snippet = bodySnippet(responseText);
     const detail = `${what} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`;
     if (status === 408 || status === 429 || status >= 500) {
-      const retryAfterS = parseRetryAfter(headerValue(headers['retry-after']));
+      const retryAfterS = parseRetryAfter(headers['retry-after']);
       throw new SinkWriteError(redact(detail), { retryAfterS });
     }
     if (status >= 300 && status < 400) {
@@ -200,16 +201,6 @@ export class WebhookSink extends Sink {
       cause: err,
     });
   }
-}
-
-/** Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, (at - now) / 1000);
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
   SinkRunner,
+  parseRetryAfter,
   type Logger,
   type SinkMetrics,
   type SensorRecord,
@@ -16,7 +17,7 @@ import {
   makeRecords,
   tempDir,
 } from '@iotsim/test-utils';
-import { WebhookSink, parseRetryAfter, type WebhookSinkOptions } from '../src/index.js';
+import { WebhookSink, type WebhookSinkOptions } from '../src/index.js';
 import { bodyText, parseBody, RecordingServer } from './recording-server.js';
 
 let server: RecordingServer;
