@@ -71,6 +71,7 @@ async function main() {
   await measure(
     scenario,
     async () => {
+      const cpu = process.cpuUsage();
       let t = 1_700_000_000;
       let generated = 0;
       while (generated < TARGET_RECORDS) {
@@ -88,9 +89,14 @@ async function main() {
           `bench: generated ${generated}, delivered ${m.delivered}, failed ${m.failed}, server received ${stats.records}`,
         );
       }
+      const used = process.cpuUsage(cpu);
+      const cpuS = (used.user + used.system) / 1e6;
       return {
         records: m.delivered,
         extra: {
+          // CPU time of this (sink) process: records per CPU-second is less sensitive to a busy machine.
+          cpuS: Math.round(cpuS * 100) / 100,
+          recordsPerCpuSec: Math.round(m.delivered / cpuS),
           requests: stats.requests,
           bodyMb: Math.round(stats.bytes / 1e5) / 10,
           bytesPerRecord: Math.round((stats.bytes / stats.records) * 10) / 10,
