@@ -9,6 +9,7 @@ export * from './catalog.js';
 export * from './generator.js';
 export * from './sink.js';
 export * from './runner.js';
+export * from './retry-after.js';
 export * from './registry.js';
 export * from './sinks/console-sink.js';
 export * from './sinks/callback-sink.js';

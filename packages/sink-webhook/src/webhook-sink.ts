@@ -1,0 +1,213 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import {
+  Sink,
+  SinkConnectError,
+  SinkWriteError,
+  isModuleMissing,
+  parseRetryAfter,
+  parseSinkOptions,
+  recordToJson,
+  redact,
+  registerSecret,
+  type SensorRecord,
+} from '@iotsim/core';
+import type { Got, RequestError } from 'got';
+import {
+  SECRET_HEADER,
+  readWebhookOptions,
+  type ResolvedWebhookOptions,
+  type WebhookSinkOptions,
+} from './options.js';
+
+const gzip = promisify(gzipCallback);
+
+/** How much of an error response's body goes into the error message. */
+const BODY_SNIPPET = 200;
+
+/** TLS failures that no retry can fix: the certificate is what it is. */
+const TLS_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Sends each batch as one HTTP request whose body is a JSON array of records (`toDict()` form),
+ * `Content-Type: application/json`, optionally gzipped. Connection errors, timeouts, 408, 429 and
+ * 5xx are retried by the runner (honouring `Retry-After`); other 4xx fail the batch at once.
+ *
+ * @example
+ * const sink = new WebhookSink({
+ *   url: 'https://example.com/api/ingest',
+ *   headers: { Authorization: 'Bearer my-token' },
+ *   timeoutS: 10,
+ *   batchSize: 500,
+ * });
+ */
+export class WebhookSink extends Sink {
+  readonly type = 'webhook';
+  private readonly options: ResolvedWebhookOptions;
+  private readonly headers: Record<string, string>;
+  private readonly target: string;
+  private client: Got | undefined;
+  private agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+
+  constructor(options: WebhookSinkOptions = {}) {
+    const { throughput, own } = parseSinkOptions(options, readWebhookOptions);
+    super(throughput);
+    this.options = own;
+    for (const [name, value] of Object.entries(own.headers)) {
+      if (SECRET_HEADER.test(name)) registerSecret(value);
+      // `Bearer abc`: the credential alone must be redacted too.
+      if (SECRET_HEADER.test(name) && value.includes(' ')) registerSecret(value.split(' ').pop());
+    }
+    const url = own.url;
+    if (url.password) {
+      registerSecret(url.password);
+      registerSecret(decodeURIComponent(url.password));
+    }
+    for (const [name, value] of url.searchParams) {
+      if (SECRET_HEADER.test(name) || /^(code|key|sig|signature)$/i.test(name))
+        registerSecret(value);
+    }
+    this.target = `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
+    this.headers = {
+      'user-agent': 'iotsim-sink-webhook',
+      'content-type': 'application/json',
+      ...own.headers,
+    };
+    if (own.gzip) this.headers['content-encoding'] = 'gzip';
+  }
+
+  override describe(): string {
+    return `webhook ${this.options.method} ${this.target}${this.options.gzip ? ' (gzip)' : ''}`;
+  }
+
+  async connect(): Promise<void> {
+    let got: Got;
+    try {
+      ({ got } = await import('got'));
+    } catch (err) {
+      if (isModuleMissing(err, 'got')) {
+        throw new SinkConnectError(
+          this.type,
+          `the HTTP client 'got' is not installed; reinstall @iotsim/sink-webhook (npm install @iotsim/sink-webhook)`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const { tlsRejectUnauthorized, timeoutS } = this.options;
+    if (!tlsRejectUnauthorized) {
+      this.logger.warn(
+        `webhook ${this.target}: TLS certificate verification is OFF (tls_reject_unauthorized: false); anyone on the path can read and alter the records`,
+      );
+    }
+    this.agents = {
+      http: new HttpAgent({ keepAlive: true }),
+      https: new HttpsAgent({ keepAlive: true, rejectUnauthorized: tlsRejectUnauthorized }),
+    };
+    this.client = got.extend({
+      agent: this.agents,
+      https: { rejectUnauthorized: tlsRejectUnauthorized },
+      timeout: { request: timeoutS * 1000 },
+      // The runner retries, so its counters see every attempt.
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      // A redirected POST would re-send the body somewhere the user did not configure.
+      followRedirect: false,
+      responseType: 'text',
+    });
+  }
+
+  async write(records: readonly SensorRecord[]): Promise<void> {
+    const client = this.client;
+    if (!client)
+      throw new SinkWriteError('webhook sink: write before connect', { retryable: false });
+    let text = '[';
+    for (let i = 0; i < records.length; i++) {
+      if (i > 0) text += ',';
+      text += recordToJson(records[i]!);
+    }
+    text += ']';
+    // A Buffer, not a string: got would otherwise UTF-8-encode the text once more to measure it.
+    const body = this.options.gzip ? await gzip(text) : Buffer.from(text, 'utf8');
+    const what = `${this.options.method} ${this.target}`;
+    let status: number;
+    let responseText: string;
+    let headers: Record<string, string | string[] | undefined>;
+    try {
+      const res = await client(this.options.url, {
+        method: this.options.method,
+        body,
+        headers: this.headers,
+      });
+      status = res.statusCode;
+      responseText = res.body;
+      headers = res.headers;
+    } catch (err) {
+      throw this.requestFailure(err as RequestError, what);
+    }
+    if (status >= 200 && status < 300) return;
+    const snippet = bodySnippet(responseText);
+    const detail = `${what} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`;
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfterS = parseRetryAfter(headers['retry-after']);
+      throw new SinkWriteError(redact(detail), { retryAfterS });
+    }
+    if (status >= 300 && status < 400) {
+      const location = headerValue(headers.location);
+      throw new SinkWriteError(
+        redact(
+          `${what} answered HTTP ${status} redirect${location ? ` to ${location}` : ''}; redirects are not followed, set url to the final address`,
+        ),
+        { retryable: false },
+      );
+    }
+    throw new SinkWriteError(redact(detail), { retryable: false });
+  }
+
+  override async close(): Promise<void> {
+    this.agents?.http.destroy();
+    this.agents?.https.destroy();
+    this.agents = undefined;
+    this.client = undefined;
+  }
+
+  private requestFailure(err: RequestError, what: string): SinkWriteError {
+    const code = err.code;
+    if (err.name === 'TimeoutError') {
+      return new SinkWriteError(
+        `${what}: no complete response within ${this.options.timeoutS} s (timeout_s)`,
+        { cause: err },
+      );
+    }
+    if (code && TLS_ERRORS.has(code)) {
+      return new SinkWriteError(
+        redact(
+          `${what}: TLS certificate rejected (${code}); give Node the CA with NODE_EXTRA_CA_CERTS, or set tls_reject_unauthorized: false to skip verification`,
+        ),
+        { retryable: false, cause: err },
+      );
+    }
+    return new SinkWriteError(redact(`${what}: ${code ?? err.name}: ${err.message}`), {
+      cause: err,
+    });
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function bodySnippet(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > BODY_SNIPPET ? `${oneLine.slice(0, BODY_SNIPPET)}…` : oneLine;
+}
