@@ -168,9 +168,11 @@ export class ZerobusServer {
               'PROTO stream without descriptor',
             );
           }
-          const type = protobuf.Type.fromDescriptor(
-            DescriptorProto.decode(create.descriptor_proto),
-          );
+          // fromDescriptor is added to Type by protobufjs/ext/descriptor (not in its typings).
+          const { fromDescriptor } = protobuf.Type as unknown as {
+            fromDescriptor(d: protobuf.Message): protobuf.Type;
+          };
+          const type = fromDescriptor(DescriptorProto.decode(create.descriptor_proto));
           new protobuf.Root().add(type);
           decode = (b) => {
             const o = type.toObject(type.decode(b), { longs: Number, defaults: true }) as Record<
