@@ -26,6 +26,38 @@ type MqttModule = typeof AzureMqtt;
 /** Application properties set on each message so IoT Hub routing queries can filter on them. */
 const ROUTING_PROPERTIES = ['industry', 'sensor_type', 'fault_active', 'device_id'] as const;
 
+/** IoT Hub's device-to-cloud limit is 256 KiB including properties; keep bodies under 255 KiB. */
+const MAX_BODY_BYTES = 255 * 1024;
+
+/** A message body and the records [start, end) it carries. */
+interface Part {
+  start: number;
+  end: number;
+  body: string;
+}
+
+/** Packs records into JSON arrays no larger than MAX_BODY_BYTES (a larger record goes alone). */
+function packBatches(records: readonly SensorRecord[]): Part[] {
+  const parts: Part[] = [];
+  let start = 0;
+  let items: string[] = [];
+  let size = 2;
+  records.forEach((r, i) => {
+    const json = recordToJson(r);
+    const bytes = Buffer.byteLength(json) + 1;
+    if (items.length > 0 && size + bytes > MAX_BODY_BYTES) {
+      parts.push({ start, end: i, body: `[${items.join(',')}]` });
+      start = i;
+      items = [];
+      size = 2;
+    }
+    items.push(json);
+    size += bytes;
+  });
+  parts.push({ start, end: records.length, body: `[${items.join(',')}]` });
+  return parts;
+}
+
 function errorText(err: unknown): string {
   return redact(err instanceof Error ? err.message || err.name : String(err));
 }
@@ -119,31 +151,34 @@ export class AzureIoTSink extends Sink {
     const client = this.client;
     if (!client) throw new SinkWriteError('azure_iot sink is not connected', { retryable: false });
     if (records.length === 0) return;
-    if (this.options.payloadMode === 'batch') {
-      const body = `[${records.map(recordToJson).join(',')}]`;
-      try {
-        await client.sendEvent(this.message(body, records));
-      } catch (err) {
-        throw this.writeError(err, 0);
-      }
-      return;
-    }
-    await this.sendEach(client, records);
+    const parts =
+      this.options.payloadMode === 'batch'
+        ? packBatches(records)
+        : records.map((r, i) => ({ start: i, end: i + 1, body: recordToJson(r) }));
+    await this.sendAll(client, records, parts);
   }
 
-  /** One message per record, at most `maxConcurrentSends` awaiting their PUBACK at a time. */
-  private async sendEach(client: Client, records: readonly SensorRecord[]): Promise<void> {
-    const n = records.length;
+  /**
+   * Sends the messages with at most `maxConcurrentSends` awaiting their MQTT PUBACK at a time
+   * (one connection, so they reach the hub in order). On failure, reports the records of the
+   * acknowledged messages at the front as delivered.
+   */
+  private async sendAll(
+    client: Client,
+    records: readonly SensorRecord[],
+    parts: readonly Part[],
+  ): Promise<void> {
+    const n = parts.length;
     const ok = new Uint8Array(n);
     let next = 0;
     let failure: unknown;
     const worker = async (): Promise<void> => {
       while (failure === undefined && next < n) {
-        const i = next++;
-        const r = records[i]!;
+        const idx = next++;
+        const p = parts[idx]!;
         try {
-          await client.sendEvent(this.message(recordToJson(r), [r]));
-          ok[i] = 1;
+          await client.sendEvent(this.message(p.body, records.slice(p.start, p.end)));
+          ok[idx] = 1;
         } catch (err) {
           failure ??= err;
         }
@@ -152,10 +187,11 @@ export class AzureIoTSink extends Sink {
     const workers = Math.min(this.options.maxConcurrentSends, n);
     await Promise.all(Array.from({ length: workers }, worker));
     if (failure === undefined) return;
-    let delivered = 0;
-    while (delivered < n && ok[delivered]) delivered++;
+    let i = 0;
+    while (i < n && ok[i]) i++;
+    const delivered = i === 0 ? 0 : parts[i - 1]!.end;
     let beyond = 0;
-    for (let i = delivered; i < n; i++) beyond += ok[i]!;
+    for (let j = i; j < n; j++) beyond += ok[j]!;
     if (beyond > 0) {
       this.logger.warn(
         `azure_iot: ${beyond} message(s) after the first failure were acknowledged and will be sent again on retry (at-least-once)`,

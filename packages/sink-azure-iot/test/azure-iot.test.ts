@@ -108,6 +108,20 @@ describe('azure_iot: messages', () => {
     expect(varied!.properties.sensor_type).toBeUndefined();
   });
 
+  it('in batch mode splits a batch into messages under the 256 KiB IoT Hub limit', async () => {
+    broker.messages.length = 0;
+    const records = makeRecords(2000, { seed: 7 });
+    const m = await runThrough(
+      sink({ payloadMode: 'batch', batchSize: 2000, rateHz: 0.001 }),
+      records,
+    );
+    expect(m.delivered).toBe(2000);
+    expect(broker.messages.length).toBeGreaterThan(1);
+    for (const msg of broker.messages)
+      expect(Buffer.byteLength(msg.body)).toBeLessThanOrEqual(255 * 1024);
+    expect(received()).toEqual(records.map((r) => r.toDict()));
+  });
+
   it('authenticates with a SharedAccessSignature connection string', async () => {
     broker.messages.length = 0;
     const { SharedAccessSignature } = (await import('azure-iot-device')).default;
