@@ -1,0 +1,9 @@
+export { AzureIoTSink } from './azure-iot-sink.js';
+export {
+  parseConnectionString,
+  readAzureIoTOptions,
+  type AzureConnectionString,
+  type AzureIoTPayloadMode,
+  type AzureIoTSinkOptions,
+  type ResolvedAzureIoTOptions,
+} from './options.js';

@@ -1,0 +1,15 @@
+export { ZerobusSink, parseEndpoint } from './zerobus-sink.js';
+export {
+  readZerobusOptions,
+  tableNameProblems,
+  type ResolvedZerobusOptions,
+  type ZerobusRecordType,
+  type ZerobusSinkOptions,
+} from './options.js';
+export {
+  parseIni,
+  resolveCredentials,
+  type DatabricksCredentials,
+  type ExplicitCredentials,
+} from './credentials.js';
+export { RECORD_PROTO, recordDescriptor } from './record-proto.js';

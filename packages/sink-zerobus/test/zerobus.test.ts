@@ -1,0 +1,300 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ConfigError,
+  SinkConnectError,
+  SinkRunner,
+  type Logger,
+  type SensorRecordDict,
+} from '@iotsim/core';
+import {
+  describeSinkConformance,
+  expectAccounting,
+  makeRecords,
+  runThrough,
+  tempDir,
+} from '@iotsim/test-utils';
+import { resolveCredentials, ZerobusSink, type ZerobusSinkOptions } from '../src/index.js';
+import { TokenEndpoint, ZerobusServer } from './zerobus-server.js';
+
+const TABLE = 'main.iot.sensor_data';
+const CLIENT_ID = 'sp-7f3a';
+const SECRET = 'dose-s3cret-Zq81';
+
+let tokens: TokenEndpoint;
+let server: ZerobusServer;
+
+beforeAll(async () => {
+  tokens = new TokenEndpoint(CLIENT_ID, SECRET);
+  await tokens.start();
+  server = new ZerobusServer(tokens, TABLE);
+  await server.start();
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await tokens?.stop();
+});
+
+function sink(options: ZerobusSinkOptions = {}): ZerobusSink {
+  return new ZerobusSink({
+    serverEndpoint: server.endpoint,
+    tableName: TABLE,
+    workspaceUrl: tokens.url,
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    ...options,
+  });
+}
+
+function capture(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (message: string) => lines.push(`${level} ${message}`);
+  return {
+    lines,
+    logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+  };
+}
+
+const stringMeta = (d: SensorRecordDict): SensorRecordDict => ({
+  ...d,
+  metadata: Object.fromEntries(
+    Object.entries(d.metadata).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  ),
+});
+
+describeSinkConformance('zerobus (json)', {
+  create: (throughput) => {
+    server.reset();
+    return sink(throughput);
+  },
+  readBack: async () => [...server.committed],
+});
+
+describeSinkConformance('zerobus (proto)', {
+  create: (throughput) => {
+    server.reset();
+    return sink({ recordType: 'proto', ...throughput });
+  },
+  readBack: async () => [...server.committed],
+  expected: stringMeta,
+});
+
+describe('zerobus: protocol', () => {
+  it('numbers requests 0, 1, 2, … on a stream and sends the token and table header', async () => {
+    server.reset();
+    tokens.requests.length = 0;
+    const records = makeRecords(300, { seed: 21 });
+    const m = await runThrough(
+      sink({ batchSize: 100, rateHz: 0.001, maxRecordsPerRequest: 25 }),
+      records,
+    );
+    expect(m.delivered).toBe(300);
+    expect(server.rejections).toEqual([]);
+    expect(server.streams).toHaveLength(1);
+    expect(server.streams[0]!.offsets).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(server.committed).toEqual(records.map((r) => r.toDict()));
+    const form = tokens.requests[0]!.form;
+    expect(form.grant_type).toBe('client_credentials');
+    expect(form.scope).toBe('all-apis');
+    expect(form.resource).toBe('api://databricks/workspaces/127/zerobusDirectWriteApi');
+    const details = JSON.parse(form.authorization_details!) as Array<Record<string, unknown>>;
+    expect(details.at(-1)).toMatchObject({
+      object_type: 'TABLE',
+      object_full_path: TABLE,
+      operations: ['zerobuswrite'],
+    });
+  });
+
+  it('re-creates a stream the server fails mid-batch and resends only what was not acknowledged', async () => {
+    server.reset();
+    server.faults = [
+      { afterRequests: 3, kind: 'error' },
+      { afterRequests: 9, kind: 'error' },
+    ];
+    const { logger, lines } = capture();
+    const records = makeRecords(200, { seed: 22 });
+    const s = sink({ batchSize: 50, maxRecordsPerRequest: 10 });
+    const runner = new SinkRunner(s, { logger });
+    await runner.start();
+    runner.enqueue(records);
+    await runner.stop(60);
+    const m = runner.metrics();
+    expectAccounting(m);
+    expect(m.delivered).toBe(200);
+    expect(m.failed).toBe(0);
+    expect(m.retries).toBe(0); // recovered inside the write
+    expect(server.streams.length).toBe(3);
+    expect(server.committed).toEqual(records.map((r) => r.toDict())); // no loss, no duplicates
+    expect(server.streams.every((st) => st.offsets.every((o, i) => o === i))).toBe(true);
+    expect(lines.some((l) => /re-creating the stream/.test(l))).toBe(true);
+    expect(lines.join('\n')).not.toContain(SECRET);
+  });
+
+  it('moves to a new stream after a close_stream_signal', async () => {
+    server.reset();
+    server.faults = [{ afterRequests: 2, kind: 'signal' }];
+    const records = makeRecords(100, { seed: 23 });
+    const m = await runThrough(sink({ batchSize: 20, maxRecordsPerRequest: 20 }), records);
+    expect(m.delivered).toBe(100);
+    expect(server.streams.length).toBe(2);
+    expect(server.committed).toEqual(records.map((r) => r.toDict()));
+  });
+
+  it('reports exactly what was acknowledged when recovery is exhausted', async () => {
+    server.reset();
+    server.faults = [2, 3, 4].map((n) => ({ afterRequests: n, kind: 'error' as const }));
+    const records = makeRecords(40, { seed: 24 });
+    const s = sink({
+      batchSize: 40,
+      rateHz: 0.001,
+      maxRecordsPerRequest: 10,
+      maxStreamRecoveries: 2,
+      retryCount: 0,
+    });
+    const m = await runThrough(s, records);
+    expectAccounting(m);
+    expect(m.delivered).toBe(10);
+    expect(m.failed).toBe(30);
+    expect(server.committed).toEqual(records.slice(0, 10).map((r) => r.toDict()));
+  });
+
+  it('fails to connect with a clear error when the token endpoint rejects the credentials', async () => {
+    const wrong = 'wrong-secret-991';
+    const { logger, lines } = capture();
+    const runner = new SinkRunner(sink({ clientSecret: wrong }), { logger });
+    const error = await runner.start().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(SinkConnectError);
+    const text = (error as Error).message;
+    expect(text).toMatch(/HTTP 401/);
+    expect(text).toContain(`${tokens.url}/oidc/v1/token`);
+    expect(text).toContain(CLIENT_ID);
+    expect(`${text}\n${lines.join('\n')}`).not.toContain(wrong);
+  });
+
+  it('fails to connect when the gRPC server is down, naming the endpoint and table', async () => {
+    const error = await sink({ serverEndpoint: 'http://127.0.0.1:9', ackTimeoutS: 5 })
+      .connect()
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(error).toBeInstanceOf(SinkConnectError);
+    expect((error as Error).message).toMatch(
+      /cannot create a stream to main\.iot\.sensor_data at 127\.0\.0\.1:9/,
+    );
+  });
+});
+
+describe('zerobus: options and credentials', () => {
+  it.each([
+    ['main.iot', /three parts/],
+    ['main..t', /schema name is empty/],
+    ['a.b.c.d', /three parts/],
+    ['main.iot.bad name', /table name "bad name"/],
+  ])('rejects table_name %s', (table, message) => {
+    expect(() =>
+      ZerobusSink.fromConfig(
+        { server_endpoint: 'x.zerobus.y.cloud.databricks.com', table_name: table },
+        'sinks[0].',
+      ),
+    ).toThrow(message);
+  });
+
+  it('requires server_endpoint and table_name, reporting both', () => {
+    expect(() => ZerobusSink.fromConfig({}, 'sinks[1].')).toThrow(
+      /sinks\[1\]\.server_endpoint: is required[\s\S]*sinks\[1\]\.table_name: is required/,
+    );
+  });
+
+  it('resolves explicit options before the environment before the profile file', async () => {
+    const dir = await tempDir('iotsim-dbcfg-');
+    try {
+      const file = join(dir.path, 'cfg');
+      await writeFile(
+        file,
+        '; comment\n[DEFAULT]\nhost = https://file-host.example\nclient_id = file-id\nclient_secret = file-secret\n\n[other]\nhost = other.example\nclient_id: other-id\nclient_secret = other-secret\n',
+      );
+      const env = { DATABRICKS_CONFIG_FILE: file, DATABRICKS_CLIENT_ID: 'env-id' };
+      const c = await resolveCredentials({ clientSecret: 'opt-secret' }, env);
+      expect([c.workspaceUrl, c.clientId, c.clientSecret]).toEqual([
+        'https://file-host.example',
+        'env-id',
+        'opt-secret',
+      ]);
+      const o = await resolveCredentials({ profile: 'other' }, { DATABRICKS_CONFIG_FILE: file });
+      expect([o.workspaceUrl, o.clientId, o.clientSecret]).toEqual([
+        'https://other.example',
+        'other-id',
+        'other-secret',
+      ]);
+      await expect(
+        resolveCredentials({ profile: 'nope' }, { DATABRICKS_CONFIG_FILE: file }),
+      ).rejects.toThrow(/profile \[nope\] is not in/);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('reads ~/.databrickscfg from HOME and lists where it looked when credentials are missing', async () => {
+    const home = await tempDir('iotsim-home-');
+    try {
+      await writeFile(
+        join(home.path, '.databrickscfg'),
+        `[DEFAULT]\nhost = ${tokens.url}\nclient_id = ${CLIENT_ID}\nclient_secret = ${SECRET}\n`,
+      );
+      const c = await resolveCredentials({}, { HOME: home.path });
+      expect(c.clientSecret).toBe(SECRET);
+      expect(c.sources.clientSecret).toContain('.databrickscfg');
+      const err = await resolveCredentials({}, { HOME: join(home.path, 'missing') }).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      const text = (err as Error).message;
+      expect(text).toMatch(
+        /no client_secret found; looked in the option client_secret, the environment variable DATABRICKS_CLIENT_SECRET and .*\.databrickscfg \(not found\)/,
+      );
+      expect(text).toMatch(/no workspace_url found/);
+    } finally {
+      await home.remove();
+    }
+  });
+
+  it('connects with credentials from the profile file', async () => {
+    server.reset();
+    const dir = await tempDir('iotsim-dbcfg-');
+    const before = process.env.DATABRICKS_CONFIG_FILE;
+    try {
+      const file = join(dir.path, 'databrickscfg');
+      await writeFile(
+        file,
+        `[ingest]\nhost = ${tokens.url}\nclient_id = ${CLIENT_ID}\nclient_secret = ${SECRET}\n`,
+      );
+      process.env.DATABRICKS_CONFIG_FILE = file;
+      const s = new ZerobusSink({
+        serverEndpoint: server.endpoint,
+        tableName: TABLE,
+        databricksProfile: 'ingest',
+      });
+      const m = await runThrough(s, makeRecords(10, { seed: 25 }));
+      expect(m.delivered).toBe(10);
+      expect(server.committed).toHaveLength(10);
+    } finally {
+      if (before === undefined) delete process.env.DATABRICKS_CONFIG_FILE;
+      else process.env.DATABRICKS_CONFIG_FILE = before;
+      await dir.remove();
+    }
+  });
+
+  it('never shows the client secret in describe()', () => {
+    const s = sink();
+    expect(s.describe()).toBe(
+      `zerobus → 127.0.0.1:${server.endpoint.split(':').at(-1)} table ${TABLE} (json, plaintext)`,
+    );
+    expect(s.describe()).not.toContain(SECRET);
+  });
+});
