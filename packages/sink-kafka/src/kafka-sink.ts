@@ -121,13 +121,18 @@ export function isRetryableSendError(err: unknown): boolean {
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 /**
- * Maps a kafkajs log level to a method of our logger. kafkajs logs ERROR for every failed attempt
- * it will retry; what finally fails reaches the runner (which logs it as an error), so kafkajs
- * ERROR and WARN are warnings here, and its INFO (lifecycle chatter) is debug.
+ * Maps a kafkajs log entry to a method of our logger. kafkajs logs ERROR for every failed attempt
+ * it will retry, and for every error response (a topic being auto-created answers "does not host
+ * this topic-partition" first); what finally fails reaches the runner, which logs it as an error.
+ * So kafkajs ERROR and WARN are warnings here, error responses and INFO (lifecycle chatter) debug.
  */
-export function logMethod(level: number): keyof Logger {
+export function logMethod(
+  entry: Pick<KafkaJs.LogEntry, 'level' | 'namespace' | 'log'>,
+): keyof Logger {
   // kafkajs: ERROR 1, WARN 2, INFO 4, DEBUG 5
-  return level <= 2 ? 'warn' : 'debug';
+  if (entry.level > 2) return 'debug';
+  if (entry.namespace === 'Connection' && entry.log.message.startsWith('Response ')) return 'debug';
+  return 'warn';
 }
 
 /** Fields of a kafkajs log entry left out of our line (our logger stamps time; stacks are noise). */
@@ -194,7 +199,7 @@ export class KafkaSink extends Sink {
       requestTimeout: REQUEST_TIMEOUT_MS,
       retry: CLUSTER_RETRY,
       logLevel: kafkajs.logLevel.INFO,
-      logCreator: () => (entry) => this.logger[logMethod(entry.level)](formatLogEntry(entry)),
+      logCreator: () => (entry) => this.logger[logMethod(entry)](formatLogEntry(entry)),
     });
     const producer = kafka.producer({
       idempotent: o.idempotent,

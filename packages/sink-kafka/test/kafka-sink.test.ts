@@ -323,12 +323,20 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
     });
     entry(real.logLevel.WARN, 'slow');
     entry(real.logLevel.INFO, 'Starting', { stack: 'at x' });
+    entry(real.logLevel.ERROR, 'Response Metadata(key: 3, version: 6)', { error: 'not hosted' });
     expect(logger.lines).toEqual([
       'warn kafkajs Connection: Connection error for *** (broker=k:1 sasl={"password":"***"})',
       'warn kafkajs Connection: slow',
       'debug kafkajs Connection: Starting',
+      'debug kafkajs Connection: Response Metadata(key: 3, version: 6) (error=not hosted)',
     ]);
-    expect(logMethod(real.logLevel.DEBUG)).toBe('debug');
+    expect(
+      logMethod({
+        level: real.logLevel.DEBUG,
+        namespace: 'x',
+        log: { timestamp: '', message: '' },
+      }),
+    ).toBe('debug');
     expect(
       formatLogEntry({
         namespace: 'P',
