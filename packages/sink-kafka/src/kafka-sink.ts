@@ -23,6 +23,13 @@ import {
 
 type KafkaModule = typeof KafkaJs;
 
+/**
+ * Most messages per produce request. kafkajs groups a send's messages per partition by copying the
+ * partition's list for every message (quadratic): 10,000 messages to one partition cost ~5x more
+ * CPU per record than 2,000. Larger batches go out as several requests.
+ */
+export const MAX_MESSAGES_PER_REQUEST = 2000;
+
 /** Bytes a message adds to a produce request besides its key and value (record header, varints). */
 const RECORD_OVERHEAD = 24;
 
@@ -47,8 +54,8 @@ export function messageKey(record: SensorRecord, keyField: KeyField | null): str
 
 /**
  * The kafkajs messages of a batch: the record's JSON as value, the configured field as key.
- * Returns them split into runs of at most `maxRequestSize` bytes (key + value + overhead), each
- * run sent as one produce request.
+ * Returns them split into runs of at most `maxRequestSize` bytes (key + value + overhead) and
+ * MAX_MESSAGES_PER_REQUEST messages, each run sent as one produce request.
  */
 export function toMessages(
   records: readonly SensorRecord[],
@@ -63,7 +70,10 @@ export function toMessages(
     const key = messageKey(r, keyField);
     // JSON of a record is mostly ASCII: length is a close, cheap estimate of its UTF-8 size.
     const size = value.length + (key === null ? 0 : key.length) + RECORD_OVERHEAD;
-    if (run.length > 0 && bytes + size > maxRequestSize) {
+    if (
+      run.length > 0 &&
+      (bytes + size > maxRequestSize || run.length >= MAX_MESSAGES_PER_REQUEST)
+    ) {
       runs.push(run);
       run = [];
       bytes = 0;

@@ -71,7 +71,8 @@ jest.unstable_mockModule('kafkajs-lz4', () => {
 });
 
 const { KafkaSink } = await import('../src/index.js');
-const { messageKey, toMessages, logMethod, formatLogEntry } = await import('../src/kafka-sink.js');
+const { messageKey, toMessages, logMethod, formatLogEntry, MAX_MESSAGES_PER_REQUEST } =
+  await import('../src/kafka-sink.js');
 
 function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -118,10 +119,21 @@ describe('message keys and payloads', () => {
 
   it('sends each record as its JSON, keyed as configured', () => {
     const records = makeRecords(120);
-    const [run] = toMessages(records, 'device_id', 1_000_000);
+    const [run, more] = toMessages(records, 'device_id', 1_000_000);
+    expect(more).toBeUndefined();
     expect(run).toEqual(records.map((x) => ({ key: x.device_id, value: recordToJson(x) })));
     const [plain] = toMessages(records, null, 1_000_000);
     expect(plain!.every((m) => !('key' in m))).toBe(true);
+  });
+
+  it('caps a produce request at MAX_MESSAGES_PER_REQUEST messages', () => {
+    const records = makeRecords(MAX_MESSAGES_PER_REQUEST * 2 + 1, { awkward: false });
+    const runs = toMessages(records, null, 1e9);
+    expect(runs.map((r) => r.length)).toEqual([
+      MAX_MESSAGES_PER_REQUEST,
+      MAX_MESSAGES_PER_REQUEST,
+      1,
+    ]);
   });
 
   it('splits a batch into requests of at most maxRequestSize bytes, in order', () => {
