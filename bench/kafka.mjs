@@ -1,0 +1,98 @@
+// Kafka sink throughput: a backfill of all 16 industries (379 records per simulated second)
+// through a SinkRunner (backpressure block, nothing dropped) into a fresh topic of the local broker
+// started by scripts/services (IOTSIM_KAFKA_BROKERS, default 127.0.0.1:19092).
+// Run: node bench/kafka.mjs <scenario>   e.g. node bench/kafka.mjs p6-zstd
+// Options through the environment: BENCH_RECORDS (default 1,000,000), BENCH_BATCH (default 10,000),
+// BENCH_IN_FLIGHT (runner maxInFlight, default 1).
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DataGenerator, SinkRunner, listIndustries, recordToJson } from '@iotsim/core';
+import { KafkaSink } from '@iotsim/sink-kafka';
+import { measure, scenarioArg } from './lib.mjs';
+
+export const scenarios = ['p1-none', 'p1-snappy', 'p1-zstd', 'p6-none', 'p6-snappy', 'p6-zstd'];
+
+const scenario = scenarioArg('p1-snappy');
+const match = /^p(\d+)-(none|snappy|zstd|gzip|lz4)$/.exec(scenario);
+if (!match) throw new Error(`unknown scenario ${scenario}; one of ${scenarios.join(', ')}`);
+const partitions = Number(match[1]);
+const compression = match[2];
+const records = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const batchSize = Number(process.env.BENCH_BATCH ?? 10_000);
+const maxInFlight = Number(process.env.BENCH_IN_FLIGHT ?? 1);
+const brokers = process.env.IOTSIM_KAFKA_BROKERS ?? '127.0.0.1:19092';
+const servicesDir =
+  process.env.IOTSIM_SERVICES_DIR ?? new URL('../scripts/services', import.meta.url).pathname;
+
+const run = promisify(execFile);
+const topic = `iotsim-bench-${scenario}-${Date.now()}`;
+// Create the topic with Kafka's own tool (the broker auto-creates with 1 partition only).
+await run('bash', [
+  join(servicesDir, 'kafka-topics.sh'),
+  '--bootstrap-server',
+  brokers,
+  '--create',
+  '--topic',
+  topic,
+  '--partitions',
+  String(partitions),
+  '--replication-factor',
+  '1',
+]);
+
+try {
+  const sink = new KafkaSink({
+    bootstrapServers: brokers,
+    topic,
+    compression,
+    batchSize,
+    maxInFlight,
+    maxBufferSize: Math.max(50_000, batchSize * (maxInFlight + 2)),
+    backpressure: 'block',
+    // a compressed 10,000-record batch is well under the broker's 1 MB limit per partition
+    maxRequestSize: compression === 'none' ? 1_000_000 : 8_000_000,
+  });
+  const cpu0 = process.cpuUsage();
+  await measure(scenario, async () => {
+    const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    let t = 1_700_000_000;
+    let n = 0;
+    let bytes = 0;
+    while (n < records) {
+      const batch = gen.tick(t);
+      t += 1;
+      n += batch.length;
+      if (n <= 379) bytes = recordToJson(batch[0]).length; // one record's JSON size
+      const waiting = runner.enqueue(batch);
+      if (waiting) await waiting;
+    }
+    await runner.stop(600);
+    const m = runner.metrics();
+    if (m.delivered !== n || m.failed !== 0) throw new Error(`lost records: ${JSON.stringify(m)}`);
+    const used = process.cpuUsage(cpu0);
+    return {
+      records: n,
+      extra: {
+        partitions,
+        compression,
+        batchSize,
+        maxInFlight,
+        jsonBytesPerRecord: bytes,
+        nodeCpuS: Math.round((used.user + used.system) / 1e4) / 100,
+        writeP50Ms: Math.round(m.writeLatencyMs.p50),
+      },
+    };
+  });
+} finally {
+  await run('bash', [
+    join(servicesDir, 'kafka-topics.sh'),
+    '--bootstrap-server',
+    brokers,
+    '--delete',
+    '--topic',
+    topic,
+  ]).catch(() => undefined);
+}

@@ -1,0 +1,16 @@
+export { KafkaSink } from './kafka-sink.js';
+export {
+  COMPRESSIONS,
+  KEY_FIELDS,
+  SASL_MECHANISMS,
+  SECURITY_PROTOCOLS,
+  readKafkaOptions,
+  type Compression,
+  type KafkaSinkOptions,
+  type KafkaSslOptions,
+  type KeyField,
+  type ResolvedKafkaOptions,
+  type SaslMechanism,
+  type SecurityProtocol,
+} from './options.js';
+export { zstdCodec, type KafkaCodec, type KafkaCodecFactory } from './codecs.js';

@@ -1,0 +1,346 @@
+import { readFile } from 'node:fs/promises';
+import {
+  ConfigError,
+  isModuleMissing,
+  parseSinkOptions,
+  recordToJson,
+  redact,
+  registerSecret,
+  Sink,
+  SinkConnectError,
+  SinkWriteError,
+  type Logger,
+  type SensorRecord,
+} from '@iotsim/core';
+import type * as KafkaJs from 'kafkajs';
+import { installCodec, loadCodec, type CodecTable } from './codecs.js';
+import {
+  readKafkaOptions,
+  type KafkaSinkOptions,
+  type KeyField,
+  type ResolvedKafkaOptions,
+} from './options.js';
+
+type KafkaModule = typeof KafkaJs;
+
+/**
+ * Most messages per produce request. kafkajs groups a send's messages per partition by copying the
+ * partition's list for every message (quadratic): 10,000 messages to one partition cost ~5x more
+ * CPU per record than 2,000. Larger batches go out as several requests.
+ */
+export const MAX_MESSAGES_PER_REQUEST = 2000;
+
+/** Bytes a message adds to a produce request besides its key and value (record header, varints). */
+const RECORD_OVERHEAD = 24;
+
+/**
+ * Client retries (connect and metadata): a refused connection gives up after ~2 s, an unanswered
+ * one after 4 × connectionTimeout + backoff (~14 s).
+ */
+const CLUSTER_RETRY: KafkaJs.RetryOptions = {
+  retries: 3,
+  initialRetryTime: 300,
+  maxRetryTime: 2000,
+};
+/** Producer retries of one send (bounded: ~10 s of backoff); the runner's retries come after. */
+const SEND_RETRY: KafkaJs.RetryOptions = { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 };
+const CONNECTION_TIMEOUT_MS = 3000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** The message key of a record for a key field, or null for no key. */
+export function messageKey(record: SensorRecord, keyField: KeyField | null): string | null {
+  return keyField === null ? null : record[keyField];
+}
+
+/**
+ * The kafkajs messages of a batch: the record's JSON as value, the configured field as key.
+ * Returns them split into runs of at most `maxRequestSize` bytes (key + value + overhead) and
+ * MAX_MESSAGES_PER_REQUEST messages, each run sent as one produce request.
+ */
+export function toMessages(
+  records: readonly SensorRecord[],
+  keyField: KeyField | null,
+  maxRequestSize: number,
+): KafkaJs.Message[][] {
+  const runs: KafkaJs.Message[][] = [];
+  let run: KafkaJs.Message[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const value = recordToJson(r);
+    const key = messageKey(r, keyField);
+    // JSON of a record is mostly ASCII: length is a close, cheap estimate of its UTF-8 size.
+    const size = value.length + (key === null ? 0 : key.length) + RECORD_OVERHEAD;
+    if (
+      run.length > 0 &&
+      (bytes + size > maxRequestSize || run.length >= MAX_MESSAGES_PER_REQUEST)
+    ) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(key === null ? { value } : { key, value });
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+interface ErrorLike {
+  name?: string;
+  message?: string;
+  retriable?: boolean;
+  type?: string;
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** The innermost error kafkajs wrapped (retry wrappers keep the real one as `cause`). */
+export function rootCause(err: unknown): ErrorLike {
+  let e = err as ErrorLike;
+  for (let i = 0; i < 10; i++) {
+    const next = (e?.cause ?? e?.originalError) as ErrorLike | undefined;
+    if (!next || typeof next !== 'object' || next === e) break;
+    e = next;
+  }
+  return e ?? {};
+}
+
+function errorText(err: unknown): string {
+  const root = rootCause(err);
+  const outer = (err as ErrorLike)?.message ?? String(err);
+  const inner = root.message ?? String(root);
+  return redact(outer === inner || outer.includes(inner) ? outer : `${outer}: ${inner}`);
+}
+
+function isAuthFailure(err: unknown): boolean {
+  const root = rootCause(err);
+  return (
+    root.name === 'KafkaJSSASLAuthenticationError' ||
+    root.type === 'SASL_AUTHENTICATION_FAILED' ||
+    root.type === 'ILLEGAL_SASL_STATE' ||
+    root.type === 'UNSUPPORTED_SASL_MECHANISM'
+  );
+}
+
+/** True when a later attempt may succeed: the broker's own error says so, or the network failed. */
+export function isRetryableSendError(err: unknown): boolean {
+  if (isAuthFailure(err)) return false;
+  return rootCause(err).retriable !== false;
+}
+
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/**
+ * Maps a kafkajs log entry to a method of our logger. kafkajs logs ERROR for every failed attempt
+ * it will retry, and for every error response (a topic being auto-created answers "does not host
+ * this topic-partition" first); what finally fails reaches the runner, which logs it as an error.
+ * So kafkajs ERROR and WARN are warnings here, error responses and INFO (lifecycle chatter) debug.
+ */
+export function logMethod(
+  entry: Pick<KafkaJs.LogEntry, 'level' | 'namespace' | 'log'>,
+): keyof Logger {
+  // kafkajs: ERROR 1, WARN 2, INFO 4, DEBUG 5
+  if (entry.level > 2) return 'debug';
+  if (entry.namespace === 'Connection' && entry.log.message.startsWith('Response ')) return 'debug';
+  return 'warn';
+}
+
+/** Fields of a kafkajs log entry left out of our line (our logger stamps time; stacks are noise). */
+const LOG_SKIP = new Set(['timestamp', 'logger', 'stack']);
+
+/** One kafkajs log entry as a line: `kafkajs Producer: message (key=value ...)`, secrets redacted. */
+export function formatLogEntry(entry: KafkaJs.LogEntry): string {
+  const { message, ...extra } = entry.log;
+  const details = Object.entries(extra)
+    .filter(([k, v]) => !LOG_SKIP.has(k) && v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+  return redact(`kafkajs ${entry.namespace}: ${message}${details ? ` (${details})` : ''}`);
+}
+
+/**
+ * Publishes each record as a JSON message to an Apache Kafka topic, with kafkajs: one produce
+ * request per flushed batch, keyed by `sensor_name` (or another field), compressed with snappy,
+ * gzip, lz4 or zstd.
+ *
+ * @example
+ * sim.addSink(
+ *   new KafkaSink({ bootstrapServers: 'localhost:9092', topic: 'iot-data', batchSize: 500 }),
+ * );
+ */
+export class KafkaSink extends Sink {
+  readonly type = 'kafka';
+  /** Validated options (the password is in `sasl.password`; never log this object). */
+  readonly options: ResolvedKafkaOptions;
+  private producer: KafkaJs.Producer | undefined;
+  private compressionType = 0;
+
+  constructor(options: KafkaSinkOptions = {}) {
+    const { throughput, own } = parseSinkOptions(options, readKafkaOptions);
+    super(throughput);
+    this.options = own;
+    registerSecret(own.sasl?.password);
+  }
+
+  async connect(): Promise<void> {
+    const kafkajs = await loadKafkajs();
+    const o = this.options;
+    const codecs = kafkajs.CompressionCodecs as unknown as CodecTable;
+    this.compressionType = compressionTypeOf(kafkajs, o.compression);
+    const codec = await loadCodec(o.compression);
+    if (codec && installCodec(codecs, this.compressionType, codec))
+      this.logger.debug(`kafka: registered the ${o.compression} codec with kafkajs`);
+
+    const ssl = o.securityProtocol.endsWith('SSL') ? await this.tlsOptions() : undefined;
+    const sasl = o.sasl
+      ? ({
+          mechanism: o.sasl.mechanism.toLowerCase(),
+          username: o.sasl.username,
+          password: o.sasl.password,
+        } as KafkaJs.SASLOptions)
+      : undefined;
+
+    const kafka = new kafkajs.Kafka({
+      clientId: o.clientId,
+      brokers: [...o.brokers],
+      ssl,
+      sasl,
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      retry: CLUSTER_RETRY,
+      logLevel: kafkajs.logLevel.INFO,
+      logCreator: () => (entry) => this.logger[logMethod(entry)](formatLogEntry(entry)),
+    });
+    const producer = kafka.producer({
+      idempotent: o.idempotent,
+      allowAutoTopicCreation: true,
+      retry: SEND_RETRY,
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw this.connectError(err);
+    }
+    this.producer = producer;
+  }
+
+  async write(records: readonly SensorRecord[]): Promise<void> {
+    const producer = this.producer;
+    if (!producer) throw new SinkWriteError('kafka: write before connect', { retryable: false });
+    const o = this.options;
+    let delivered = 0;
+    for (const messages of toMessages(records, o.keyField, o.maxRequestSize)) {
+      try {
+        await producer.send({
+          topic: o.topic,
+          messages,
+          acks: o.acks,
+          compression: this.compressionType,
+        });
+      } catch (err) {
+        throw this.writeError(err, records.length, delivered);
+      }
+      delivered += messages.length;
+    }
+  }
+
+  override async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect();
+  }
+
+  override describe(): string {
+    const o = this.options;
+    const auth = o.sasl
+      ? ` ${o.securityProtocol} ${o.sasl.mechanism} user=${o.sasl.username}`
+      : ` ${o.securityProtocol}`;
+    return `kafka ${o.brokers.join(',')} topic=${o.topic} compression=${o.compression} acks=${o.acks === -1 ? 'all' : o.acks} key=${o.keyField ?? 'none'}${auth}`;
+  }
+
+  private async tlsOptions(): Promise<KafkaJs.KafkaConfig['ssl']> {
+    const s = this.options.ssl;
+    const files: Partial<Record<'ca' | 'cert' | 'key', string>> = {};
+    const issues: { path: string; message: string }[] = [];
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      const path = s[k];
+      if (path === undefined) continue;
+      try {
+        files[k] = await readFile(path, 'utf8');
+      } catch (err) {
+        issues.push({
+          path: `ssl.${k}`,
+          message: `cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        });
+      }
+    }
+    if (issues.length) throw new ConfigError(issues);
+    return { ...files, rejectUnauthorized: s.rejectUnauthorized ?? true };
+  }
+
+  private connectError(err: unknown): SinkConnectError {
+    const o = this.options;
+    const where = o.brokers.join(',');
+    if (isAuthFailure(err) && o.sasl) {
+      return new SinkConnectError(
+        this.type,
+        `authentication failed at ${where} (${o.securityProtocol} ${o.sasl.mechanism}, user '${o.sasl.username}'): ${errorText(err)}; check sasl_username, sasl_password and sasl_mechanism`,
+        { cause: err },
+      );
+    }
+    const hint =
+      o.securityProtocol === 'PLAINTEXT' ? '' : ` and that it speaks ${o.securityProtocol} there`;
+    return new SinkConnectError(
+      this.type,
+      `cannot connect to Kafka at ${where}: ${errorText(err)}; check bootstrap_servers and that the broker is running${hint}`,
+      { cause: err },
+    );
+  }
+
+  private writeError(err: unknown, size: number, delivered: number): SinkWriteError {
+    const root = rootCause(err);
+    const hint =
+      root.type && TOO_LARGE.has(root.type)
+        ? ` (lower batch_size or max_request_size, or raise the broker's message.max.bytes)`
+        : '';
+    return new SinkWriteError(
+      `kafka: send of ${size - delivered} records to topic '${this.options.topic}' failed: ${errorText(err)}${hint}`,
+      { retryable: isRetryableSendError(err), delivered, cause: err },
+    );
+  }
+}
+
+async function loadKafkajs(): Promise<KafkaModule> {
+  try {
+    const mod = (await import('kafkajs')) as KafkaModule & { default?: KafkaModule };
+    // kafkajs is CommonJS: CompressionCodecs is only on the default export.
+    return mod.default ?? mod;
+  } catch (err) {
+    if (isModuleMissing(err, 'kafkajs'))
+      throw new ConfigError(
+        'the kafka sink needs kafkajs, which is not installed; install it with: npm install kafkajs@2.2.4',
+        {
+          cause: err,
+        },
+      );
+    throw err;
+  }
+}
+
+function compressionTypeOf(kafkajs: KafkaModule, c: ResolvedKafkaOptions['compression']): number {
+  const t = kafkajs.CompressionTypes;
+  switch (c) {
+    case 'none':
+      return t.None;
+    case 'gzip':
+      return t.GZIP;
+    case 'snappy':
+      return t.Snappy;
+    case 'lz4':
+      return t.LZ4;
+    case 'zstd':
+      return t.ZSTD;
+  }
+}

@@ -1,0 +1,369 @@
+// KafkaSink's own logic with kafkajs faked at its boundary (the Kafka class); the real kafkajs
+// error classes, codec table and partitioners are used. The real broker is in kafka.services.test.ts.
+import { createRequire } from 'node:module';
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import {
+  ConfigError,
+  recordToJson,
+  SinkConnectError,
+  SinkRunner,
+  SinkWriteError,
+  type Logger,
+} from '@iotsim/core';
+import { makeRecords } from '@iotsim/test-utils';
+import type * as KafkaJs from 'kafkajs';
+
+const real = createRequire(import.meta.url)('kafkajs') as typeof KafkaJs & Record<string, unknown>;
+type ErrorClass = new (e: unknown, o?: Record<string, unknown>) => Error;
+const errors = real as unknown as Record<string, ErrorClass>;
+
+interface SendRequest {
+  topic: string;
+  acks: number;
+  compression: number;
+  messages: { key?: string; value: string }[];
+}
+
+const state = {
+  configs: [] as KafkaJs.KafkaConfig[],
+  producerConfigs: [] as KafkaJs.ProducerConfig[],
+  sends: [] as SendRequest[],
+  sendErrors: [] as (Error | undefined)[],
+  connectError: undefined as Error | undefined,
+  disconnects: 0,
+};
+
+class FakeKafka {
+  constructor(config: KafkaJs.KafkaConfig) {
+    state.configs.push(config);
+  }
+  producer(config: KafkaJs.ProducerConfig) {
+    state.producerConfigs.push(config);
+    return {
+      connect: async () => {
+        if (state.connectError) throw state.connectError;
+      },
+      send: async (req: SendRequest) => {
+        state.sends.push(req);
+        const err = state.sendErrors.shift();
+        if (err) throw err;
+        return [];
+      },
+      disconnect: async () => {
+        state.disconnects++;
+      },
+    };
+  }
+}
+
+jest.unstable_mockModule('kafkajs', () => {
+  const mod = { ...real, Kafka: FakeKafka };
+  return { ...mod, default: mod };
+});
+jest.unstable_mockModule('kafkajs-lz4', () => {
+  // What Node raises when the package is not installed.
+  throw Object.assign(
+    new Error(
+      "Cannot find package 'kafkajs-lz4' imported from /app/node_modules/@iotsim/sink-kafka/dist/codecs.js",
+    ),
+    { code: 'ERR_MODULE_NOT_FOUND' },
+  );
+});
+
+const { KafkaSink } = await import('../src/index.js');
+const { messageKey, toMessages, logMethod, formatLogEntry, MAX_MESSAGES_PER_REQUEST } =
+  await import('../src/kafka-sink.js');
+
+function capture(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+async function connected(options: ConstructorParameters<typeof KafkaSink>[0] = {}) {
+  const sink = new KafkaSink({ compression: 'none', ...options });
+  const logger = capture();
+  sink.attach({ logger });
+  await sink.connect();
+  return { sink, logger };
+}
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(Error);
+  return err as Error;
+}
+
+beforeEach(() => {
+  state.configs = [];
+  state.producerConfigs = [];
+  state.sends = [];
+  state.sendErrors = [];
+  state.connectError = undefined;
+  state.disconnects = 0;
+});
+
+describe('message keys and payloads', () => {
+  const [r] = makeRecords(1, { awkward: false });
+
+  it('keys by sensor_name, industry or device_id, or sends no key', () => {
+    expect(messageKey(r!, 'sensor_name')).toBe(r!.sensor_name);
+    expect(messageKey(r!, 'industry')).toBe(r!.industry);
+    expect(messageKey(r!, 'device_id')).toBe(r!.device_id);
+    expect(messageKey(r!, null)).toBeNull();
+    expect(new Set([r!.sensor_name, r!.industry, r!.device_id]).size).toBe(3);
+  });
+
+  it('sends each record as its JSON, keyed as configured', () => {
+    const records = makeRecords(120);
+    const [run, more] = toMessages(records, 'device_id', 1_000_000);
+    expect(more).toBeUndefined();
+    expect(run).toEqual(records.map((x) => ({ key: x.device_id, value: recordToJson(x) })));
+    const [plain] = toMessages(records, null, 1_000_000);
+    expect(plain!.every((m) => !('key' in m))).toBe(true);
+  });
+
+  it('caps a produce request at MAX_MESSAGES_PER_REQUEST messages', () => {
+    const records = makeRecords(MAX_MESSAGES_PER_REQUEST * 2 + 1, { awkward: false });
+    const runs = toMessages(records, null, 1e9);
+    expect(runs.map((r) => r.length)).toEqual([
+      MAX_MESSAGES_PER_REQUEST,
+      MAX_MESSAGES_PER_REQUEST,
+      1,
+    ]);
+  });
+
+  it('splits a batch into requests of at most maxRequestSize bytes, in order', () => {
+    const records = makeRecords(300);
+    const runs = toMessages(records, 'sensor_name', 8192);
+    expect(runs.length).toBeGreaterThan(5);
+    for (const run of runs) {
+      const bytes = run.reduce((n, m) => n + String(m.value).length + String(m.key).length + 24, 0);
+      expect(bytes).toBeLessThanOrEqual(8192);
+    }
+    expect(runs.flat().map((m) => m.value)).toEqual(records.map(recordToJson));
+  });
+});
+
+describe('KafkaSink with kafkajs faked at its boundary', () => {
+  it('configures kafkajs: brokers, client id, SASL, bounded retries and timeouts, our partitioner', async () => {
+    await connected({
+      bootstrapServers: 'b1:9093,b2',
+      clientId: 'plant-7',
+      securityProtocol: 'SASL_PLAINTEXT',
+      saslMechanism: 'SCRAM-SHA-512',
+      saslUsername: 'u',
+      saslPassword: 'pw-unit-1',
+    });
+    const [config] = state.configs;
+    expect(config).toMatchObject({
+      brokers: ['b1:9093', 'b2:9092'],
+      clientId: 'plant-7',
+      ssl: undefined,
+      sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'pw-unit-1' },
+    });
+    expect(config!.retry!.retries).toBeLessThanOrEqual(5);
+    expect(config!.connectionTimeout).toBeLessThanOrEqual(5000);
+    const [pc] = state.producerConfigs;
+    expect(pc!.idempotent).toBe(false);
+    expect(pc!.retry!.retries).toBeLessThan(10);
+    expect(pc!.createPartitioner).toBe(real.Partitioners.DefaultPartitioner);
+  });
+
+  it('sends one request per batch with topic, acks and compression', async () => {
+    const { sink } = await connected({
+      topic: 't1',
+      acks: 1,
+      compression: 'gzip',
+      keyField: 'industry',
+    });
+    const records = makeRecords(250);
+    await sink.write(records);
+    expect(state.sends).toHaveLength(1);
+    const [req] = state.sends;
+    expect(req).toMatchObject({ topic: 't1', acks: 1, compression: real.CompressionTypes.GZIP });
+    expect(req!.messages.map((m) => m.key)).toEqual(records.map((r) => r.industry));
+    expect(req!.messages.map((m) => m.value)).toEqual(records.map(recordToJson));
+  });
+
+  it('registers the zstd codec in kafkajs at connect', async () => {
+    await connected({ compression: 'zstd' });
+    const codec = (real.CompressionCodecs as unknown as Record<number, () => unknown>)[
+      real.CompressionTypes.ZSTD
+    ]!() as unknown as { compress(e: { buffer: Buffer }): Promise<Buffer> };
+    const packed = await codec.compress({ buffer: Buffer.from('x'.repeat(1000)) });
+    expect(packed.readUInt32LE(0)).toBe(0xfd2fb528); // zstd frame magic
+  });
+
+  it('a codec whose package is missing fails connect with a ConfigError, before any connection', async () => {
+    const sink = new KafkaSink({ compression: 'lz4' });
+    const err = await failure(sink.connect());
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      "compression: 'lz4' needs the package kafkajs-lz4, which is not installed; install it with: npm install kafkajs-lz4 (or choose another compression)",
+    );
+    expect(state.configs).toHaveLength(0);
+  });
+
+  it('a send that fails after a partial delivery reports the records that landed', async () => {
+    const { sink } = await connected({ maxRequestSize: 4096 });
+    const records = makeRecords(100);
+    const first = toMessages(records, 'sensor_name', 4096)[0]!.length;
+    const refused = new errors.KafkaJSConnectionError!(
+      'Connection error: connect ECONNREFUSED 127.0.0.1:19092',
+      {
+        broker: '127.0.0.1:19092',
+      },
+    );
+    state.sendErrors = [
+      undefined,
+      new errors.KafkaJSNumberOfRetriesExceeded!(refused, {
+        retryCount: 5,
+        retryTime: 4000,
+        cause: refused,
+      }),
+    ];
+    const err = await failure(sink.write(records));
+    expect(err).toBeInstanceOf(SinkWriteError);
+    const w = err as SinkWriteError;
+    expect(w.delivered).toBe(first);
+    expect(w.retryable).toBe(true);
+    expect(w.message).toBe(
+      `kafka: send of ${100 - first} records to topic 'iot-sensor-data' failed: Connection error: connect ECONNREFUSED 127.0.0.1:19092`,
+    );
+  });
+
+  it('a broker error that retrying cannot fix is not retried, with a hint', async () => {
+    const { sink } = await connected();
+    const tooLarge = new errors.KafkaJSProtocolError!({
+      message:
+        'The request included a message larger than the max message size the server will accept',
+      type: 'MESSAGE_TOO_LARGE',
+      code: 10,
+      retriable: false,
+    });
+    state.sendErrors = [new errors.KafkaJSNonRetriableError!(tooLarge, { cause: tooLarge })];
+    const err = (await failure(sink.write(makeRecords(10)))) as SinkWriteError;
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(
+      /larger than the max message size.*lower batch_size or max_request_size/,
+    );
+  });
+
+  it('the runner retries a failed send, then counts the batch failed with the broker error', async () => {
+    const sink = new KafkaSink({
+      compression: 'none',
+      batchSize: 50,
+      retryCount: 2,
+      retryDelayS: 0,
+    });
+    const refused = new errors.KafkaJSConnectionError!(
+      'Connection error: connect ECONNREFUSED 127.0.0.1:19092',
+    );
+    const exhausted = () => new errors.KafkaJSNumberOfRetriesExceeded!(refused, { cause: refused });
+    state.sendErrors = [exhausted(), undefined, exhausted(), exhausted(), exhausted()];
+    const runner = new SinkRunner(sink);
+    await runner.start();
+    runner.enqueue(makeRecords(100));
+    await runner.stop(10);
+    const m = runner.metrics();
+    expect(m.delivered).toBe(50);
+    expect(m.failed).toBe(50);
+    expect(m.retries).toBe(3);
+    expect(m.lastError).toMatch(/ECONNREFUSED 127\.0\.0\.1:19092/);
+    expect(state.disconnects).toBe(1);
+  });
+
+  it('connection refused at connect is a SinkConnectError naming the bootstrap servers', async () => {
+    const refused = new errors.KafkaJSConnectionError!(
+      'Connection error: connect ECONNREFUSED 127.0.0.1:1',
+    );
+    state.connectError = new errors.KafkaJSNonRetriableError!(refused, { cause: refused });
+    const err = await failure(
+      new KafkaSink({ bootstrapServers: '127.0.0.1:1', compression: 'none' }).connect(),
+    );
+    expect(err).toBeInstanceOf(SinkConnectError);
+    expect(err.message).toBe(
+      'kafka sink: cannot connect to Kafka at 127.0.0.1:1: Connection error: connect ECONNREFUSED 127.0.0.1:1; check bootstrap_servers and that the broker is running',
+    );
+    expect(state.disconnects).toBe(1);
+  });
+
+  it('a rejected SASL login is a SinkConnectError saying authentication failed, without the password', async () => {
+    const password = 'wrong-pw-unit-2';
+    state.connectError = new errors.KafkaJSSASLAuthenticationError!(
+      `SASL PLAIN authentication failed: Authentication failed: Invalid username or password (password=${password})`,
+    );
+    const sink = new KafkaSink({
+      bootstrapServers: 'k:19093',
+      compression: 'none',
+      securityProtocol: 'SASL_PLAINTEXT',
+      saslMechanism: 'PLAIN',
+      saslUsername: 'iotsim',
+      saslPassword: password,
+    });
+    const err = await failure(sink.connect());
+    expect(err).toBeInstanceOf(SinkConnectError);
+    expect(err.message).toMatch(
+      /^kafka sink: authentication failed at k:19093 \(SASL_PLAINTEXT PLAIN, user 'iotsim'\): SASL PLAIN authentication failed: .*; check sasl_username, sasl_password and sasl_mechanism$/,
+    );
+    expect(err.message).not.toContain(password);
+  });
+
+  it("routes kafkajs logs to the sink's logger with the password redacted", async () => {
+    const password = 'pw-in-a-log-3';
+    const { logger } = await connected({
+      securityProtocol: 'SASL_PLAINTEXT',
+      saslMechanism: 'PLAIN',
+      saslUsername: 'u',
+      saslPassword: password,
+    });
+    const log = state.configs[0]!.logCreator!(real.logLevel.INFO);
+    const entry = (level: number, message: string, extra: Record<string, unknown> = {}) =>
+      log({
+        namespace: 'Connection',
+        level,
+        label: 'x',
+        log: { timestamp: 't', message, ...extra },
+      });
+    entry(real.logLevel.ERROR, `Connection error for ${password}`, {
+      broker: 'k:1',
+      sasl: { password },
+    });
+    entry(real.logLevel.WARN, 'slow');
+    entry(real.logLevel.INFO, 'Starting', { stack: 'at x' });
+    entry(real.logLevel.ERROR, 'Response Metadata(key: 3, version: 6)', { error: 'not hosted' });
+    expect(logger.lines).toEqual([
+      'warn kafkajs Connection: Connection error for *** (broker=k:1 sasl={"password":"***"})',
+      'warn kafkajs Connection: slow',
+      'debug kafkajs Connection: Starting',
+      'debug kafkajs Connection: Response Metadata(key: 3, version: 6) (error=not hosted)',
+    ]);
+    expect(
+      logMethod({
+        level: real.logLevel.DEBUG,
+        namespace: 'x',
+        log: { timestamp: '', message: '' },
+      }),
+    ).toBe('debug');
+    expect(
+      formatLogEntry({
+        namespace: 'P',
+        level: 1,
+        label: 'ERROR',
+        log: { timestamp: 't', message: 'm' },
+      }),
+    ).toBe('kafkajs P: m');
+  });
+
+  it('close disconnects the producer; a write before connect is not retryable', async () => {
+    const { sink } = await connected();
+    await sink.close();
+    expect(state.disconnects).toBe(1);
+    const err = (await failure(sink.write(makeRecords(1)))) as SinkWriteError;
+    expect(err.retryable).toBe(false);
+  });
+});
