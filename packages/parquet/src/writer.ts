@@ -38,7 +38,7 @@ export interface ParquetWriteResult {
 
 /** Writes records into one Parquet file, a row group at a time. */
 export interface ParquetRecordWriter {
-  /** Appends records. Resolves once the encoder has taken them (the file lags by at most a row group). */
+  /** Appends records (one call at a time). Resolves once they are taken; the file lags by at most a row group. */
   write(records: readonly SensorRecord[]): Promise<void>;
   /** Writes the last row group and the footer, closes the output; the file is then complete. */
   close(): Promise<ParquetWriteResult>;
@@ -60,6 +60,9 @@ export interface ParquetByteSink {
 
 /** The default rows per row group: bounded memory, and large enough for good compression. */
 export const DEFAULT_ROW_GROUP_SIZE = 131_072;
+
+/** Records are encoded into Arrow batches of at least this many rows (or a row group, if smaller). */
+const ENCODE_ROWS = 8192;
 
 type ParquetWasmModule = typeof ParquetWasm;
 let wasmModule: Promise<ParquetWasmModule> | undefined;
@@ -115,7 +118,7 @@ export async function createParquetWriter(
     .setMaxRowGroupSize(rowGroupSize)
     .setCreatedBy('iotsim (parquet-wasm)')
     .build();
-  return new StreamingParquetWriter(arrow, pw, encoder, properties, output);
+  return new StreamingParquetWriter(arrow, pw, encoder, properties, output, rowGroupSize);
 }
 
 class StreamingParquetWriter implements ParquetRecordWriter {
@@ -127,6 +130,8 @@ class StreamingParquetWriter implements ParquetRecordWriter {
   private failed: Promise<never>;
   private readonly pipe: Promise<void>;
   private state: 'open' | 'closing' | 'closed' = 'open';
+  private pending: SensorRecord[] = [];
+  private readonly encodeRows: number;
 
   constructor(
     private readonly arrow: ArrowModule,
@@ -134,7 +139,9 @@ class StreamingParquetWriter implements ParquetRecordWriter {
     private readonly encoder: RecordBatchEncoder,
     properties: ParquetWasm.WriterProperties,
     private readonly output: ParquetByteSink,
+    rowGroupSize: number,
   ) {
+    this.encodeRows = Math.min(ENCODE_ROWS, rowGroupSize);
     const input = new ReadableStream<ParquetWasm.RecordBatch>(
       {
         start: (c) => {
@@ -172,8 +179,18 @@ class StreamingParquetWriter implements ParquetRecordWriter {
     if (this.state !== 'open') throw new Error('parquet writer: write after close');
     if (this.failure !== undefined) throw this.failure;
     if (records.length === 0) return;
-    this.enqueue(records);
     this.rows += records.length;
+    // Small batches are gathered first: each Arrow batch costs a fixed IPC and WebAssembly round
+    // trip. Held records are no less durable than rows of an unfinished row group.
+    if (this.pending.length === 0 && records.length >= this.encodeRows) {
+      this.enqueue(records);
+    } else {
+      for (const r of records) this.pending.push(r);
+      if (this.pending.length < this.encodeRows) return;
+      const batch = this.pending;
+      this.pending = [];
+      this.enqueue(batch);
+    }
     if ((this.controller.desiredSize ?? 0) <= 0) {
       const room = new Promise<void>((resolve) => (this.pulled = resolve));
       await Promise.race([room, this.failed]);
@@ -195,7 +212,10 @@ class StreamingParquetWriter implements ParquetRecordWriter {
     this.state = 'closing';
     try {
       // A file with no rows still needs its schema: one zero-row batch.
-      if (this.rows === 0 && this.failure === undefined) this.enqueue([]);
+      if (this.failure === undefined && (this.pending.length > 0 || this.rows === 0)) {
+        this.enqueue(this.pending);
+        this.pending = [];
+      }
       this.controller.close();
       await this.pipe;
     } catch (err) {
@@ -211,6 +231,7 @@ class StreamingParquetWriter implements ParquetRecordWriter {
   async abort(reason?: unknown): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.pending = [];
     try {
       this.controller.error(reason ?? new Error('parquet writer aborted'));
     } catch {

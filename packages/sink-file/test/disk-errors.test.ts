@@ -1,0 +1,155 @@
+// Disk errors from the real kernel: opens are redirected to /dev/full (every write fails with
+// ENOSPC) or refused with EACCES (these tests run as root, where chmod does not stop writes).
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import type * as FsPromises from 'node:fs/promises';
+import type { SensorRecord } from '@iotsim/core';
+
+const fsp = createRequire(import.meta.url)('fs/promises') as typeof FsPromises;
+
+/** How the next opens behave: 'ok' for a real file, 'full' for /dev/full, 'denied' for EACCES. */
+let plan: Array<'ok' | 'full' | 'denied'> = [];
+let otherwise: 'ok' | 'full' | 'denied' = 'ok';
+
+jest.unstable_mockModule('node:fs/promises', () => ({
+  ...fsp,
+  default: fsp,
+  open: async (path: string, flags?: string, mode?: number) => {
+    if (typeof path !== 'string' || !path.includes('sensor_data_'))
+      return fsp.open(path, flags, mode);
+    const next = plan.shift() ?? otherwise;
+    if (next === 'full') return fsp.open('/dev/full', 'w');
+    if (next === 'denied') {
+      throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), {
+        code: 'EACCES',
+        errno: -13,
+        syscall: 'open',
+        path,
+      });
+    }
+    return fsp.open(path, flags, mode);
+  },
+}));
+
+const { SinkRunner, SinkWriteError, SensorRecord: Record_ } = await import('@iotsim/core');
+const { makeRecords, tempDir, dicts } = await import('@iotsim/test-utils');
+const { FileSink } = await import('../src/index.js');
+const { outputFiles, readOutputFile } = await import('./read-back.js');
+
+const removers: Array<() => Promise<void>> = [];
+async function freshDir(): Promise<string> {
+  const d = await tempDir('iotsim-file-err-');
+  removers.push(d.remove);
+  return d.path;
+}
+afterAll(async () => {
+  for (const remove of removers) await remove();
+});
+beforeEach(() => {
+  plan = [];
+  otherwise = 'ok';
+});
+
+async function run(
+  sink: InstanceType<typeof FileSink>,
+  records: readonly SensorRecord[],
+): Promise<ReturnType<InstanceType<typeof SinkRunner>['metrics']>> {
+  const runner = new SinkRunner(sink);
+  await runner.start();
+  runner.enqueue(records);
+  await runner.stop(30);
+  return runner.metrics();
+}
+
+describe('FileSink disk errors', () => {
+  it.each(['csv', 'json'] as const)(
+    '%s: ENOSPC fails the batch with the path in the message, after retries',
+    async (format) => {
+      otherwise = 'full';
+      const dir = await freshDir();
+      const sink = new FileSink({
+        path: dir,
+        format,
+        retryCount: 2,
+        retryDelayS: 0.01,
+        batchSize: 1000,
+      });
+      const m = await run(sink, makeRecords(200, { seed: 41 }));
+      expect(m.delivered).toBe(0);
+      expect(m.failed).toBe(200);
+      expect(m.retries).toBe(2);
+      expect(m.lastError).toMatch(/ENOSPC/);
+      expect(m.lastError).toContain(join(dir, 'sensor_data_'));
+    },
+  );
+
+  it('reports the records that landed before the disk filled (delivered: k)', async () => {
+    plan = ['ok'];
+    otherwise = 'full';
+    const dir = await freshDir();
+    const base = makeRecords(10, { awkward: false, seed: 42 });
+    const records = base.map((r, i) =>
+      Record_.fromDict({ ...r.toDict(), timestamp: i < 6 ? 100 + i : 4000 + i }),
+    );
+    const sink = new FileSink({
+      path: dir,
+      format: 'json',
+      rotation: '1h',
+      retryCount: 1,
+      retryDelayS: 0.01,
+    });
+    await sink.connect();
+    const err = await sink.write(records).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SinkWriteError);
+    expect((err as InstanceType<typeof SinkWriteError>).delivered).toBe(6);
+    expect((err as InstanceType<typeof SinkWriteError>).retryable).toBe(true);
+    await sink.close();
+    // The first window's file was completed before the second was started.
+    const [first] = await outputFiles(dir);
+    expect(await readOutputFile(join(dir, first!))).toEqual(dicts(records.slice(0, 6)));
+  });
+
+  it('a retry after ENOSPC starts a new file and delivers everything', async () => {
+    plan = ['full'];
+    const dir = await freshDir();
+    const records = makeRecords(300, { seed: 43 });
+    const sink = new FileSink({
+      path: dir,
+      format: 'csv',
+      retryCount: 3,
+      retryDelayS: 0.01,
+      batchSize: 1000,
+    });
+    const m = await run(sink, records);
+    expect(m).toMatchObject({ delivered: 300, failed: 0, retries: 1 });
+    const files = await outputFiles(dir);
+    expect(files).toHaveLength(1);
+    expect(await readOutputFile(join(dir, files[0]!))).toEqual(dicts(records));
+  });
+
+  it('EACCES is not retried', async () => {
+    otherwise = 'denied';
+    const dir = await freshDir();
+    const sink = new FileSink({ path: dir, retryCount: 5, retryDelayS: 0.01 });
+    const m = await run(sink, makeRecords(50, { seed: 44 }));
+    expect(m).toMatchObject({ delivered: 0, failed: 50, retries: 0 });
+    expect(m.lastError).toMatch(/file sink: EACCES: permission denied, open '.*sensor_data_/);
+  });
+
+  it('parquet: ENOSPC surfaces on a write or on close, naming the file', async () => {
+    otherwise = 'full';
+    const dir = await freshDir();
+    const sink = new FileSink({ path: dir, format: 'parquet', rowGroupSize: 100 });
+    await sink.connect();
+    const records = makeRecords(5_000, { seed: 45 });
+    const attempt = async (): Promise<void> => {
+      for (let i = 0; i < records.length; i += 500) await sink.write(records.slice(i, i + 500));
+      await sink.close();
+    };
+    const err = (await attempt().catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain(`writing ${join(dir, 'sensor_data_')}`);
+    expect(err.message).toMatch(/\.parquet: ENOSPC: no space left on device/);
+    await sink.close();
+  });
+});
