@@ -1,3 +1,4 @@
+import { connect as netConnect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import type postgresJs from 'postgres';
 import type { Sql } from 'postgres';
@@ -77,6 +78,7 @@ export class PostgresWriter implements DatabaseWriter {
       onnotice: (notice: { message?: string }) =>
         logger.debug(`database: PostgreSQL notice: ${notice.message}`),
       connection: { application_name: 'iotsim' },
+      ...(this.target.url.includes(',') ? {} : { socket: noDelaySocket }),
     });
     try {
       await client`select 1`;
@@ -197,6 +199,41 @@ export class PostgresWriter implements DatabaseWriter {
     }
     return new SinkConnectError('database', message, { cause: err });
   }
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens the connection with TCP_NODELAY. postgres.js leaves Nagle's algorithm on, so the small
+ * CopyDone message after a batch waits for the server's delayed ACK: ~85 ms per COPY whatever its
+ * size (measured here: 500-row batches at 5,600 rows/s). postgres.js takes a connected socket from
+ * `options.socket` and still does TLS and the startup itself.
+ */
+function noDelaySocket(options: {
+  host: string[];
+  port: number[];
+  path?: string | false;
+}): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = options.path
+      ? netConnect({ path: options.path })
+      : netConnect({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432 });
+    socket.setNoDelay(true);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      fail(Object.assign(new Error('connect timed out'), { code: 'CONNECT_TIMEOUT' }));
+    }, CONNECT_TIMEOUT_MS);
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', fail);
+      resolve(socket);
+    });
+  });
 }
 
 /** A postgres.js query: a promise whose settle functions postgres.js calls (see copyIn). */
