@@ -201,39 +201,21 @@ export class PostgresWriter implements DatabaseWriter {
   }
 }
 
-const CONNECT_TIMEOUT_MS = 10_000;
-
 /**
  * Opens the connection with TCP_NODELAY. postgres.js leaves Nagle's algorithm on, so the small
  * CopyDone message after a batch waits for the server's delayed ACK: ~85 ms per COPY whatever its
- * size (measured here: 500-row batches at 5,600 rows/s). postgres.js takes a connected socket from
- * `options.socket` and still does TLS and the startup itself.
+ * size (measured here: 500-row batches at 5,600 rows/s). postgres.js takes the socket from
+ * `options.socket` and does the startup, TLS, timeouts and error handling itself. The socket is
+ * returned while still connecting (writes queue until it connects) so that a refused connection
+ * reaches postgres.js as the socket's `error` and `close` events, exactly as on its own sockets;
+ * a rejected promise here would leave its single pool connection stuck in "connecting".
  */
-function noDelaySocket(options: {
-  host: string[];
-  port: number[];
-  path?: string | false;
-}): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = options.path
-      ? netConnect({ path: options.path })
-      : netConnect({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432 });
-    socket.setNoDelay(true);
-    const fail = (err: Error): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(err);
-    };
-    const timer = setTimeout(() => {
-      fail(Object.assign(new Error('connect timed out'), { code: 'CONNECT_TIMEOUT' }));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeListener('error', fail);
-      resolve(socket);
-    });
-  });
+function noDelaySocket(options: { host: string[]; port: number[]; path?: string | false }): Socket {
+  const socket = options.path
+    ? netConnect({ path: options.path })
+    : netConnect({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432 });
+  socket.setNoDelay(true);
+  return socket;
 }
 
 /** A postgres.js query: a promise whose settle functions postgres.js calls (see copyIn). */
