@@ -20,6 +20,8 @@ export interface PostgresTarget {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** `host:port` for messages; several comma-separated for a multi-host URL. */
+  readonly address: string;
   readonly database: string;
   readonly user: string;
   /** The password from the URL, if any (registered as a secret). */
@@ -87,9 +89,12 @@ export function parseConnectionString(input: string): DatabaseTarget | { problem
   const pg = POSTGRES_SCHEME.exec(text);
   if (pg) {
     const url = `${pg[1]!.toLowerCase()}://${text.slice(pg[0].length)}`;
+    // postgres.js takes several hosts (`h1:5432,h2:5433`); URL parsing takes the first.
+    const authority = text.slice(pg[0].length).split(/[/?#]/)[0]!;
+    const hosts = authority.slice(authority.lastIndexOf('@') + 1);
     let parsed: URL;
     try {
-      parsed = new URL(url);
+      parsed = new URL(hosts.includes(',') ? url.replace(hosts, hosts.split(',')[0]!) : url);
     } catch {
       return {
         problem: `is not a valid URL: ${JSON.stringify(redact(text))}; use ${ACCEPTED_FORMS}`,
@@ -97,11 +102,14 @@ export function parseConnectionString(input: string): DatabaseTarget | { problem
     }
     const password = parsed.password ? safeDecode(parsed.password) : undefined;
     const user = safeDecode(parsed.username) || process.env.PGUSER || 'postgres';
+    const host = parsed.hostname || process.env.PGHOST || 'localhost';
+    const port = parsed.port ? Number(parsed.port) : Number(process.env.PGPORT ?? 5432);
     return {
       dialect: 'postgresql',
       url,
-      host: parsed.hostname || process.env.PGHOST || 'localhost',
-      port: parsed.port ? Number(parsed.port) : Number(process.env.PGPORT ?? 5432),
+      host,
+      port,
+      address: hosts.includes(',') ? hosts : `${host}:${port}`,
       database: safeDecode(parsed.pathname.replace(/^\//, '')) || process.env.PGDATABASE || user,
       user,
       password,

@@ -16,6 +16,7 @@ import {
   pgCopyStatement,
   pgCreateStatements,
   pgQualifiedText,
+  pgSqlText,
   shapeProblems,
   type ExistingColumn,
 } from './schema.js';
@@ -47,7 +48,7 @@ export class PostgresWriter implements DatabaseWriter {
 
   /** host:port/database, for messages (never the password). */
   private get where(): string {
-    return `${this.target.host}:${this.target.port}/${this.target.database}`;
+    return `${this.target.address}/${this.target.database}`;
   }
 
   private get tableLabel(): string {
@@ -78,7 +79,8 @@ export class PostgresWriter implements DatabaseWriter {
       onnotice: (notice: { message?: string }) =>
         logger.debug(`database: PostgreSQL notice: ${notice.message}`),
       connection: { application_name: 'iotsim' },
-      ...(this.target.url.includes(',') ? {} : { socket: noDelaySocket }),
+      // Multi-host URLs keep postgres.js's own sockets (it picks the host).
+      ...(this.target.address.includes(',') ? {} : { socket: noDelaySocket }),
     });
     try {
       await client`select 1`;
@@ -98,13 +100,21 @@ export class PostgresWriter implements DatabaseWriter {
 
   private async prepareTable(db: PostgresJsDatabase): Promise<void> {
     const ddl = pgCreateStatements(this.table);
-    const step = async (what: string, run: () => Promise<unknown>): Promise<void> => {
+    const step = async (
+      what: string,
+      run: () => Promise<unknown>,
+      statement: string,
+    ): Promise<void> => {
       try {
         await run();
       } catch (err) {
+        const hint =
+          sqlState(err) === '42501'
+            ? `; grant the user CREATE on the schema, or create the table beforehand: ${statement}`
+            : '';
         throw new SinkConnectError(
           'database',
-          `cannot ${what} "${this.tableLabel}" in ${this.where}: ${redact(messageOf(err))}${privilegeHint(err)}`,
+          `cannot ${what} "${this.tableLabel}" in ${this.where}: ${redact(messageOf(err))}${hint}`,
           { cause: err },
         );
       }
@@ -119,7 +129,7 @@ export class PostgresWriter implements DatabaseWriter {
         );
       }
     }
-    await step('create table', () => db.execute(ddl.table));
+    await step('create table', () => db.execute(ddl.table), pgSqlText(ddl.table));
     const rows = await db.execute<AttributeRow>(sql`
       select a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
              (a.attnotnull and not a.atthasdef and a.attidentity = '' and a.attgenerated = '') as required,
@@ -145,8 +155,9 @@ export class PostgresWriter implements DatabaseWriter {
         `table "${this.tableLabel}" in ${this.where} exists with a different shape: ${problems.join('; ')}. Fix the table, or set table to a new name and iotsim creates it`,
       );
     }
-    for (const index of ddl.indexes)
-      await step('create the timestamp index of', () => db.execute(index));
+    for (const index of ddl.indexes) {
+      await step('create the timestamp index of', () => db.execute(index), pgSqlText(index));
+    }
   }
 
   async write(records: readonly SensorRecord[]): Promise<void> {
@@ -169,13 +180,13 @@ export class PostgresWriter implements DatabaseWriter {
   }
 
   private connectError(err: unknown): SinkConnectError {
-    const { host, port, database, user } = this.target;
+    const { address, host, database, user } = this.target;
     const code = (err as { code?: unknown }).code;
     const where = this.where;
     let message: string;
     switch (code) {
       case 'ECONNREFUSED':
-        message = `cannot connect to PostgreSQL at ${where}: connection refused; is the server running and listening on ${host}:${port}? Check host and port in connection_string`;
+        message = `cannot connect to PostgreSQL at ${where}: connection refused; is the server running and listening on ${address}? Check host and port in connection_string`;
         break;
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
@@ -185,6 +196,10 @@ export class PostgresWriter implements DatabaseWriter {
       case 'ETIMEDOUT':
         message = `cannot connect to PostgreSQL at ${where}: timed out; check host, port and firewall`;
         break;
+      case 'EACCES':
+      case 'ENOENT':
+        message = `cannot connect to PostgreSQL at ${where}: ${describePgError(err)}; check the host in connection_string`;
+        break;
       case '28P01':
         message = `password authentication failed for user "${user}" at ${where}; check the user and password in connection_string`;
         break;
@@ -192,7 +207,7 @@ export class PostgresWriter implements DatabaseWriter {
         message = `PostgreSQL at ${where} rejected user "${user}": ${redact(messageOf(err))}; check the user name and pg_hba.conf`;
         break;
       case '3D000':
-        message = `database "${database}" does not exist on ${host}:${port}; create it (createdb ${database}) or fix the database in connection_string`;
+        message = `database "${database}" does not exist on ${address}; create it (createdb ${database}) or fix the database in connection_string`;
         break;
       default:
         message = `cannot connect to PostgreSQL at ${where}: ${describePgError(err)}`;
@@ -299,10 +314,4 @@ function describePgError(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   const detail = state ? ` (SQLSTATE ${state})` : typeof code === 'string' ? ` (${code})` : '';
   return `${redact(messageOf(err))}${detail}`;
-}
-
-function privilegeHint(err: unknown): string {
-  return sqlState(err) === '42501'
-    ? '; grant the user CREATE on the schema, or create the table beforehand'
-    : '';
 }

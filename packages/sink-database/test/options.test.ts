@@ -58,10 +58,21 @@ describe('connection strings', () => {
     expect(t).toMatchObject({ dialect: 'postgresql', url: normalized, host, port, database });
   });
 
+  it('keeps multi-host URLs for postgres.js and names every host', () => {
+    const t = parseConnectionString('postgresql://u:p@h1:5432,h2:5433/db') as PostgresTarget;
+    expect(t).toMatchObject({
+      url: 'postgresql://u:p@h1:5432,h2:5433/db',
+      host: 'h1',
+      address: 'h1:5432,h2:5433',
+      database: 'db',
+    });
+  });
+
   it('decodes the user and password', () => {
     const t = parseConnectionString('postgresql://us%40er:p%3Ass@h/d') as PostgresTarget;
     expect(t.user).toBe('us@er');
     expect(t.password).toBe('p:ss');
+    expect(t.address).toBe('h:5432');
   });
 
   it.each([
