@@ -1,0 +1,72 @@
+import { parseSinkOptions, Sink, type SensorRecord } from '@iotsim/core';
+import {
+  readDatabaseOptions,
+  type DatabaseSinkOptions,
+  type ResolvedDatabaseOptions,
+} from './options.js';
+import type { DatabaseWriter } from './writer.js';
+
+/**
+ * Writes sensor records to a PostgreSQL or SQLite table, one transaction per batch. The table
+ * (the record's columns, `metadata` as jsonb / JSON text, an index on `timestamp`) is created on
+ * connect if it does not exist; an existing table must have those columns. PostgreSQL batches go
+ * through `COPY … FROM STDIN` (postgres.js), SQLite batches through a prepared insert
+ * (better-sqlite3).
+ *
+ * @example
+ * const sink = new DatabaseSink({
+ *   connectionString: 'postgresql://iotsim:secret@127.0.0.1:5432/iotsim',
+ *   table: 'sensor_data',
+ *   batchSize: 5000,
+ * });
+ * sim.addSink(sink);
+ */
+export class DatabaseSink extends Sink {
+  readonly type = 'database';
+  /** Validated options: the parsed connection target and table name. */
+  readonly options: ResolvedDatabaseOptions;
+  /** The dialect's writer while connected. */
+  protected writer: DatabaseWriter | undefined;
+
+  constructor(options: DatabaseSinkOptions = {}) {
+    const { throughput, own } = parseSinkOptions(options, readDatabaseOptions);
+    super(throughput);
+    this.options = own;
+  }
+
+  async connect(): Promise<void> {
+    const { target, table } = this.options;
+    const context = { logger: this.logger };
+    let writer: DatabaseWriter;
+    if (target.dialect === 'postgresql') {
+      const { PostgresWriter } = await import('./postgres-writer.js');
+      writer = new PostgresWriter(target, table, context);
+    } else {
+      const { SqliteWriter } = await import('./sqlite-writer.js');
+      writer = new SqliteWriter(target, table, context);
+    }
+    await writer.connect();
+    this.writer = writer;
+  }
+
+  async write(records: readonly SensorRecord[]): Promise<void> {
+    if (!this.writer) throw new Error('database sink: write() called before connect()');
+    await this.writer.write(records);
+  }
+
+  override async close(): Promise<void> {
+    const writer = this.writer;
+    this.writer = undefined;
+    await writer?.close();
+  }
+
+  override describe(): string {
+    const { target, table } = this.options;
+    const name = table.schema ? `${table.schema}.${table.name}` : table.name;
+    const where =
+      target.dialect === 'postgresql'
+        ? `postgresql ${target.user}@${target.host}:${target.port}/${target.database}`
+        : `sqlite ${target.path}`;
+    return `database (${where}, table ${name})`;
+  }
+}

@@ -1,0 +1,198 @@
+import { resolve } from 'node:path';
+import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import type BetterSqlite3 from 'better-sqlite3';
+import { isModuleMissing, SinkConnectError, SinkWriteError, type SensorRecord } from '@iotsim/core';
+import type { SqliteTarget, TableName } from './options.js';
+import {
+  shapeProblems,
+  sqliteCreateStatements,
+  sqliteInsertStatement,
+  type ExistingColumn,
+} from './schema.js';
+import { messageOf, metadataJson, type DatabaseWriter, type WriterContext } from './writer.js';
+
+interface TableInfoRow {
+  name: string;
+  type: string;
+  notnull: number;
+  dflt_value: unknown;
+  pk: number;
+}
+
+/**
+ * Writes batches to SQLite through better-sqlite3: one prepared INSERT run for every record inside
+ * one transaction per batch. Files use WAL mode.
+ */
+export class SqliteWriter implements DatabaseWriter {
+  private db: BetterSqlite3.Database | undefined;
+  private insertBatch: ((records: readonly SensorRecord[]) => void) | undefined;
+
+  constructor(
+    private readonly target: SqliteTarget,
+    private readonly table: TableName,
+    private readonly context: WriterContext,
+  ) {}
+
+  /** The open better-sqlite3 connection (for tests of in-memory databases). */
+  get database(): BetterSqlite3.Database | undefined {
+    return this.db;
+  }
+
+  private get where(): string {
+    return this.target.path === ':memory:'
+      ? 'in-memory SQLite database'
+      : `SQLite database ${resolve(this.target.path)}`;
+  }
+
+  async connect(): Promise<void> {
+    let Database: typeof BetterSqlite3;
+    try {
+      Database = (await import('better-sqlite3')).default;
+    } catch (err) {
+      if (isModuleMissing(err, 'better-sqlite3')) {
+        throw new SinkConnectError(
+          'database',
+          'SQLite needs the better-sqlite3 package, which is not installed: npm install better-sqlite3@12',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const memory = this.target.path === ':memory:';
+    const file = memory ? ':memory:' : resolve(this.target.path);
+    if (!memory && !existsSync(dirname(file))) {
+      throw new SinkConnectError(
+        'database',
+        `cannot open ${this.where}: directory ${dirname(file)} does not exist; create it or fix the path in connection_string`,
+      );
+    }
+    let db: BetterSqlite3.Database;
+    try {
+      db = new Database(file);
+    } catch (err) {
+      throw new SinkConnectError('database', `cannot open ${this.where}: ${openHint(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      this.prepare(db, memory);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+    this.context.logger.debug(`database: writing to ${this.where}, table "${this.table.name}"`);
+  }
+
+  private prepare(db: BetterSqlite3.Database, memory: boolean): void {
+    const ddl = sqliteCreateStatements(this.table);
+    try {
+      if (!memory) {
+        // WAL: readers do not block the writer; NORMAL sync is safe against corruption in WAL
+        // mode and each batch stays atomic (a power loss may lose the last committed batches).
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+      }
+      db.exec(ddl.table);
+    } catch (err) {
+      throw new SinkConnectError(
+        'database',
+        `cannot create table "${this.table.name}" in ${this.where}: ${messageOf(err)}`,
+        { cause: err },
+      );
+    }
+    const kind = db
+      .prepare<[string], { type: string }>('SELECT type FROM sqlite_master WHERE name = ?')
+      .get(this.table.name);
+    if (kind && kind.type !== 'table') {
+      throw new SinkConnectError(
+        'database',
+        `"${this.table.name}" in ${this.where} is a ${kind.type}, not a table; set table to another name`,
+      );
+    }
+    const existing: ExistingColumn[] = db
+      .prepare<[string], TableInfoRow>(
+        'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)',
+      )
+      .all(this.table.name)
+      .map((c) => ({
+        name: c.name,
+        type: c.type,
+        required: c.notnull === 1 && c.dflt_value === null && c.pk === 0,
+      }));
+    const { problems } = shapeProblems(existing, 'sqlite');
+    if (problems.length) {
+      throw new SinkConnectError(
+        'database',
+        `table "${this.table.name}" in ${this.where} exists with a different shape: ${problems.join('; ')}. Fix the table, or set table to a new name and iotsim creates it`,
+      );
+    }
+    try {
+      for (const statement of ddl.indexes) db.exec(statement);
+    } catch (err) {
+      throw new SinkConnectError(
+        'database',
+        `cannot create the timestamp index of "${this.table.name}" in ${this.where}: ${messageOf(err)}`,
+        { cause: err },
+      );
+    }
+    const insert = db.prepare(sqliteInsertStatement(this.table));
+    this.insertBatch = db.transaction((records: readonly SensorRecord[]) => {
+      for (const r of records) {
+        insert.run(
+          r.sensor_name,
+          r.industry,
+          r.device_id,
+          r.value,
+          r.unit,
+          r.sensor_type,
+          r.timestamp,
+          r.min_value,
+          r.max_value,
+          r.nominal_value,
+          r.fault_active ? 1 : 0,
+          metadataJson(r.metadata),
+        );
+      }
+    });
+  }
+
+  async write(records: readonly SensorRecord[]): Promise<void> {
+    if (!this.insertBatch) {
+      throw new SinkWriteError('database sink is not connected', { retryable: false });
+    }
+    try {
+      this.insertBatch(records);
+    } catch (err) {
+      throw new SinkWriteError(
+        `SQLite insert into "${this.table.name}" failed, batch rolled back: ${messageOf(err)}`,
+        { retryable: retryableSqlite(err), cause: err },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    this.insertBatch = undefined;
+    if (db?.open) db.close();
+  }
+}
+
+/** Busy, locked, I/O and full-disk errors may pass; constraint, schema and read-only errors will not. */
+function retryableSqlite(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return true;
+  return !/^SQLITE_(CONSTRAINT|MISMATCH|READONLY|ERROR|AUTH|PERM|NOTADB|CORRUPT|TOOBIG|RANGE)/.test(
+    code,
+  );
+}
+
+function openHint(err: unknown): string {
+  const message = messageOf(err);
+  if (/bindings|\.node|NODE_MODULE_VERSION|invalid ELF/i.test(message)) {
+    return `better-sqlite3 is installed but its native module does not load (${message}); rebuild it for this Node version: npm_config_nodedir=/usr npm rebuild better-sqlite3`;
+  }
+  return `${message}; check the path and its permissions in connection_string`;
+}

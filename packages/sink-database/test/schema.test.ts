@@ -1,0 +1,125 @@
+import { describe, expect, it } from '@jest/globals';
+import { RECORD_FIELDS, SensorRecord } from '@iotsim/core';
+import { makeRecords } from '@iotsim/test-utils';
+import { SENSOR_COLUMNS } from '../src/columns.js';
+import { copyText, encodeCopyRows } from '../src/postgres-writer.js';
+import {
+  pgCopyStatement,
+  pgCreateStatements,
+  pgSqlText,
+  shapeProblems,
+  sqliteCreateStatements,
+  sqliteInsertStatement,
+} from '../src/schema.js';
+
+const plain = { schema: undefined, name: 'sensor_data' };
+
+describe('table definition', () => {
+  it('has the record columns, in record order', () => {
+    expect(SENSOR_COLUMNS.map((c) => c.name)).toEqual([...RECORD_FIELDS]);
+  });
+
+  it('creates the PostgreSQL table with jsonb metadata, double precision and an index', () => {
+    const ddl = pgCreateStatements({ schema: 'analytics', name: 'readings' });
+    expect(pgSqlText(ddl.table)).toBe(
+      'CREATE TABLE IF NOT EXISTS "analytics"."readings" ("sensor_name" text NOT NULL, "industry" text NOT NULL, ' +
+        '"device_id" text NOT NULL, "value" double precision, "unit" text NOT NULL, "sensor_type" text NOT NULL, ' +
+        '"timestamp" double precision NOT NULL, "min_value" double precision NOT NULL, ' +
+        '"max_value" double precision NOT NULL, "nominal_value" double precision NOT NULL, ' +
+        '"fault_active" boolean NOT NULL, "metadata" jsonb NOT NULL)',
+    );
+    expect(ddl.indexes.map(pgSqlText)).toEqual([
+      'CREATE INDEX IF NOT EXISTS "readings_timestamp_idx" ON "analytics"."readings" ("timestamp")',
+    ]);
+  });
+
+  it('creates the SQLite table with real, integer booleans and JSON text', () => {
+    const ddl = sqliteCreateStatements(plain);
+    expect(ddl.table).toContain('"value" real,');
+    expect(ddl.table).toContain('"fault_active" integer NOT NULL');
+    expect(ddl.table).toContain('"metadata" text NOT NULL');
+    expect(ddl.indexes).toEqual([
+      'CREATE INDEX IF NOT EXISTS "sensor_data_timestamp_idx" ON "sensor_data" ("timestamp")',
+    ]);
+  });
+
+  it('quotes every identifier in COPY and INSERT', () => {
+    expect(pgCopyStatement({ schema: undefined, name: 'Readings' })).toBe(
+      `COPY "Readings" (${RECORD_FIELDS.map((f) => `"${f}"`).join(', ')}) FROM STDIN`,
+    );
+    expect(sqliteInsertStatement(plain)).toBe(
+      `INSERT INTO "sensor_data" (${RECORD_FIELDS.map((f) => `"${f}"`).join(', ')}) VALUES (${RECORD_FIELDS.map(() => '?').join(', ')})`,
+    );
+  });
+
+  it('keeps index names within 63 characters', () => {
+    const ddl = pgCreateStatements({ schema: undefined, name: 'x'.repeat(63) });
+    const name = /INDEX IF NOT EXISTS "([^"]+)"/.exec(pgSqlText(ddl.indexes[0]!))![1]!;
+    expect(name.length).toBeLessThanOrEqual(63);
+  });
+});
+
+describe('shape check', () => {
+  const full = SENSOR_COLUMNS.map((c) => ({
+    name: c.name,
+    type: { text: 'text', float: 'double precision', boolean: 'boolean', json: 'jsonb' }[c.kind],
+    required: c.notNull,
+  }));
+
+  it('accepts the table it creates, and extra optional columns', () => {
+    expect(shapeProblems(full, 'postgresql').problems).toEqual([]);
+    expect(
+      shapeProblems([...full, { name: 'id', type: 'bigint', required: false }], 'postgresql')
+        .problems,
+    ).toEqual([]);
+  });
+
+  it('names the missing columns and how to add them', () => {
+    const old = full.filter((c) => c.name !== 'device_id' && c.name !== 'metadata');
+    const { missing, problems } = shapeProblems(old, 'postgresql');
+    expect(missing).toEqual(['device_id', 'metadata']);
+    expect(problems[0]).toContain('missing columns device_id, metadata');
+    expect(problems[0]).toContain('ADD COLUMN device_id text, ADD COLUMN metadata jsonb');
+  });
+
+  it('reports incompatible PostgreSQL types and extra required columns', () => {
+    const odd = full.map((c) =>
+      c.name === 'timestamp' ? { ...c, type: 'timestamp with time zone' } : c,
+    );
+    const { problems } = shapeProblems(
+      [...odd, { name: 'site_id', type: 'integer', required: true }],
+      'postgresql',
+    );
+    expect(problems).toEqual([
+      'column timestamp is timestamp with time zone, iotsim writes double precision',
+      'extra NOT NULL columns without a default: site_id (iotsim does not fill them)',
+    ]);
+  });
+});
+
+describe('COPY text encoding', () => {
+  it('escapes backslash, tab, newline and carriage return', () => {
+    expect(copyText('a\\b\tc\nd\re')).toBe('a\\\\b\\tc\\nd\\re');
+    expect(copyText('plain °C, "quoted"')).toBe('plain °C, "quoted"');
+  });
+
+  it('writes one line per record with 12 tab-separated fields', () => {
+    const records = makeRecords(120, { seed: 3 });
+    const lines = encodeCopyRows(records).split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(120);
+    for (const line of lines) expect(line.split('\t')).toHaveLength(12);
+  });
+
+  it('encodes metadata JSON with its backslashes escaped, and booleans as t/f', () => {
+    const r = new SensorRecord('s\t1', 'ind', 'dev', 1.5, 'u', 'temperature', 1.25, 0, 2, 1, true, {
+      note: 'a "b" \\ c\nd',
+    });
+    const [line] = encodeCopyRows([r]).split('\n');
+    const fields = line!.split('\t');
+    expect(fields[0]).toBe('s\\t1');
+    expect(fields[10]).toBe('t');
+    expect(fields[11]).toBe(copyText(JSON.stringify({ note: 'a "b" \\ c\nd' })));
+    expect(fields[11]).toContain('\\\\"b\\\\"');
+  });
+});
