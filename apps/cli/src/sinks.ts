@@ -12,19 +12,69 @@ export interface FirstPartySink {
   summary: string;
 }
 
+type Module = Promise<Record<string, unknown>>;
+
 /** The first-party sink types, keyed by the type name used in YAML and `--sink`. */
 export const FIRST_PARTY_SINKS: Readonly<Record<string, FirstPartySink>> = {
   console: {
     className: 'ConsoleSink',
     packageName: '@iotsim/core',
-    load: () => import('@iotsim/core') as Promise<Record<string, unknown>>,
+    load: () => import('@iotsim/core') as Module,
     summary: 'text or JSON lines on stdout',
   },
   callback: {
     className: 'CallbackSink',
     packageName: '@iotsim/core',
-    load: () => import('@iotsim/core') as Promise<Record<string, unknown>>,
+    load: () => import('@iotsim/core') as Module,
     summary: 'your function (TypeScript API only)',
+  },
+  kafka: {
+    className: 'KafkaSink',
+    packageName: '@iotsim/sink-kafka',
+    load: () => import('@iotsim/sink-kafka') as unknown as Module,
+    summary: 'Apache Kafka topics (kafkajs)',
+  },
+  file: {
+    className: 'FileSink',
+    packageName: '@iotsim/sink-file',
+    load: () => import('@iotsim/sink-file') as unknown as Module,
+    summary: 'CSV, JSON Lines or Parquet files with rotation',
+  },
+  database: {
+    className: 'DatabaseSink',
+    packageName: '@iotsim/sink-database',
+    load: () => import('@iotsim/sink-database') as unknown as Module,
+    summary: 'PostgreSQL (COPY) or SQLite tables',
+  },
+  webhook: {
+    className: 'WebhookSink',
+    packageName: '@iotsim/sink-webhook',
+    load: () => import('@iotsim/sink-webhook') as unknown as Module,
+    summary: 'HTTP POST of JSON arrays (got)',
+  },
+  delta: {
+    className: 'DeltaSink',
+    packageName: '@iotsim/sink-delta',
+    load: () => import('@iotsim/sink-delta') as unknown as Module,
+    summary: 'Delta Lake tables, local or on S3',
+  },
+  azure_iot: {
+    className: 'AzureIoTSink',
+    packageName: '@iotsim/sink-azure-iot',
+    load: () => import('@iotsim/sink-azure-iot') as unknown as Module,
+    summary: 'Azure IoT Hub device-to-cloud messages',
+  },
+  aws_iot: {
+    className: 'AWSIoTSink',
+    packageName: '@iotsim/sink-aws-iot',
+    load: () => import('@iotsim/sink-aws-iot') as unknown as Module,
+    summary: 'AWS IoT Core Publish API',
+  },
+  zerobus: {
+    className: 'ZerobusSink',
+    packageName: '@iotsim/sink-zerobus',
+    load: () => import('@iotsim/sink-zerobus') as unknown as Module,
+    summary: 'Databricks Zerobus Ingest (gRPC)',
   },
 };
 
