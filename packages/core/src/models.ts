@@ -135,7 +135,9 @@ export function checkSensorConfig(
   path = '',
   snake = false,
 ): { config: ResolvedSensorConfig | undefined; issues: ConfigIssue[] } {
-  const name = (k: string): string => (snake ? SNAKE[k]! : k);
+  // Unknown keys keep their own spelling (sensorConfigFromInput turned `nosie_std` into `nosieStd`).
+  const name = (k: string): string =>
+    snake ? (SNAKE[k] ?? k.replace(/(?<=[a-z0-9])[A-Z]/g, (c) => `_${c.toLowerCase()}`)) : k;
   const view = Object.fromEntries(Object.entries(config).map(([k, v]) => [name(k), v]));
   const r = new OptionReader(view, path);
   const sensorName = r.requiredString(name('name'));

@@ -93,6 +93,25 @@ describe('YAML config', () => {
     expect(issues({ simulator: { update_rate: 2 } })).toEqual([
       "simulator.update_rate: unknown option (did you mean 'update_rate_hz'?)",
     ]));
+  it('names an unknown custom sensor key by its own spelling, with a did-you-mean', () =>
+    expect(
+      issues({
+        custom_sensors: {
+          industry: 'plant',
+          sensors: [
+            {
+              name: 'a',
+              sensor_type: 'flow',
+              unit: 'x',
+              min_value: 0,
+              max_value: 1,
+              nominal_value: 0.5,
+              nosie_std: 1,
+            },
+          ],
+        },
+      }),
+    ).toEqual(["custom_sensors.sensors[0].nosie_std: unknown option (did you mean 'noise_std'?)"]));
   it('rejects an unknown log level', () =>
     expect(issues({ simulator: { log_level: 'LOUD' } })[0]).toMatch(
       /^simulator.log_level: must be one of DEBUG/,
