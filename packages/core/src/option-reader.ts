@@ -172,15 +172,22 @@ export function toCamelCase(key: string): string {
   return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Rewrites issue paths from camelCase option names to YAML keys under `prefix`. */
+/**
+ * Rewrites issue paths from camelCase option names to YAML keys under `prefix`, and the
+ * did-you-mean of an unknown top-level option with them (`batchsize` → `batch_size`).
+ */
 export function issuesToYaml(issues: readonly ConfigIssue[], prefix: string): ConfigIssue[] {
-  return issues.map((i) => ({
-    path:
-      prefix +
-      i.path
-        .split('.')
-        .map((seg, idx) => (idx === 0 ? toSnakeCase(seg) : seg))
-        .join('.'),
-    message: i.message,
-  }));
+  return issues.map((i) => {
+    const segments = i.path.split('.');
+    return {
+      path: prefix + segments.map((seg, idx) => (idx === 0 ? toSnakeCase(seg) : seg)).join('.'),
+      message:
+        segments.length === 1
+          ? i.message.replace(
+              /^(unknown option \(did you mean ')([^']+)('\?\))$/,
+              (_, a: string, hint: string, b: string) => `${a}${toSnakeCase(hint)}${b}`,
+            )
+          : i.message,
+    };
+  });
 }

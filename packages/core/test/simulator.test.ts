@@ -182,4 +182,10 @@ describe('Simulator', () => {
       /unknown sink type 'kafak'; known types: console/,
     );
   });
+
+  it('suggests the YAML spelling of a misspelt sink option', async () => {
+    await expect(
+      Simulator.fromConfig({ sinks: [{ type: 'console', batchsize: 10 }] }),
+    ).rejects.toThrow("sinks[0].batchsize: unknown option (did you mean 'batch_size'?)");
+  });
 });
