@@ -36,8 +36,11 @@ const NUMERIC = new Set([
   'cycle_amplitude',
 ]);
 
-/** Splits CSV text into rows of fields (RFC 4180: quotes, doubled quotes, CRLF), with 1-based line numbers. */
-export function parseCsv(text: string): { line: number; fields: string[] }[] {
+/**
+ * Splits CSV text into rows of fields (RFC 4180: quotes, doubled quotes, CRLF), with 1-based line
+ * numbers. A quote that is never closed is a CsvError naming the line where it opened.
+ */
+export function parseCsv(text: string, file = '<csv>'): { line: number; fields: string[] }[] {
   const rows: { line: number; fields: string[] }[] = [];
   let line = 1;
   let rowLine = 1;
@@ -51,6 +54,7 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
     fields = [];
     field = '';
   };
+  let quoteLine = 0;
   for (; i < text.length; i++) {
     const c = text[i]!;
     if (quoted) {
@@ -65,6 +69,7 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
       }
     } else if (c === '"' && field.trim() === '') {
       quoted = true;
+      quoteLine = line;
       field = '';
     } else if (c === ',') {
       fields.push(field);
@@ -76,6 +81,14 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
       rowLine = line;
     } else field += c;
   }
+  if (quoted) {
+    throw new CsvError(file, [
+      {
+        line: quoteLine,
+        message: 'unterminated quoted field: the " opened on this line is never closed',
+      },
+    ]);
+  }
   if (field !== '' || fields.length) endRow();
   return rows;
 }
@@ -85,7 +98,7 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
  * reported at once, each with its line.
  */
 export function parseSensorCsv(text: string, file = '<csv>'): ResolvedSensorConfig[] {
-  const rows = parseCsv(text);
+  const rows = parseCsv(text, file);
   if (rows.length === 0) {
     throw new CsvError(file, [
       {

@@ -220,6 +220,10 @@ describe('CSV sensor import', () => {
       { path: 'n.csv:3', message: "min_value: 'zero' is not a number" },
     ]);
   });
+  it('names the line where an unterminated quote opened', () =>
+    expect(() =>
+      parseSensorCsv(`${header}\n"a,flow,x,0,1,0.5,,,\nb,flow,x,0,1,0.5,,,\n`, 'q.csv'),
+    ).toThrow('q.csv:2: unterminated quoted field'));
   it('rejects an empty file', () =>
     expect(() => parseSensorCsv('', 'e.csv')).toThrow(/e\.csv:1: the file is empty/));
   it('rejects a header without rows', () =>
