@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
+import { closestNames } from '@iotsim/core';
 import { EXIT, exitCodeFor, formatError, UsageError } from './errors.js';
 
 /** Standard streams of a CLI invocation (replaceable in tests). */
@@ -60,52 +61,74 @@ function runOptions(y: Argv): Argv<RunArgs> {
     .option('config', {
       alias: 'c',
       type: 'string',
+      requiresArg: true,
       describe: 'YAML config file (then --sink/--output-* are ignored)',
     })
     .option('industries', {
       alias: 'i',
       type: 'string',
+      requiresArg: true,
       array: true,
       describe: 'Built-in industries [default: mining]',
     })
-    .option('rate', { type: 'number', describe: 'Generator tick rate in Hz [default: 2]' })
+    .option('rate', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Generator tick rate in Hz [default: 2]',
+    })
     .option('duration', {
       alias: 'd',
       type: 'number',
+      requiresArg: true,
       describe: 'Run duration in seconds [default: until Ctrl-C]',
     })
     .option('log-level', {
       type: 'string',
+      requiresArg: true,
       describe: 'DEBUG, INFO, WARNING or ERROR [default: INFO]',
     })
     .option('sink', {
       alias: 's',
       type: 'string',
+      requiresArg: true,
       array: true,
       describe: 'Sink type, repeatable (-s console -s file) [default: console]',
     })
-    .option('format', { type: 'string', describe: 'Console format: text or json [default: text]' })
+    .option('format', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Console format: text or json [default: text]',
+    })
     .option('output-dir', {
       alias: 'o',
       type: 'string',
+      requiresArg: true,
       describe: 'File sink directory [default: ./output]',
     })
     .option('output-format', {
       type: 'string',
+      requiresArg: true,
       describe: 'File format: csv, json or parquet [default: csv]',
     })
-    .option('rotation', { type: 'string', describe: 'File rotation: 30s, 5m, 1h, 1d' })
+    .option('rotation', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'File rotation: 30s, 5m, 1h, 1d',
+    })
     .option('seed', {
       type: 'number',
+      requiresArg: true,
       describe: 'Random seed: the same seed gives the same values',
     })
     .option('start', {
       type: 'string',
+      requiresArg: true,
       describe: 'Backfill start (ISO 8601, epoch seconds, or -7d)',
     })
-    .option('end', { type: 'string', describe: 'Backfill end [default: now]' })
+    .option('end', { type: 'string', requiresArg: true, describe: 'Backfill end [default: now]' })
     .option('shutdown-timeout', {
       type: 'number',
+      requiresArg: true,
       describe: 'Seconds to drain sinks on stop [default: 30]',
     }) as unknown as Argv<RunArgs>;
 }
@@ -115,6 +138,15 @@ export async function main(
   argv: string[],
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith('-') && !COMMANDS.has(first)) {
+    const hint = closestNames(first, COMMANDS, 1);
+    const failure = new UsageError(
+      `unknown command '${first}'${hint.length ? ` (did you mean '${hint[0]}'?)` : ''}; commands: ${[...COMMANDS].filter((c) => c !== 'help').join(', ')}. Run 'iotsim --help' for usage.`,
+    );
+    io.stderr.write(formatError(failure) + '\n');
+    return exitCodeFor(failure);
+  }
   const args =
     argv.length === 0 ||
     (!COMMANDS.has(argv[0]!) && !['--help', '-h', '--version'].includes(argv[0]!))
@@ -139,6 +171,7 @@ export async function main(
       y.option('output', {
         alias: 'o',
         type: 'string',
+        requiresArg: true,
         describe: 'File to write [default: stdout]',
       }),
     )
@@ -153,7 +186,11 @@ export async function main(
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      failure = err ?? new UsageError(`${msg}\nRun 'iotsim --help' for usage.`);
+      // yargs reports its own parse errors (e.g. a flag without its value) as a YError.
+      failure =
+        err && err.name !== 'YError'
+          ? err
+          : new UsageError(`${msg || err?.message}\nRun 'iotsim --help' for usage.`);
     });
   let code: number = EXIT.ok;
   try {

@@ -228,6 +228,24 @@ describe('iotsim CLI', () => {
     }
   });
 
+  it('a flag without its value, an unknown command and bad flag values exit 2 naming the flag', async () => {
+    const cases: [string[], string][] = [
+      [['run', '-c'], 'Not enough arguments following: c'],
+      [['run', '--industries'], 'Not enough arguments following: industries'],
+      [['run', '--rate', 'abc'], '--rate: must be a number'],
+      [['run', '--shutdown-timeout', '0'], '--shutdown-timeout: must be > 0'],
+      [['run', '--start', 'soon'], '--start: must be a time'],
+      [['run', '-i', 'minning'], "--industries: unknown industry 'minning'"],
+      [['list-industry'], "unknown command 'list-industry' (did you mean 'list-industries'?)"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code: 2 });
+      expect(r.stderr).toContain(message);
+      noStack(r);
+    }
+  });
+
   it('SIGINT mid-run stops gracefully: summary on stderr, exit 0, every record accounted for', async () => {
     const r = await cli(['run', '-i', 'mining', '--rate', '20', '--format', 'json'], {
       onSpawn: (child) => setTimeout(() => child.kill('SIGINT'), 1500),

@@ -1,9 +1,12 @@
 import {
+  closestNames,
   ConfigError,
   ConsoleSink,
   createSink,
   createStreamLogger,
+  listIndustries,
   parseLogLevel,
+  parseTimePoint,
   Simulator,
   type BackfillProgress,
   type Logger,
@@ -113,10 +116,15 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
 
 function checkFlags(args: RunArgs): void {
   const problems: { path: string; message: string }[] = [];
-  if (args.rate !== undefined && !(args.rate > 0))
-    problems.push({ path: '--rate', message: `must be > 0, got ${args.rate}` });
-  if (args.duration !== undefined && !(args.duration > 0))
-    problems.push({ path: '--duration', message: `must be > 0, got ${args.duration}` });
+  // yargs turns a number flag it cannot read into NaN (and 1e400 into Infinity).
+  const positive = (flag: string, v: number | undefined): void => {
+    if (v === undefined) return;
+    if (!Number.isFinite(v)) problems.push({ path: flag, message: 'must be a number' });
+    else if (!(v > 0)) problems.push({ path: flag, message: `must be > 0, got ${v}` });
+  };
+  positive('--rate', args.rate);
+  positive('--duration', args.duration);
+  positive('--shutdown-timeout', args.shutdownTimeout);
   if (args.format !== undefined && !['text', 'json'].includes(args.format))
     problems.push({ path: '--format', message: `must be text or json, got '${args.format}'` });
   if (args.outputFormat !== undefined && !['csv', 'json', 'parquet'].includes(args.outputFormat)) {
@@ -127,6 +135,32 @@ function checkFlags(args: RunArgs): void {
   }
   if (args.seed !== undefined && !(Number.isInteger(args.seed) && args.seed >= 0))
     problems.push({ path: '--seed', message: `must be a whole number >= 0, got ${args.seed}` });
+  const known = listIndustries();
+  for (const name of args.industries ?? []) {
+    if (known.includes(name)) continue;
+    const hint = closestNames(name, known);
+    problems.push({
+      path: '--industries',
+      message: `unknown industry '${name}': ${hint.length ? `did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : "run 'iotsim list-industries' to see them"}`,
+    });
+  }
+  const now = Date.now() / 1000;
+  const time = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    try {
+      return parseTimePoint(v, flag, now);
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.issues);
+      else throw err;
+      return undefined;
+    }
+  };
+  const start = time('--start', args.start);
+  const end = time('--end', args.end);
+  if (start !== undefined && end !== undefined && !(end > start))
+    problems.push({ path: '--end', message: 'must be after --start' });
+  if (args.end !== undefined && args.start === undefined && !args.config)
+    problems.push({ path: '--start', message: 'is required when --end is set' });
   if (problems.length) throw new ConfigError(problems);
 }
 
