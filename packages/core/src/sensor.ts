@@ -97,6 +97,9 @@ export class SensorModel {
     }
     if (value < c.minValue) return c.minValue;
     if (value > c.maxValue) return c.maxValue;
+    // Extreme configs can overflow (cycle amplitude × nominal = Infinity, then × 0 or − Infinity):
+    // never emit NaN.
+    if (Number.isNaN(value)) return c.nominalValue;
     return value;
   }
 

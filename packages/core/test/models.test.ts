@@ -151,3 +151,30 @@ describe('SensorConfig', () => {
     );
   });
 });
+
+describe('SensorModel with extreme configurations', () => {
+  it('never emits NaN when the cycle overflows to Infinity and a spike multiplies it by 0', () => {
+    const gen = new DataGenerator({
+      seed: 0,
+      customSensors: [
+        {
+          name: 's',
+          sensorType: 'flow',
+          unit: 'x',
+          minValue: 1.67e32,
+          maxValue: 1.67e32,
+          nominalValue: 1.67e32,
+          noiseStd: 0,
+          driftRate: 0,
+          anomalyProbability: 1,
+          anomalyMagnitude: 0,
+          cyclic: true,
+          cyclePeriodSeconds: 0.001,
+          cycleAmplitude: 1e277,
+        },
+      ],
+    });
+    for (let k = 0; k < 40; k++)
+      expect(gen.tick(1_700_000_000 + k * 7.3, 7.3)[0]!.value).toBe(1.67e32);
+  });
+});
