@@ -120,7 +120,8 @@ export class OptionReader {
     const v = this.raw(key);
     if (v === undefined || v === null) return [...fallback];
     if (typeof v === 'string') return [v];
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return [...v];
+    // Array.from: `every` skips the holes of a sparse array ([ 'a', , 'b' ] from the TS API).
+    if (Array.isArray(v) && Array.from(v).every((x) => typeof x === 'string')) return [...v];
     this.problem(key, `must be a list of strings, got ${describe(v)}`);
     return [...fallback];
   }

@@ -112,6 +112,11 @@ describe('YAML config', () => {
         },
       }),
     ).toEqual(["custom_sensors.sensors[0].nosie_std: unknown option (did you mean 'noise_std'?)"]));
+  it('rejects a sparse list from the TypeScript API instead of crashing on its hole', () =>
+    // eslint-disable-next-line no-sparse-arrays
+    expect(issues({ simulator: { industries: ['mining', , 'utilities'] } })).toEqual([
+      'simulator.industries: must be a list of strings, got a list',
+    ]));
   it('rejects an unknown log level', () =>
     expect(issues({ simulator: { log_level: 'LOUD' } })[0]).toMatch(
       /^simulator.log_level: must be one of DEBUG/,
