@@ -5,6 +5,7 @@ import { closestNames, ConfigError, type ConfigIssue } from './errors.js';
 import type { LogLevel } from './logger.js';
 import { checkSensorConfig, sensorConfigFromInput, type ResolvedSensorConfig } from './models.js';
 import { describe, OptionReader } from './option-reader.js';
+import { registerSecret, SECRET_VARIABLE_NAME } from './secrets.js';
 import { parseTimePoint } from './time.js';
 import { loadSensorCsv } from './csv.js';
 import { dirname, resolve } from 'node:path';
@@ -77,7 +78,11 @@ export function interpolateEnv(
       /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
       (whole, name: string, fallback?: string) => {
         const v = env[name];
-        if (v !== undefined && v !== '') return v;
+        if (v !== undefined && v !== '') {
+          // A credential from the environment stays secret even where the config misuses it.
+          if (SECRET_VARIABLE_NAME.test(name)) registerSecret(v);
+          return v;
+        }
         if (fallback !== undefined) return fallback;
         issues.push({
           path,

@@ -1,4 +1,5 @@
 import { ConfigError, closestNames, type ConfigIssue } from './errors.js';
+import { redact } from './secrets.js';
 
 type Dict = Readonly<Record<string, unknown>>;
 
@@ -158,7 +159,11 @@ export class OptionReader {
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  // Redacted: a bad value may be a credential (a registered secret, or a URL with a password).
+  if (typeof v === 'string') {
+    const shown = redact(v);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
+  }
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${String(v)}`;
 }
