@@ -109,6 +109,9 @@ export class Simulator {
   private aborted = false;
   private running = false;
   private wake: (() => void) | undefined;
+  // Resolves on stop() or abort(): a generator waiting for room in a full buffer must not outlive a stop.
+  private stopSignal: Promise<void> = Promise.resolve();
+  private signalStop: (() => void) | undefined;
 
   constructor(options: SimulatorOptions = {}) {
     const issues: ConfigIssue[] = [];
@@ -249,6 +252,7 @@ export class Simulator {
     this.running = true;
     this.stopRequested = false;
     this.aborted = false;
+    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
     const counts = new Map<string, number>();
     for (const s of this.sinks) counts.set(s.type, (counts.get(s.type) ?? 0) + 1);
     const seen = new Map<string, number>();
@@ -291,6 +295,7 @@ export class Simulator {
   stop(): void {
     this.stopRequested = true;
     this.wake?.();
+    this.signalStop?.();
   }
 
   /** Ends a run at once: buffered and in-flight records count as failed. Returns what was not delivered. */
@@ -299,6 +304,7 @@ export class Simulator {
     this.stopRequested = true;
     for (const r of this.runners) r.abort(reason);
     this.wake?.();
+    this.signalStop?.();
     return this.runners.reduce((n, r) => n + r.metrics().failed, 0);
   }
 
@@ -360,7 +366,8 @@ export class Simulator {
       last = due;
       k++;
       const w = this.fanOut(batch, false);
-      if (w) await w;
+      // Policy block: wait for room, but not past a stop (the runner's stop admits the batch).
+      if (w) await Promise.race([w, this.stopSignal]);
       if (waitMs <= 1 && k % 64 === 0) await yieldToLoop();
     }
     // A run of `durationS` lasts that long: wait out the last tick's interval.
@@ -397,7 +404,7 @@ export class Simulator {
       last = t;
       k++;
       const w = this.fanOut(batch, true);
-      if (w) await w;
+      if (w) await Promise.race([w, this.stopSignal]);
       const now = performance.now();
       if (now - lastYield > 20) {
         lastYield = now;

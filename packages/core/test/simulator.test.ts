@@ -189,3 +189,41 @@ describe('Simulator', () => {
     ).rejects.toThrow("sinks[0].batchsize: unknown option (did you mean 'batch_size'?)");
   });
 });
+
+class NeverSink extends Sink {
+  readonly type = 'never';
+  async connect(): Promise<void> {}
+  write(): Promise<void> {
+    return new Promise(() => {});
+  }
+}
+
+describe('Simulator.stop while the generator waits for room', () => {
+  const cases: [string, ConstructorParameters<typeof Simulator>[0], ThroughputOptions][] = [
+    ['a backfill', { start: 1_700_000_000, end: 1_700_100_000 }, {}],
+    ['real time with policy block', { updateRateHz: 200 }, { backpressure: 'block' }],
+  ];
+  for (const [what, options, throughput] of cases) {
+    it(`${what}: ends within the shutdown timeout, the waiting records counted failed`, async () => {
+      const sim = new Simulator({
+        industries: ['mining'],
+        seed: 1,
+        shutdownTimeoutS: 0.3,
+        ...options,
+      });
+      sim.addSink(new NeverSink({ maxBufferSize: 40, batchSize: 20, ...throughput }));
+      const running = sim.run();
+      await new Promise((r) => setTimeout(r, 100));
+      sim.stop();
+      const outcome = await Promise.race([
+        running,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 3000)),
+      ]);
+      expect(outcome).not.toBe('hung');
+      const m = (outcome as Awaited<typeof running>).sinks[0]!;
+      expect(m.buffered).toBe(0);
+      expect(m.failed).toBe(m.generated);
+      expect(m.generated).toBeGreaterThan(40);
+    });
+  }
+});
