@@ -1,5 +1,5 @@
 import type { WriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, truncate, unlink } from 'node:fs/promises';
 import type { SensorRecord } from '@iotsim/core';
 import type * as Parquet from '@iotsim/parquet';
 import { CSV_HEADER, CsvFormatter, JsonLinesFormatter } from './text-format.js';
@@ -37,6 +37,10 @@ export class FileWriteError extends Error {
 class TextFileWriter implements RecordFileWriter {
   private readonly formatter: CsvFormatter | JsonLinesFormatter;
   private failure: FileWriteError | undefined;
+  /** Bytes of whole chunks (header, batches) that reached the file. */
+  private written = 0;
+  /** Records in those chunks. */
+  private records = 0;
 
   constructor(
     readonly path: string,
@@ -66,6 +70,7 @@ class TextFileWriter implements RecordFileWriter {
 
   async write(records: readonly SensorRecord[]): Promise<void> {
     await this.put(this.formatter.format(records));
+    this.records += records.length;
   }
 
   private put(text: string): Promise<void> {
@@ -73,7 +78,10 @@ class TextFileWriter implements RecordFileWriter {
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => {
         if (err) reject((this.failure ??= new FileWriteError(this.path, err)));
-        else resolve();
+        else {
+          this.written += Buffer.byteLength(text);
+          resolve();
+        }
       });
     });
   }
@@ -88,9 +96,19 @@ class TextFileWriter implements RecordFileWriter {
     await this.closed();
   }
 
+  /**
+   * After an error the file keeps only what was delivered: cut back to the last whole batch (a
+   * failed chunk may have landed in part, e.g. on ENOSPC), or removed when it holds no record.
+   */
   async abort(): Promise<void> {
     this.stream.destroy();
     await this.closed().catch(() => {});
+    try {
+      if (this.records === 0) await unlink(this.path);
+      else await truncate(this.path, this.written);
+    } catch {
+      // Best effort: the write error that led here is what gets reported.
+    }
   }
 
   private closed(): Promise<void> {
