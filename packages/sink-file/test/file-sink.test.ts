@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
   DataGenerator,
+  JSON_LINES_LAYOUT,
+  RecordTextEncoder,
   RECORD_FIELDS,
   SensorRecord,
   SinkConnectError,
@@ -17,13 +19,7 @@ import {
   runThrough,
   tempDir,
 } from '@iotsim/test-utils';
-import {
-  FileSink,
-  JsonLinesFormatter,
-  fileStem,
-  parseRotation,
-  type FileFormat,
-} from '../src/index.js';
+import { FileSink, fileStem, parseRotation, type FileFormat } from '../src/index.js';
 import { csvHeader, outputFiles, readOutputDir, readOutputFile } from './read-back.js';
 
 const removers: Array<() => Promise<void>> = [];
@@ -91,7 +87,7 @@ describe('FileSink round trip', () => {
     const records = makeRecords(500, { seed: 22 });
     const odd = SensorRecord.fromDict({ ...records[1]!.toDict(), value: Number.NaN });
     const all = [...records, odd];
-    expect(new JsonLinesFormatter().format(all)).toBe(
+    expect(new RecordTextEncoder(JSON_LINES_LAYOUT).encode(all).toString('utf8')).toBe(
       all.map((r) => `${recordToJson(r)}\n`).join(''),
     );
     const dir = await freshDir();
