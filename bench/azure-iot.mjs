@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
 import { Aedes } from 'aedes';
-import { DataGenerator, listIndustries, SinkRunner } from '@iotsim/core';
 import { AzureIoTSink } from '@iotsim/sink-azure-iot';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['record', 'batch'];
 const scenario = scenarioArg('batch');
@@ -84,20 +83,11 @@ const sink = new AzureIoTSink({
   batchSize,
   rateHz: 0.001,
 });
-const gen = new DataGenerator({ industries: listIndustries(), seed: 1 });
 await measure(`azure-iot-${scenario}`, async () => {
-  const runner = new SinkRunner(sink);
-  await runner.start();
-  let t = 1_700_000_000;
-  let n = 0;
-  while (n < TOTAL) {
-    const batch = gen.tick(t);
-    t += 1;
-    n += batch.length;
-    await runner.enqueue(batch, true);
-  }
-  await runner.stop(120);
-  const m = runner.metrics();
+  const { generated: n, metrics: m } = await backfillThrough(sink, {
+    records: TOTAL,
+    stopTimeoutS: 120,
+  });
   if (m.delivered !== n) throw new Error(`delivered ${m.delivered} of ${n}`);
   return { records: m.delivered, extra: { payloadMB: Math.round(bytes / 1e5) / 10, batchSize } };
 });
