@@ -57,7 +57,15 @@ for (const job of jobs) {
 }
 
 const fmt = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
-const header = ['scenario', 'records', 'records/s', 'peak RSS MB', 'python records/s', 'details'];
+const header = [
+  'scenario',
+  'records',
+  'seconds',
+  'records/s',
+  'peak RSS MB',
+  'python records/s',
+  'details',
+];
 const table = rows.map((r) => {
   const {
     scenario,
@@ -77,6 +85,7 @@ const table = rows.map((r) => {
   return [
     scenario,
     fmt(records ?? ''),
+    typeof seconds === 'number' ? seconds.toFixed(2) : '',
     fmt(recordsPerSec ?? ''),
     fmt(peakRssMb ?? ''),
     fmt(pythonRecordsPerSec ?? ''),
