@@ -1,6 +1,6 @@
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
   DataGenerator,
@@ -17,20 +17,12 @@ import {
   dicts,
   makeRecords,
   runThrough,
-  tempDir,
+  tempDirs,
 } from '@iotsim/test-utils';
 import { FileSink, fileStem, parseRotation, type FileFormat } from '../src/index.js';
 import { csvHeader, outputFiles, readOutputDir, readOutputFile } from './read-back.js';
 
-const removers: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-file-');
-  removers.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const remove of removers) await remove();
-});
+const freshDir = tempDirs('iotsim-file-');
 
 const FORMATS: FileFormat[] = ['csv', 'json', 'parquet'];
 const EXT: Record<FileFormat, string> = { csv: 'csv', json: 'jsonl', parquet: 'parquet' };
