@@ -4,3 +4,4 @@ export * from './records.js';
 export * from './services.js';
 export * from './temp.js';
 export * from './parquet.js';
+export * from './tls.js';
