@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command two: installs the workspace and runs the tests.
-#   bash scripts/test.sh             unit tests and local integration (files, SQLite, HTTP on
+#   bash scripts/test.sh             typecheck, lint, unit tests and local integration (files, SQLite, HTTP on
 #                                    127.0.0.1, the CLI as a child process): Node 20 only
 #   bash scripts/test.sh --services  the suites that need real servers (Kafka, PostgreSQL,
 #                                    Mosquitto, S3, Python readers): scripts/services installs
@@ -14,5 +14,7 @@ source scripts/env.sh
 if [ "${1:-}" = "--services" ]; then
   bash scripts/test-services.sh
 else
+  "${PNPM[@]}" exec turbo run typecheck
+  "${PNPM[@]}" lint
   "${PNPM[@]}" exec turbo run test --concurrency=1
 fi
