@@ -53,7 +53,7 @@ for (const job of jobs) {
     });
     continue;
   }
-  for (const l of lines) rows.push(JSON.parse(l.slice(6)));
+  for (const l of lines) rows.push({ ...JSON.parse(l.slice(6)), scenario: job.id });
 }
 
 const fmt = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
