@@ -6,9 +6,8 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { DataGenerator, SinkRunner, listIndustries } from '@iotsim/core';
 import { AWSIoTSink } from '@iotsim/sink-aws-iot';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['batch500', 'batch500-by-industry'];
 
@@ -57,25 +56,15 @@ async function main() {
     batchSize: 500,
     maxBufferSize: 20_000,
   });
-  const runner = new SinkRunner(sink);
-  const gen = new DataGenerator({ industries: listIndustries(), seed: 1 });
-  await runner.start();
 
   await measure(
     scenario,
     async () => {
       const cpu = process.cpuUsage();
-      let t = 1_700_000_000;
-      let generated = 0;
-      while (generated < TARGET_RECORDS) {
-        const batch = gen.tick(t);
-        t += 1;
-        generated += batch.length;
-        const wait = runner.enqueue(batch, true);
-        if (wait) await wait;
-      }
-      await runner.stop(120);
-      const m = runner.metrics();
+      const { generated, metrics: m } = await backfillThrough(sink, {
+        records: TARGET_RECORDS,
+        stopTimeoutS: 120,
+      });
       child.send('stats');
       const [{ stats }] = await once(child, 'message');
       if (m.failed !== 0 || m.delivered !== generated || stats.records !== generated) {

@@ -1,66 +1,20 @@
 // Azure IoT sink (azure-iot-device over MQTT/TLS) against an in-process aedes broker on
 // 127.0.0.1:8883 with a throwaway openssl certificate: `node bench/azure-iot.mjs record|batch`.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { makeCertificates } from '@iotsim/test-utils/tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
 import { Aedes } from 'aedes';
-import { DataGenerator, listIndustries, SinkRunner } from '@iotsim/core';
 import { AzureIoTSink } from '@iotsim/sink-azure-iot';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['record', 'batch'];
 const scenario = scenarioArg('batch');
 const TOTAL = scenario === 'record' ? 20_000 : 200_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'iotsim-bench-azure-'));
-const ssl = (...a) => execFileSync('openssl', a, { cwd: dir, stdio: 'pipe' });
-writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
-ssl(
-  'req',
-  '-x509',
-  '-newkey',
-  'rsa:2048',
-  '-nodes',
-  '-days',
-  '1',
-  '-subj',
-  '/CN=bench CA',
-  '-keyout',
-  'ca.key',
-  '-out',
-  'ca.pem',
-);
-ssl(
-  'req',
-  '-newkey',
-  'rsa:2048',
-  '-nodes',
-  '-subj',
-  '/CN=localhost',
-  '-keyout',
-  's.key',
-  '-out',
-  's.csr',
-);
-ssl(
-  'x509',
-  '-req',
-  '-in',
-  's.csr',
-  '-CA',
-  'ca.pem',
-  '-CAkey',
-  'ca.key',
-  '-CAcreateserial',
-  '-days',
-  '1',
-  '-extfile',
-  'san.ext',
-  '-out',
-  's.pem',
-);
+const certs = makeCertificates(dir);
 
 let bytes = 0;
 const broker = await Aedes.createBroker({
@@ -70,7 +24,7 @@ const broker = await Aedes.createBroker({
   },
 });
 const server = createServer(
-  { key: readFileSync(join(dir, 's.key')), cert: readFileSync(join(dir, 's.pem')) },
+  { key: readFileSync(certs.key), cert: readFileSync(certs.cert) },
   (socket) => broker.handle(socket),
 );
 await new Promise((r) => server.listen(8883, '127.0.0.1', r));
@@ -79,25 +33,16 @@ const key = Buffer.alloc(32, 7).toString('base64');
 const batchSize = scenario === 'record' ? 500 : 1000;
 const sink = new AzureIoTSink({
   connectionString: `HostName=localhost;DeviceId=bench;SharedAccessKey=${key}`,
-  caFile: join(dir, 'ca.pem'),
+  caFile: certs.caFile,
   payloadMode: scenario,
   batchSize,
   rateHz: 0.001,
 });
-const gen = new DataGenerator({ industries: listIndustries(), seed: 1 });
 await measure(`azure-iot-${scenario}`, async () => {
-  const runner = new SinkRunner(sink);
-  await runner.start();
-  let t = 1_700_000_000;
-  let n = 0;
-  while (n < TOTAL) {
-    const batch = gen.tick(t);
-    t += 1;
-    n += batch.length;
-    await runner.enqueue(batch, true);
-  }
-  await runner.stop(120);
-  const m = runner.metrics();
+  const { generated: n, metrics: m } = await backfillThrough(sink, {
+    records: TOTAL,
+    stopTimeoutS: 120,
+  });
   if (m.delivered !== n) throw new Error(`delivered ${m.delivered} of ${n}`);
   return { records: m.delivered, extra: { payloadMB: Math.round(bytes / 1e5) / 10, batchSize } };
 });

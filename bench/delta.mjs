@@ -5,9 +5,8 @@ import { readdir, rm, stat, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DataGenerator, SinkRunner, listIndustries } from '@iotsim/core';
 import { DeltaSink } from '@iotsim/sink-delta';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['local-industry', 'local-industry-timestamp', 'local-industry-zstd'];
 
@@ -53,20 +52,10 @@ try {
     sinkMs += performance.now() - t0;
   };
   await measure(scenario, async () => {
-    const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
-    const runner = new SinkRunner(sink);
-    await runner.start();
-    let t = 1_700_000_000;
-    let n = 0;
-    while (n < s.records) {
-      const batch = gen.tick(t);
-      t += 1;
-      n += batch.length;
-      const waiting = runner.enqueue(batch);
-      if (waiting) await waiting;
-    }
-    await runner.stop(600);
-    const m = runner.metrics();
+    const { generated: n, metrics: m } = await backfillThrough(sink, {
+      records: s.records,
+      seed: 42,
+    });
     if (m.delivered !== n || m.failed !== 0) throw new Error(`lost records: ${JSON.stringify(m)}`);
     const { bytes, files } = await du(tablePath);
     return {

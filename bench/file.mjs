@@ -3,9 +3,9 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataGenerator, SinkRunner, listIndustries } from '@iotsim/core';
+import { DataGenerator, listIndustries } from '@iotsim/core';
 import { FileSink } from '@iotsim/sink-file';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['csv', 'json', 'parquet-snappy', 'parquet-zstd', 'parquet-10m'];
 
@@ -67,19 +67,10 @@ try {
     async () => {
       const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
       if (s.direct) return direct(sink, gen);
-      const runner = new SinkRunner(sink);
-      await runner.start();
-      let t = 1_700_000_000;
-      let n = 0;
-      while (n < s.records) {
-        const batch = gen.tick(t);
-        t += 1;
-        n += batch.length;
-        const waiting = runner.enqueue(batch);
-        if (waiting) await waiting;
-      }
-      await runner.stop(600);
-      const m = runner.metrics();
+      const { generated: n, metrics: m } = await backfillThrough(sink, {
+        records: s.records,
+        seed: 42,
+      });
       const used = process.cpuUsage(cpu0);
       const cpuS = () => (used.user + used.system) / 1e6;
       if (m.delivered !== n || m.failed !== 0)

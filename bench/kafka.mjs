@@ -5,6 +5,7 @@
 // Options through the environment: BENCH_RECORDS (default 1,000,000), BENCH_BATCH (default 10,000),
 // BENCH_IN_FLIGHT (runner maxInFlight, default 1).
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataGenerator, SinkRunner, listIndustries, recordToJson } from '@iotsim/core';
@@ -26,6 +27,19 @@ const servicesDir =
   process.env.IOTSIM_SERVICES_DIR ?? new URL('../scripts/services', import.meta.url).pathname;
 
 const run = promisify(execFile);
+
+/** CPU seconds (user + system) the broker's process has used so far, when its pid file is found. */
+function brokerCpuS() {
+  try {
+    const runDir = process.env.IOTSIM_RUN ?? '/tmp/iotsim-services';
+    const pid = readFileSync(join(runDir, 'kafka', 'kafka.pid'), 'utf8').trim();
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return undefined;
+  }
+}
+
 const topic = `iotsim-bench-${scenario}-${Date.now()}`;
 // Create the topic with Kafka's own tool (the broker auto-creates with 1 partition only).
 await run('bash', [
@@ -54,6 +68,7 @@ try {
     maxRequestSize: compression === 'none' ? 1_000_000 : 8_000_000,
   });
   const cpu0 = process.cpuUsage();
+  const broker0 = brokerCpuS();
   await measure(scenario, async () => {
     const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
     const runner = new SinkRunner(sink);
@@ -73,6 +88,7 @@ try {
     const m = runner.metrics();
     if (m.delivered !== n || m.failed !== 0) throw new Error(`lost records: ${JSON.stringify(m)}`);
     const used = process.cpuUsage(cpu0);
+    const broker1 = brokerCpuS();
     return {
       records: n,
       extra: {
@@ -82,6 +98,10 @@ try {
         maxInFlight,
         jsonBytesPerRecord: bytes,
         nodeCpuS: Math.round((used.user + used.system) / 1e4) / 100,
+        brokerCpuS:
+          broker0 === undefined || broker1 === undefined
+            ? undefined
+            : Math.round((broker1 - broker0) * 100) / 100,
         writeP50Ms: Math.round(m.writeLatencyMs.p50),
       },
     };

@@ -53,11 +53,19 @@ for (const job of jobs) {
     });
     continue;
   }
-  for (const l of lines) rows.push(JSON.parse(l.slice(6)));
+  for (const l of lines) rows.push({ ...JSON.parse(l.slice(6)), scenario: job.id });
 }
 
 const fmt = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
-const header = ['scenario', 'records', 'records/s', 'peak RSS MB', 'python records/s', 'details'];
+const header = [
+  'scenario',
+  'records',
+  'seconds',
+  'records/s',
+  'peak RSS MB',
+  'python records/s',
+  'details',
+];
 const table = rows.map((r) => {
   const {
     scenario,
@@ -77,6 +85,7 @@ const table = rows.map((r) => {
   return [
     scenario,
     fmt(records ?? ''),
+    typeof seconds === 'number' ? seconds.toFixed(2) : '',
     fmt(recordsPerSec ?? ''),
     fmt(peakRssMb ?? ''),
     fmt(pythonRecordsPerSec ?? ''),

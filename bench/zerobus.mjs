@@ -5,9 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
-import { DataGenerator, listIndustries, SinkRunner } from '@iotsim/core';
 import { ZerobusSink } from '@iotsim/sink-zerobus';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['json', 'proto'];
 const TOTAL = 200_000;
@@ -73,20 +72,11 @@ const sink = new ZerobusSink({
   batchSize: 1000,
   rateHz: 0.001,
 });
-const gen = new DataGenerator({ industries: listIndustries(), seed: 1 });
 await measure(`zerobus-${scenario}`, async () => {
-  const runner = new SinkRunner(sink);
-  await runner.start();
-  let t = 1_700_000_000;
-  let n = 0;
-  while (n < TOTAL) {
-    const batch = gen.tick(t);
-    t += 1;
-    n += batch.length;
-    await runner.enqueue(batch, true);
-  }
-  await runner.stop(120);
-  const m = runner.metrics();
+  const { generated: n, metrics: m } = await backfillThrough(sink, {
+    records: TOTAL,
+    stopTimeoutS: 120,
+  });
   if (m.delivered !== n) throw new Error(`delivered ${m.delivered} of ${n}`);
   return {
     records: m.delivered,

@@ -17,3 +17,4 @@ export * from './time.js';
 export * from './csv.js';
 export * from './config.js';
 export * from './simulator.js';
+export * from './encoding.js';

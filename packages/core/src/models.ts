@@ -310,7 +310,8 @@ export class SensorRecord {
   }
 
   /** Rebuilds a record from `toDict()` output (or a parsed JSON line); checks every field. */
-  static fromDict(d: Readonly<Record<string, unknown>>): SensorRecord {
+  static fromDict(dict: SensorRecordDict | Readonly<Record<string, unknown>>): SensorRecord {
+    const d = dict as Readonly<Record<string, unknown>>;
     const problems: string[] = [];
     const str = (k: string, fallback?: string): string => {
       const v = d[k] ?? fallback;

@@ -23,6 +23,7 @@ function records(n: number, from = 0): SensorRecord[] {
         0,
         1e9,
         1,
+        false,
       ),
   );
 }
@@ -67,7 +68,9 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const balanced = (m: SinkMetrics): void =>
   expect(m.generated).toBe(m.delivered + m.dropped.total + m.failed + m.buffered);
 
-afterEach(() => jest.useRealTimers());
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 describe('SinkRunner flushing', () => {
   it('writes a full batch at once, without waiting for the rate timer', async () => {

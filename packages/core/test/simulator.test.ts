@@ -141,6 +141,31 @@ describe('Simulator', () => {
     expect(alone!.map((r) => r.value)).toEqual(a!.map((r) => r.value));
   });
 
+  it('simulates a fleet: every device runs every sensor of its industry, each with its own values', async () => {
+    const sim = new Simulator({
+      industries: ['mining'],
+      seed: 2,
+      devicesPerIndustry: 3,
+      start: 0,
+      end: 5,
+    });
+    const got: SensorRecord[] = [];
+    sim.addSink((b) => void got.push(...b));
+    await sim.run();
+    expect(sim.sensorCount).toBe(51);
+    expect([...new Set(got.map((r) => r.device_id))]).toEqual([
+      'mining-001',
+      'mining-002',
+      'mining-003',
+    ]);
+    const of = (d: string) =>
+      got
+        .filter((r) => r.device_id === d && r.sensor_name === 'crusher_1_motor_power')
+        .map((r) => r.value);
+    expect(of('mining-001')).toHaveLength(5);
+    expect(of('mining-001')).not.toEqual(of('mining-002'));
+  });
+
   it('reports every configuration problem at once', () => {
     expect(() => new Simulator({ industries: ['minning', 'spaec'], updateRateHz: -1 })).toThrow(
       ConfigError,

@@ -1,8 +1,8 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { SensorRecord, type SensorRecordDict } from '@iotsim/core';
-import { dicts, makeRecords, tempDir } from '@iotsim/test-utils';
+import { dicts, makeRecords, tempDirs } from '@iotsim/test-utils';
 import {
   PARQUET_COMPRESSIONS,
   createParquetFileWriter,
@@ -14,15 +14,7 @@ import {
 } from '../src/index.js';
 import { readMeta, readRows, rowsToDicts } from './read-parquet.js';
 
-const dirs: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-parquet-');
-  dirs.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const remove of dirs) await remove();
-});
+const freshDir = tempDirs('iotsim-parquet-');
 
 async function writeFileOf(
   records: readonly SensorRecord[],

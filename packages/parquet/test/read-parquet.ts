@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { SensorRecordDict } from '@iotsim/core';
-import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { parquetRowToDict } from '@iotsim/test-utils';
+import { parquetMetadata, parquetSchema } from 'hyparquet';
 
-/** Reads a Parquet file with hyparquet (an independent pure-JS reader) as plain rows. */
-export async function readRows(path: string): Promise<Record<string, unknown>[]> {
-  const buf = await readFile(path);
-  const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  return parquetReadObjects({ file, compressors });
-}
+export { readParquetRows as readRows } from '@iotsim/test-utils';
 
 /** hyparquet's view of the file's metadata: row groups, codecs and column types. */
 export async function readMeta(path: string): Promise<{
@@ -42,10 +37,5 @@ export async function readMeta(path: string): Promise<{
 
 /** Rows as record dicts: `metadata` parsed from its JSON text; a TIMESTAMP column back to epoch seconds. */
 export function rowsToDicts(rows: Record<string, unknown>[]): SensorRecordDict[] {
-  return rows.map((row) => {
-    const d: Record<string, unknown> = { ...row };
-    if (typeof d.metadata === 'string') d.metadata = JSON.parse(d.metadata);
-    if (d.timestamp instanceof Date) d.timestamp = d.timestamp.getTime() / 1000;
-    return d as unknown as SensorRecordDict;
-  });
+  return rows.map(parquetRowToDict);
 }

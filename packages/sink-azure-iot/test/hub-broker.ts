@@ -2,10 +2,8 @@
 // self-signed CA made by the openssl CLI. It checks what IoT Hub checks (client id, SAS username
 // and password with a verified HMAC-SHA256 signature, the telemetry topic) and records every
 // device-to-cloud message it accepts.
-import { execFileSync } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { Aedes } from 'aedes';
 
@@ -19,63 +17,7 @@ export interface HubMessage {
   system: Record<string, string>;
 }
 
-/** Makes a CA and a server certificate for `localhost` / 127.0.0.1 in `dir`; returns file paths. */
-export function makeCertificates(dir: string): { caFile: string; key: string; cert: string } {
-  const run = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=iotsim test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  run(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-  );
-  const ext = join(dir, 'san.ext');
-  execFileSync('sh', ['-c', `printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ${ext}`]);
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'server.pem',
-  );
-  return {
-    caFile: join(dir, 'ca.pem'),
-    key: join(dir, 'server.key'),
-    cert: join(dir, 'server.pem'),
-  };
-}
+export { makeCertificates } from '@iotsim/test-utils';
 
 function parseProps(text: string): {
   properties: Record<string, string>;

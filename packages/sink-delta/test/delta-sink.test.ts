@@ -1,13 +1,13 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ConfigError, SensorRecord, SinkRunner, redact } from '@iotsim/core';
 import {
   describeSinkConformance,
   dicts,
   makeRecords,
   runThrough,
-  tempDir,
+  tempDirs,
 } from '@iotsim/test-utils';
 import {
   DeltaSink,
@@ -24,15 +24,7 @@ import {
 import { utf8Less } from '../src/stats.js';
 import { liveFiles, readLog, readTable, sortDicts } from './read-table.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-delta-');
-  cleanups.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const c of cleanups) await c();
-});
+const freshDir = tempDirs('iotsim-delta-');
 
 // The conformance suite, read back by replaying the log and reading the Parquet files with hyparquet.
 const tables = new WeakMap<DeltaSink, string>();

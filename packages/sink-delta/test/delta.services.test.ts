@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   describeSinkConformance,
@@ -8,22 +8,14 @@ import {
   makeRecords,
   runThrough,
   serviceEnv,
-  tempDir,
+  tempDirs,
 } from '@iotsim/test-utils';
 import { DeltaSink, S3Storage } from '../src/index.js';
 import { s3Settings } from '../src/s3-storage.js';
 import { appendWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
 import { sortDicts } from './read-table.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-delta-svc-');
-  cleanups.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const c of cleanups) await c();
-});
+const freshDir = tempDirs('iotsim-delta-svc-');
 
 const tables = new WeakMap<DeltaSink, string>();
 describeSinkConformance<DeltaSink>('delta (delta-rs reader)', {

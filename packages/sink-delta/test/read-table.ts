@@ -1,8 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SensorRecordDict } from '@iotsim/core';
-import { parquetReadObjects } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { parquetRowToDict, readParquetRows } from '@iotsim/test-utils';
 
 /** One commit file, parsed line by line. */
 export type Commit = Record<string, Record<string, unknown>>[];
@@ -48,16 +47,12 @@ export async function liveFiles(
 export async function readTable(root: string, upTo = Infinity): Promise<SensorRecordDict[]> {
   const rows: SensorRecordDict[] = [];
   for (const [path, add] of await liveFiles(root, upTo)) {
-    const buf = await readFile(join(root, path));
-    const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
     const pv = add.partitionValues as Record<string, string | null>;
-    for (const row of await parquetReadObjects({ file, compressors })) {
+    for (const row of await readParquetRows(join(root, path))) {
       const d: Record<string, unknown> = { ...row };
       for (const [k, v] of Object.entries(pv))
         d[k] = k === 'fault_active' ? v === 'true' : (v ?? '');
-      if (typeof d.metadata === 'string') d.metadata = JSON.parse(d.metadata);
-      if (d.timestamp instanceof Date) d.timestamp = d.timestamp.getTime() / 1000;
-      rows.push(d as unknown as SensorRecordDict);
+      rows.push(parquetRowToDict(d));
     }
   }
   return rows;

@@ -1,8 +1,8 @@
 import type { WriteStream } from 'node:fs';
 import { open, truncate, unlink } from 'node:fs/promises';
-import type { SensorRecord } from '@iotsim/core';
+import { CSV_LAYOUT, JSON_LINES_LAYOUT, RecordTextEncoder, type SensorRecord } from '@iotsim/core';
 import type * as Parquet from '@iotsim/parquet';
-import { CSV_HEADER, CsvFormatter, JsonLinesFormatter } from './text-format.js';
+import { CSV_HEADER } from './text-format.js';
 import type { ResolvedFileSinkOptions } from './options.js';
 
 /** One open output file. */
@@ -35,7 +35,7 @@ export class FileWriteError extends Error {
  * a disk error is reported for the batch it hit.
  */
 class TextFileWriter implements RecordFileWriter {
-  private readonly formatter: CsvFormatter | JsonLinesFormatter;
+  private readonly encoder: RecordTextEncoder;
   private failure: FileWriteError | undefined;
   /** Bytes of whole chunks (header, batches) that reached the file. */
   private written = 0;
@@ -47,7 +47,7 @@ class TextFileWriter implements RecordFileWriter {
     private readonly stream: WriteStream,
     format: 'csv' | 'json',
   ) {
-    this.formatter = format === 'csv' ? new CsvFormatter() : new JsonLinesFormatter();
+    this.encoder = new RecordTextEncoder(format === 'csv' ? CSV_LAYOUT : JSON_LINES_LAYOUT);
     stream.on('error', (err) => {
       this.failure ??= new FileWriteError(path, err);
     });
@@ -69,11 +69,11 @@ class TextFileWriter implements RecordFileWriter {
   }
 
   async write(records: readonly SensorRecord[]): Promise<void> {
-    await this.put(this.formatter.format(records));
+    await this.put(this.encoder.encode(records));
     this.records += records.length;
   }
 
-  private put(text: string): Promise<void> {
+  private put(text: string | Buffer): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => {

@@ -2,7 +2,7 @@
 // ENOSPC) or refused with EACCES (these tests run as root, where chmod does not stop writes).
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type * as FsPromises from 'node:fs/promises';
 import type { SensorRecord } from '@iotsim/core';
 
@@ -33,19 +33,11 @@ jest.unstable_mockModule('node:fs/promises', () => ({
 }));
 
 const { SinkRunner, SinkWriteError, SensorRecord: Record_ } = await import('@iotsim/core');
-const { makeRecords, tempDir, dicts } = await import('@iotsim/test-utils');
+const { makeRecords, tempDirs, dicts } = await import('@iotsim/test-utils');
 const { FileSink } = await import('../src/index.js');
 const { outputFiles, readOutputFile } = await import('./read-back.js');
 
-const removers: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-file-err-');
-  removers.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const remove of removers) await remove();
-});
+const freshDir = tempDirs('iotsim-file-err-');
 beforeEach(() => {
   plan = [];
   otherwise = 'ok';

@@ -1,9 +1,11 @@
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
   DataGenerator,
+  JSON_LINES_LAYOUT,
+  RecordTextEncoder,
   RECORD_FIELDS,
   SensorRecord,
   SinkConnectError,
@@ -15,26 +17,12 @@ import {
   dicts,
   makeRecords,
   runThrough,
-  tempDir,
+  tempDirs,
 } from '@iotsim/test-utils';
-import {
-  FileSink,
-  JsonLinesFormatter,
-  fileStem,
-  parseRotation,
-  type FileFormat,
-} from '../src/index.js';
+import { FileSink, fileStem, parseRotation, type FileFormat } from '../src/index.js';
 import { csvHeader, outputFiles, readOutputDir, readOutputFile } from './read-back.js';
 
-const removers: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-file-');
-  removers.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const remove of removers) await remove();
-});
+const freshDir = tempDirs('iotsim-file-');
 
 const FORMATS: FileFormat[] = ['csv', 'json', 'parquet'];
 const EXT: Record<FileFormat, string> = { csv: 'csv', json: 'jsonl', parquet: 'parquet' };
@@ -91,7 +79,7 @@ describe('FileSink round trip', () => {
     const records = makeRecords(500, { seed: 22 });
     const odd = SensorRecord.fromDict({ ...records[1]!.toDict(), value: Number.NaN });
     const all = [...records, odd];
-    expect(new JsonLinesFormatter().format(all)).toBe(
+    expect(new RecordTextEncoder(JSON_LINES_LAYOUT).encode(all).toString('utf8')).toBe(
       all.map((r) => `${recordToJson(r)}\n`).join(''),
     );
     const dir = await freshDir();

@@ -1,21 +1,13 @@
 // Independent readers from the Python harness venv: pyarrow reads every Parquet file, pandas and
 // the csv module read the CSV files. Run with `pnpm test:services` (IOTSIM_PYTHON set by env.sh).
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { SensorRecordDict } from '@iotsim/core';
-import { dicts, makeRecords, runPython, runThrough, tempDir } from '@iotsim/test-utils';
+import { dicts, makeRecords, runPython, runThrough, tempDirs } from '@iotsim/test-utils';
 import { FileSink } from '../src/index.js';
 import { outputFiles } from './read-back.js';
 
-const removers: Array<() => Promise<void>> = [];
-async function freshDir(): Promise<string> {
-  const d = await tempDir('iotsim-file-py-');
-  removers.push(d.remove);
-  return d.path;
-}
-afterAll(async () => {
-  for (const remove of removers) await remove();
-});
+const freshDir = tempDirs('iotsim-file-py-');
 
 const READ_PARQUET = `
 import json, sys

@@ -2,8 +2,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SensorRecordDict } from '@iotsim/core';
 import { parse } from 'csv-parse/sync';
-import { parquetReadObjects } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
+import { parquetRowToDict, readParquetRows } from '@iotsim/test-utils';
 
 /** Output files in `dir`, sorted by name (the names sort by window start). */
 export async function outputFiles(dir: string): Promise<string[]> {
@@ -49,16 +48,7 @@ export async function readOutputFile(path: string): Promise<SensorRecordDict[]> 
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as SensorRecordDict);
   }
-  if (path.endsWith('.parquet')) {
-    const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-    const rows = await parquetReadObjects({ file, compressors });
-    return rows.map((row) => {
-      const d: Record<string, unknown> = { ...row };
-      d.metadata = JSON.parse(d.metadata as string);
-      if (d.timestamp instanceof Date) d.timestamp = d.timestamp.getTime() / 1000;
-      return d as unknown as SensorRecordDict;
-    });
-  }
+  if (path.endsWith('.parquet')) return (await readParquetRows(path)).map(parquetRowToDict);
   throw new Error(`unexpected output file ${path}`);
 }
 

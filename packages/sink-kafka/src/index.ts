@@ -13,4 +13,5 @@ export {
   type SaslMechanism,
   type SecurityProtocol,
 } from './options.js';
+export { installFastProduce, type FastProduceStatus } from './fast-produce.js';
 export { zstdCodec, type KafkaCodec, type KafkaCodecFactory } from './codecs.js';

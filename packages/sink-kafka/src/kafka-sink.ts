@@ -3,7 +3,8 @@ import {
   ConfigError,
   isModuleMissing,
   parseSinkOptions,
-  recordToJson,
+  JSON_RECORD_LAYOUT,
+  RecordTextEncoder,
   redact,
   registerSecret,
   Sink,
@@ -14,6 +15,7 @@ import {
 } from '@iotsim/core';
 import type * as KafkaJs from 'kafkajs';
 import { installCodec, loadCodec, type CodecTable } from './codecs.js';
+import { installFastProduce, type FastProduceStatus } from './fast-produce.js';
 import {
   readKafkaOptions,
   type KafkaSinkOptions,
@@ -24,9 +26,10 @@ import {
 type KafkaModule = typeof KafkaJs;
 
 /**
- * Most messages per produce request. kafkajs groups a send's messages per partition by copying the
- * partition's list for every message (quadratic): 10,000 messages to one partition cost ~5x more
- * CPU per record than 2,000. Larger batches go out as several requests.
+ * Most messages per produce request when kafkajs's own grouping is in use (see fast-produce.ts).
+ * kafkajs groups a send's messages per partition by copying the partition's list for every message
+ * (quadratic): 10,000 messages to one partition cost ~5x more CPU per record than 2,000. Larger
+ * batches then go out as several requests.
  */
 export const MAX_MESSAGES_PER_REQUEST = 2000;
 
@@ -61,28 +64,80 @@ export function toMessages(
   records: readonly SensorRecord[],
   keyField: KeyField | null,
   maxRequestSize: number,
+  maxMessages = MAX_MESSAGES_PER_REQUEST,
+  encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT),
 ): KafkaJs.Message[][] {
-  const runs: KafkaJs.Message[][] = [];
+  return [...messageRuns(records, keyField, maxRequestSize, maxMessages, encoder)];
+}
+
+/**
+ * `toMessages` one run at a time: the write builds a request's messages (the records' JSON) only
+ * when the request before it is done, so no more of them are alive at once than one request holds.
+ */
+export function* messageRuns(
+  records: readonly SensorRecord[],
+  keyField: KeyField | null,
+  maxRequestSize: number,
+  maxMessages = MAX_MESSAGES_PER_REQUEST,
+  encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT),
+): Generator<KafkaJs.Message[]> {
+  // The whole batch's JSON in one buffer; each message value is a view of its record's bytes.
+  const ends: number[] = [];
+  const json = encoder.encode(records, ends);
   let run: KafkaJs.Message[] = [];
   let bytes = 0;
-  for (const r of records) {
-    const value = recordToJson(r);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const value = json.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
     const key = messageKey(r, keyField);
-    // JSON of a record is mostly ASCII: length is a close, cheap estimate of its UTF-8 size.
+    // Keys are names: their length is a close, cheap estimate of their UTF-8 size.
     const size = value.length + (key === null ? 0 : key.length) + RECORD_OVERHEAD;
-    if (
-      run.length > 0 &&
-      (bytes + size > maxRequestSize || run.length >= MAX_MESSAGES_PER_REQUEST)
-    ) {
-      runs.push(run);
+    if (run.length > 0 && (bytes + size > maxRequestSize || run.length >= maxMessages)) {
+      yield run;
       run = [];
       bytes = 0;
     }
     run.push(key === null ? { value } : { key, value });
     bytes += size;
   }
-  if (run.length > 0) runs.push(run);
-  return runs;
+  if (run.length > 0) yield run;
+}
+
+/** Keys cached per topic by `cachingPartitioner` before the cache starts over. */
+const PARTITION_CACHE_SIZE = 100_000;
+
+/**
+ * Wraps a kafkajs partitioner factory so that each string key is hashed once: the partition of a
+ * keyed message depends only on its key and the topic's partition count (kafkajs's default
+ * partitioner: murmur2 of the key modulo the count), so it is cached per key and starts over when
+ * the count changes. Messages without a string key, or with a partition, go to the wrapped one.
+ */
+export function cachingPartitioner(base: KafkaJs.ICustomPartitioner): KafkaJs.ICustomPartitioner {
+  return () => {
+    const inner = base();
+    const caches = new Map<string, { count: number; partitions: Map<string, number> }>();
+    return (args) => {
+      const { message } = args;
+      const key = message.key;
+      if (
+        typeof key !== 'string' ||
+        (message.partition !== undefined && message.partition !== null)
+      )
+        return inner(args);
+      const count = args.partitionMetadata.length;
+      let cache = caches.get(args.topic);
+      if (!cache || cache.count !== count || cache.partitions.size >= PARTITION_CACHE_SIZE) {
+        cache = { count, partitions: new Map() };
+        caches.set(args.topic, cache);
+      }
+      let partition = cache.partitions.get(key);
+      if (partition === undefined) {
+        partition = inner(args);
+        cache.partitions.set(key, partition);
+      }
+      return partition;
+    };
+  };
 }
 
 interface ErrorLike {
@@ -174,6 +229,8 @@ export class KafkaSink extends Sink {
   readonly options: ResolvedKafkaOptions;
   private producer: KafkaJs.Producer | undefined;
   private compressionType = 0;
+  private fast: FastProduceStatus = { encoder: false, grouping: false };
+  private readonly encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT);
 
   constructor(options: KafkaSinkOptions = {}) {
     const { throughput, own } = parseSinkOptions(options, readKafkaOptions);
@@ -183,7 +240,11 @@ export class KafkaSink extends Sink {
   }
 
   async connect(): Promise<void> {
-    const kafkajs = await loadKafkajs();
+    const { kafkajs, fast } = await loadKafkajs();
+    this.fast = fast;
+    this.logger.debug(
+      `kafka: fast produce encoder ${fast.encoder ? 'on' : 'off'}, linear grouping ${fast.grouping ? 'on' : 'off'}${fast.reason ? ` (${fast.reason})` : ''}`,
+    );
     const o = this.options;
     const codecs = kafkajs.CompressionCodecs as unknown as CodecTable;
     this.compressionType = compressionTypeOf(kafkajs, o.compression);
@@ -215,7 +276,7 @@ export class KafkaSink extends Sink {
       idempotent: o.idempotent,
       allowAutoTopicCreation: true,
       retry: SEND_RETRY,
-      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      createPartitioner: cachingPartitioner(kafkajs.Partitioners.DefaultPartitioner),
     });
     try {
       await producer.connect();
@@ -231,7 +292,14 @@ export class KafkaSink extends Sink {
     if (!producer) throw new SinkWriteError('kafka: write before connect', { retryable: false });
     const o = this.options;
     let delivered = 0;
-    for (const messages of toMessages(records, o.keyField, o.maxRequestSize)) {
+    const maxMessages = this.fast.grouping ? Infinity : MAX_MESSAGES_PER_REQUEST;
+    for (const messages of messageRuns(
+      records,
+      o.keyField,
+      o.maxRequestSize,
+      maxMessages,
+      this.encoder,
+    )) {
       try {
         await producer.send({
           topic: o.topic,
@@ -312,11 +380,13 @@ export class KafkaSink extends Sink {
   }
 }
 
-async function loadKafkajs(): Promise<KafkaModule> {
+async function loadKafkajs(): Promise<{ kafkajs: KafkaModule; fast: FastProduceStatus }> {
   try {
+    // before kafkajs loads: it captures its grouping function at load time
+    const fast = installFastProduce();
     const mod = (await import('kafkajs')) as KafkaModule & { default?: KafkaModule };
     // kafkajs is CommonJS: CompressionCodecs is only on the default export.
-    return mod.default ?? mod;
+    return { kafkajs: mod.default ?? mod, fast };
   } catch (err) {
     if (isModuleMissing(err, 'kafkajs'))
       throw new ConfigError(

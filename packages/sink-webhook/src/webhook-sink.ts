@@ -9,7 +9,8 @@ import {
   isModuleMissing,
   parseRetryAfter,
   parseSinkOptions,
-  recordToJson,
+  encodeJsonArray,
+  jsonArrayEncoder,
   redact,
   registerSecret,
   type SensorRecord,
@@ -58,6 +59,7 @@ export class WebhookSink extends Sink {
   private readonly target: string;
   private client: Got | undefined;
   private agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+  private readonly encoder = jsonArrayEncoder();
 
   constructor(options: WebhookSinkOptions = {}) {
     const { throughput, own } = parseSinkOptions(options, readWebhookOptions);
@@ -131,14 +133,9 @@ export class WebhookSink extends Sink {
     const client = this.client;
     if (!client)
       throw new SinkWriteError('webhook sink: write before connect', { retryable: false });
-    let text = '[';
-    for (let i = 0; i < records.length; i++) {
-      if (i > 0) text += ',';
-      text += recordToJson(records[i]!);
-    }
-    text += ']';
     // A Buffer, not a string: got would otherwise UTF-8-encode the text once more to measure it.
-    const body = this.options.gzip ? await gzip(text) : Buffer.from(text, 'utf8');
+    const json = encodeJsonArray(this.encoder, records);
+    const body = this.options.gzip ? await gzip(json) : json;
     const what = `${this.options.method} ${this.target}`;
     let status: number;
     let responseText: string;

@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
@@ -14,6 +12,7 @@ import {
   describeSinkConformance,
   dicts,
   expectAccounting,
+  makeCertificates,
   makeRecords,
   tempDir,
 } from '@iotsim/test-utils';
@@ -324,27 +323,7 @@ describe('webhook: TLS', () => {
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
   beforeAll(async () => {
     dir = await tempDir();
-    const key = join(dir.path, 'key.pem');
-    const cert = join(dir.path, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { key, cert } = makeCertificates(dir.path);
     tls = await RecordingServer.start({
       key: readFileSync(key, 'utf8'),
       cert: readFileSync(cert, 'utf8'),

@@ -1,11 +1,11 @@
 import type { SensorRecord } from '../models.js';
-import { recordToJson } from '../models.js';
+import { JSON_LINES_LAYOUT, RecordTextEncoder } from '../encoding.js';
 import { SinkWriteError } from '../errors.js';
 import { parseSinkOptions, Sink, type ThroughputOptions } from '../sink.js';
 
 /** Something text can be written to: `process.stdout`, a file stream, or an object with `write`. */
 export interface TextStream {
-  write(chunk: string): unknown;
+  write(chunk: string | Uint8Array): unknown;
   once?(event: 'drain' | 'error' | 'close', listener: (err?: Error) => void): unknown;
   removeListener?(event: 'drain' | 'error' | 'close', listener: (err?: Error) => void): unknown;
   /** Node streams set this once they cannot be written any more. */
@@ -37,6 +37,7 @@ export class ConsoleSink extends Sink {
   readonly type = 'console';
   readonly fmt: 'text' | 'json';
   private readonly stream: TextStream;
+  private encoder: RecordTextEncoder | undefined;
 
   constructor(options: ConsoleSinkOptions = {}) {
     const { throughput, own } = parseSinkOptions(options, (r) => ({
@@ -51,9 +52,13 @@ export class ConsoleSink extends Sink {
   async connect(): Promise<void> {}
 
   async write(records: readonly SensorRecord[]): Promise<void> {
-    const format = this.fmt === 'json' ? recordToJson : formatRecordText;
-    let text = '';
-    for (const r of records) text += format(r) + '\n';
+    let text: string | Buffer;
+    if (this.fmt === 'json') {
+      text = (this.encoder ??= new RecordTextEncoder(JSON_LINES_LAYOUT)).encode(records);
+    } else {
+      text = '';
+      for (const r of records) text += formatRecordText(r) + '\n';
+    }
     const stream = this.stream;
     if (stream.destroyed)
       throw new SinkWriteError('console: the output stream is closed', { retryable: false });
