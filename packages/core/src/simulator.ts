@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { ResolvedSensorConfig, SensorConfig } from './models.js';
 import { createSink } from './registry.js';
 import { SinkRunner, type SinkMetrics } from './runner.js';
+import { issuesToYaml } from './option-reader.js';
 import { redact } from './secrets.js';
 import { Sink } from './sink.js';
 import { CallbackSink, type RecordCallback } from './sinks/callback-sink.js';
@@ -104,6 +105,8 @@ export class Simulator {
   private readonly start: number | undefined;
   private readonly end: number | undefined;
   private readonly sinks: Sink[] = [];
+  /** YAML path (`sinks[2].`) of each sink built by fromConfig, for problems found at connect. */
+  private readonly yamlPaths = new Map<Sink, string>();
   private runners: SinkRunner[] = [];
   private stopRequested = false;
   private aborted = false;
@@ -183,9 +186,12 @@ export class Simulator {
           : checkConfig(config);
     // Every sink is checked even when the document has problems, so all are reported at once.
     const sinks: Sink[] = [];
+    const paths = new Map<Sink, string>();
     for (const entry of cfg.sinks) {
       try {
-        sinks.push(await createSink({ type: entry.type, ...entry.options }, entry.path));
+        const sink = await createSink({ type: entry.type, ...entry.options }, entry.path);
+        sinks.push(sink);
+        paths.set(sink, entry.path);
       } catch (err) {
         if (err instanceof ConfigError) issues.push(...err.issues);
         else throw err;
@@ -205,6 +211,7 @@ export class Simulator {
     sim.config = cfg;
     for (const group of cfg.customSensors) sim.generator.addResolved(group.sensors, group.industry);
     for (const sink of sinks) sim.addSink(sink);
+    for (const [sink, path] of paths) sim.yamlPaths.set(sink, path);
     return sim;
   }
 
@@ -318,6 +325,11 @@ export class Simulator {
           .map((r) => r.sink.close()),
       );
       const err = (results[failed] as PromiseRejectedResult).reason as unknown;
+      const path = this.yamlPaths.get(this.runners[failed]!.sink);
+      if (err instanceof ConfigError && path !== undefined) {
+        // Options checked only at connect (credentials from the environment, ...): name them as in YAML.
+        throw new ConfigError(issuesToYaml(err.issues, path), { cause: err });
+      }
       if (err instanceof Error) {
         err.message = redact(err.message);
         throw err;

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   CallbackSink,
   ConfigError,
+  registerSink,
   Simulator,
   Sink,
   type SensorRecord,
@@ -253,4 +254,28 @@ describe('Simulator.stop while the generator waits for room', () => {
       expect(m.generated).toBeGreaterThan(40);
     });
   }
+});
+
+class CheckedAtConnectSink extends Sink {
+  readonly type = 'checked_at_connect';
+  async connect(): Promise<void> {
+    throw new ConfigError([{ path: 'workspaceUrl', message: 'no workspace_url found' }]);
+  }
+  async write(): Promise<void> {}
+}
+
+describe('Simulator.fromConfig, a problem found at connect', () => {
+  it('is named with the YAML path of its sink', async () => {
+    registerSink(
+      'checked_at_connect',
+      async () => ({ CheckedAtConnectSink }),
+      'CheckedAtConnectSink',
+    );
+    const sim = await Simulator.fromConfig({
+      sinks: [{ type: 'console', stream: { write: () => true } }, { type: 'checked_at_connect' }],
+    });
+    await expect(sim.run({ durationS: 0.1 })).rejects.toThrow(
+      'sinks[1].workspace_url: no workspace_url found',
+    );
+  });
 });
