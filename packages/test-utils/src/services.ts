@@ -37,7 +37,11 @@ export function serviceEnv(name: string): string {
 export async function runPython(code: string, args: string[] = []): Promise<string> {
   const python = serviceEnv('IOTSIM_PYTHON');
   if (!existsSync(python)) throw new Error(`IOTSIM_PYTHON=${python} does not exist`);
-  const { stdout } = await run(python, ['-c', code, ...args], {
+  // A script that got to its end has done its work: exit without interpreter teardown, where
+  // delta-rs's runtime threads sometimes abort the process ("terminate called without an active
+  // exception", delta-io/delta-rs#2184). An exception still exits 1 with its traceback.
+  const script = `${code}\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_sys.stderr.flush()\n_os._exit(0)\n`;
+  const { stdout } = await run(python, ['-c', script, ...args], {
     maxBuffer: 512 * 1024 * 1024,
     timeout: 300_000,
   });
