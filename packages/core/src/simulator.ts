@@ -234,6 +234,11 @@ export class Simulator {
     return this;
   }
 
+  /** The sinks added so far, in order. */
+  listSinks(): readonly Sink[] {
+    return [...this.sinks];
+  }
+
   /** Number of sensor channels (sensors × devices). */
   get sensorCount(): number {
     return this.generator.sensorCount;
