@@ -303,18 +303,46 @@ export async function encodeCheckpoint(actions: readonly Action[]): Promise<Uint
   return pw.writeParquet(table, properties);
 }
 
-/** JSON-safe plain value: bigint to number, Arrow rows/maps/lists through their toJSON. */
-function plain(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)),
-  );
-}
+type Reader = (row: number) => unknown;
 
-/** Drops null fields (absent optional fields read back as null), keeping nested maps as they are. */
-function withoutNulls(o: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined) out[k] = v;
-  return out;
+/**
+ * A reader of one column's values as plain JSON-like data: structs as objects without their null
+ * fields (absent optional fields), maps as objects (null values kept), lists as arrays, 64-bit
+ * integers as numbers. Built once per column: far faster than converting Arrow row proxies.
+ */
+function columnReader(a: typeof Arrow, v: Arrow.Vector): Reader {
+  const t = v.type as Arrow.DataType;
+  if (a.DataType.isStruct(t)) {
+    const kids = t.children.map((f, k) => [f.name, columnReader(a, v.getChildAt(k)!)] as const);
+    return (i) => {
+      if (!v.isValid(i)) return null;
+      const o: Record<string, unknown> = {};
+      for (const [name, read] of kids) {
+        const x = read(i);
+        if (x !== null && x !== undefined) o[name] = x;
+      }
+      return o;
+    };
+  }
+  if (a.DataType.isMap(t)) {
+    return (i) => {
+      const m = v.get(i) as { toJSON(): Record<string, unknown> } | null;
+      return m ? m.toJSON() : null;
+    };
+  }
+  if (a.DataType.isList(t)) {
+    return (i) => {
+      const l = v.get(i) as Iterable<unknown> | null;
+      return l ? [...l] : null;
+    };
+  }
+  if (a.DataType.isInt(t) && t.bitWidth === 64) {
+    return (i) => {
+      const x = v.get(i) as bigint | null;
+      return x === null || x === undefined ? null : Number(x);
+    };
+  }
+  return (i) => v.get(i) as unknown;
 }
 
 /**
@@ -325,15 +353,19 @@ export async function decodeCheckpoint(bytes: Uint8Array): Promise<Action[]> {
   const [a, pw] = await Promise.all([loadArrow(), loadParquetWasm()]);
   // intoIPCStream consumes (frees) the WebAssembly table.
   const table = a.tableFromIPC(pw.readParquet(bytes).intoIPCStream());
-  const actions: Action[] = [];
-  const vectors = COLUMNS.map((c) => [c, table.getChild(c)] as const).filter(([, v]) => v);
-  if (!vectors.some(([c]) => c === 'add') || !vectors.some(([c]) => c === 'metaData'))
+  const columns: [Column, Arrow.Vector][] = [];
+  for (const c of COLUMNS) {
+    const v = table.getChild(c);
+    if (v) columns.push([c, v]);
+  }
+  if (!columns.some(([c]) => c === 'add') || !columns.some(([c]) => c === 'metaData'))
     throw new Error('not a Delta checkpoint (no add or metaData column)');
+  const readers = columns.map(([c, v]) => [c, v, columnReader(a, v)] as const);
+  const actions: Action[] = [];
   for (let i = 0; i < table.numRows; i++) {
-    for (const [column, vector] of vectors) {
-      const row = vector!.get(i) as unknown;
-      if (row === null || row === undefined) continue;
-      const value = withoutNulls(plain(row) as Record<string, unknown>);
+    for (const [column, vector, read] of readers) {
+      if (!vector.isValid(i)) continue;
+      const value = read(i) as Record<string, unknown>;
       if (column === 'metaData') {
         const format = value.format as { provider: string; options?: Record<string, string> };
         value.format = { provider: format.provider, options: format.options ?? {} };
