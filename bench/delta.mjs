@@ -26,7 +26,7 @@ async function du(dir) {
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!e.isFile()) continue;
     bytes += (await stat(join(e.parentPath ?? e.path, e.name))).size;
-    if (e.name.endsWith('.parquet')) files++;
+    if (e.name.endsWith('.parquet') && !e.name.includes('.checkpoint.')) files++;
   }
   return { bytes, files };
 }
@@ -62,6 +62,7 @@ try {
       records: n,
       extra: {
         commits: sink.commits,
+        checkpoints: sink.checkpoints,
         dataFiles: files,
         bytes,
         bytesPerRecord: Math.round((bytes / n) * 10) / 10,

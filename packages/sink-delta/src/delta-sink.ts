@@ -27,6 +27,17 @@ import {
   type MetadataAction,
   type ProtocolAction,
 } from './log.js';
+import {
+  LAST_CHECKPOINT_PATH,
+  checkpointActions,
+  checkpointPath,
+  completeCheckpoints,
+  encodeCheckpoint,
+  isCheckpointVersion,
+  loadCheckpoint,
+  parseLastCheckpoint,
+  type LastCheckpoint,
+} from './checkpoint.js';
 import { readDeltaOptions, type DeltaSinkOptions, type ResolvedDeltaOptions } from './options.js';
 import { groupByPartition, logPathFor } from './partition.js';
 import { S3Storage, s3Settings } from './s3-storage.js';
@@ -78,6 +89,10 @@ export class DeltaSink extends Sink {
   commits = 0;
   /** Times another writer had taken the version this sink tried to commit. */
   clashes = 0;
+  /** Checkpoints this sink has written. */
+  checkpoints = 0;
+  /** The checkpoint version the last connect started its log replay from (undefined: full replay). */
+  replayedFromCheckpoint: number | undefined;
   private storage: TableStorage | undefined;
   private parquet: typeof ParquetModule | undefined;
   private state = new TableState();
@@ -169,7 +184,7 @@ export class DeltaSink extends Sink {
     this.logger.info(
       this.state.version < 0
         ? `delta: creating table ${storage.location}`
-        : `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files`,
+        : `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files${this.replayedFromCheckpoint === undefined ? '' : ` (log read from the checkpoint of version ${this.replayedFromCheckpoint})`}`,
     );
   }
 
@@ -270,7 +285,7 @@ export class DeltaSink extends Sink {
   /** Commits `batch` as the next version, re-reading the log and retrying on a clash. */
   private async commit(storage: TableStorage, batch: PendingBatch): Promise<void> {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
-      if ((this.state.txns.get(this.appId) ?? 0) >= batch.seq) return; // landed before
+      if ((this.state.txns.get(this.appId)?.version ?? 0) >= batch.seq) return; // landed before
       const version = this.state.version + 1;
       const actions = this.commitActions(version, batch);
       if (await storage.putIfAbsent(commitPath(version), Buffer.from(serializeCommit(actions)))) {
@@ -279,6 +294,8 @@ export class DeltaSink extends Sink {
         this.overwritePending = false;
         if (attempt > 1)
           this.logger.debug(`delta: committed version ${version} after ${attempt - 1} clash(es)`);
+        if (isCheckpointVersion(version, this.options.checkpointInterval))
+          await this.checkpoint(storage, version);
         return;
       }
       // Another writer took this version: catch up with the log, check it, try the next one.
@@ -347,28 +364,103 @@ export class DeltaSink extends Sink {
     return actions;
   }
 
-  /** Replays the whole log (JSON commits from version 0). */
+  /**
+   * Writes a checkpoint of the table at `version` (the state right after our commit) and points
+   * `_last_checkpoint` at it. The commit has landed: a failure here is only logged.
+   */
+  private async checkpoint(storage: TableStorage, version: number): Promise<void> {
+    try {
+      const actions = checkpointActions(this.state);
+      const bytes = await encodeCheckpoint(actions);
+      // Put-if-absent: another writer may have checkpointed this version already (same state).
+      if (!(await storage.putIfAbsent(checkpointPath(version), bytes))) return;
+      const last: LastCheckpoint = {
+        version,
+        size: actions.length,
+        sizeInBytes: bytes.length,
+        numOfAddFiles: this.state.files.size,
+      };
+      // Never move the pointer back past a newer checkpoint another writer made.
+      const current = await this.readLastCheckpoint(storage);
+      if (current && current.version > version) return;
+      await storage.replace(LAST_CHECKPOINT_PATH, Buffer.from(JSON.stringify(last)));
+      this.checkpoints++;
+      this.logger.debug(
+        `delta: checkpoint at version ${version} (${actions.length} actions, ${bytes.length} bytes)`,
+      );
+    } catch (err) {
+      this.logger.warn(
+        `delta: could not write the checkpoint of version ${version} on ${storage.location} (the commit did land; readers replay the JSON commits): ${describeError(err)}`,
+      );
+    }
+  }
+
+  /** `_last_checkpoint`, or undefined when it is absent or unreadable. */
+  private async readLastCheckpoint(storage: TableStorage): Promise<LastCheckpoint | undefined> {
+    try {
+      const bytes = await storage.read(LAST_CHECKPOINT_PATH);
+      return bytes ? parseLastCheckpoint(Buffer.from(bytes).toString('utf8')) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Rebuilds the table state: from the newest readable checkpoint (`_last_checkpoint` first) plus
+   * the JSON commits after it, or by replaying every JSON commit from version 0 when no
+   * checkpoint can be read.
+   */
   private async replay(): Promise<TableState> {
     const storage = this.requireStorage();
-    const versions = (await storage.list('_delta_log'))
+    const names = await storage.list('_delta_log');
+    const versions = names
       .map(parseCommitFileName)
       .filter((v): v is number => v !== undefined)
       .sort((a, b) => a - b);
-    const state = new TableState();
-    if (versions.length === 0) return state;
-    if (versions[0] !== 0) {
+    this.replayedFromCheckpoint = undefined;
+    let state: TableState | undefined;
+    const checkpoints = completeCheckpoints(names);
+    if (checkpoints.length) {
+      const hint = await this.readLastCheckpoint(storage);
+      const hinted = checkpoints.findIndex(
+        (c) => c[0]!.version === hint?.version && c[0]!.parts === (hint.parts ?? 1),
+      );
+      if (hinted > 0) checkpoints.unshift(...checkpoints.splice(hinted, 1));
+      for (const files of checkpoints.slice(0, 3)) {
+        const version = files[0]!.version;
+        try {
+          state = await loadCheckpoint(
+            files,
+            (name) => storage.read(`_delta_log/${name}`),
+            version === hint?.version && (hint.parts ?? 1) === files[0]!.parts
+              ? hint.size
+              : undefined,
+          );
+          this.replayedFromCheckpoint = version;
+          break;
+        } catch (err) {
+          this.logger.warn(
+            `delta: cannot use the checkpoint of version ${version} in ${storage.location} (${describeError(err)}); trying ${checkpoints.length > 1 ? 'an older checkpoint or ' : ''}the JSON commits`,
+          );
+        }
+      }
+    }
+    state ??= new TableState();
+    const pending = versions.filter((v) => v > state.version);
+    if (state.version < 0 && pending.length && pending[0] !== 0) {
       throw new Error(
-        `the log starts at version ${versions[0]} (older commits were cleaned up after a checkpoint); this sink replays JSON commits only`,
+        `the log starts at version ${pending[0]} (older commits were cleaned up) and no checkpoint could be read`,
       );
     }
-    const texts = await mapLimit(versions, 16, async (v) => {
+    const texts = await mapLimit(pending, 16, async (v) => {
       const bytes = await storage.read(commitPath(v));
       if (!bytes) throw new Error(`${commitPath(v)} disappeared while reading the log`);
       return Buffer.from(bytes).toString('utf8');
     });
-    for (let i = 0; i < versions.length; i++) {
-      if (versions[i] !== i) throw new Error(`version ${i} is missing from _delta_log/`);
-      state.apply(i, parseCommit(texts[i]!, commitPath(i)));
+    for (let i = 0; i < pending.length; i++) {
+      const v = state.version + 1;
+      if (pending[i] !== v) throw new Error(`version ${v} is missing from _delta_log/`);
+      state.apply(v, parseCommit(texts[i]!, commitPath(v)));
     }
     this.state = state;
     await this.refresh(); // commits that landed while we listed

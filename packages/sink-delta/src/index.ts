@@ -22,3 +22,11 @@ export { escapePartitionValue, logPathFor, partitionDir } from './partition.js';
 export { computeStats, type FileStats } from './stats.js';
 export { LocalStorage, type TableStorage } from './storage.js';
 export { S3Storage } from './s3-storage.js';
+export {
+  checkpointFileName,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  isCheckpointVersion,
+  parseCheckpointFileName,
+  type LastCheckpoint,
+} from './checkpoint.js';

@@ -46,6 +46,7 @@ export interface AddAction {
   modificationTime: number;
   dataChange: boolean;
   stats?: string;
+  tags?: Record<string, string | null>;
 }
 
 export interface RemoveAction {
@@ -55,6 +56,8 @@ export interface RemoveAction {
   extendedFileMetadata?: boolean;
   partitionValues?: Record<string, string | null>;
   size?: number;
+  stats?: string;
+  tags?: Record<string, string | null>;
 }
 
 export interface TxnAction {
@@ -181,38 +184,52 @@ export function schemaDifferences(table: DeltaSchema, ours: DeltaSchema): string
   return problems;
 }
 
-/** A data file live in the table. */
-export interface LiveFile {
-  readonly path: string;
-  readonly partitionValues: Record<string, string | null>;
-  readonly size: number;
-}
+/** A data file live in the table: its `add` action as the log holds it. */
+export type LiveFile = AddAction;
 
 /**
  * The state of a table after replaying its log: latest version, protocol, metadata, live files
- * and the last transaction version per application id.
+ * (their add actions), remove tombstones, and the last transaction per application id.
  */
 export class TableState {
   version = -1;
   protocol: ProtocolAction | undefined;
   metadata: MetadataAction | undefined;
   readonly files = new Map<string, LiveFile>();
-  readonly txns = new Map<string, number>();
+  /** Removed files (kept in checkpoints until they expire), by decoded path. */
+  readonly tombstones = new Map<string, RemoveAction>();
+  readonly txns = new Map<string, TxnAction>();
+
+  /** A state at `version` holding `actions`: a checkpoint's contents. */
+  static fromCheckpoint(version: number, actions: readonly Action[]): TableState {
+    const state = new TableState();
+    state.applyActions(actions);
+    state.version = version;
+    return state;
+  }
 
   /** Applies the actions of `version`, which must follow the current one. */
   apply(version: number, actions: readonly Action[]): void {
     if (version !== this.version + 1)
       throw new Error(`log replay: expected version ${this.version + 1}, got ${version}`);
+    this.applyActions(actions);
+    this.version = version;
+  }
+
+  private applyActions(actions: readonly Action[]): void {
     for (const a of actions) {
       if ('add' in a) {
-        const { path, partitionValues, size } = a.add;
-        this.files.set(decodeLogPath(path), { path, partitionValues, size });
-      } else if ('remove' in a) this.files.delete(decodeLogPath(a.remove.path));
-      else if ('metaData' in a) this.metadata = a.metaData;
+        const key = decodeLogPath(a.add.path);
+        this.files.set(key, a.add);
+        this.tombstones.delete(key);
+      } else if ('remove' in a) {
+        const key = decodeLogPath(a.remove.path);
+        this.files.delete(key);
+        this.tombstones.set(key, a.remove);
+      } else if ('metaData' in a) this.metadata = a.metaData;
       else if ('protocol' in a) this.protocol = a.protocol;
-      else if ('txn' in a) this.txns.set(a.txn.appId, a.txn.version);
+      else if ('txn' in a) this.txns.set(a.txn.appId, a.txn);
     }
-    this.version = version;
   }
 }
 

@@ -26,6 +26,8 @@ export interface DeltaSinkOptions extends ThroughputOptions {
   targetFileRows?: number;
   /** Parquet codec of the data files. Default `snappy`. */
   compression?: DeltaCompression;
+  /** Write a Parquet checkpoint after every this many commits (as delta-rs: versions 9, 19, … for 10). 0 disables. Default 10. */
+  checkpointInterval?: number;
 }
 
 /** DeltaSink options after validation. */
@@ -37,6 +39,7 @@ export interface ResolvedDeltaOptions {
   readonly timestampType: DeltaTimestampType;
   readonly targetFileRows: number | undefined;
   readonly compression: DeltaCompression;
+  readonly checkpointInterval: number;
 }
 
 /**
@@ -145,6 +148,7 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
     ['snappy', 'zstd', 'gzip', 'lz4', 'none'] as const,
     'snappy',
   );
+  const checkpointInterval = r.number('checkpointInterval', 10, { min: 0, integer: true });
   return {
     tablePath,
     mode,
@@ -153,5 +157,6 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
     timestampType,
     targetFileRows,
     compression,
+    checkpointInterval,
   };
 }

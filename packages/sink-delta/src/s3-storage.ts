@@ -182,6 +182,11 @@ export class S3Storage implements TableStorage {
     }
   }
 
+  /** A PutObject replaces an object atomically. */
+  async replace(path: string, bytes: Uint8Array): Promise<void> {
+    await this.put(path, bytes);
+  }
+
   async close(): Promise<void> {
     this.client?.destroy();
     this.client = undefined;

@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +27,8 @@ export interface TableStorage {
   put(path: string, bytes: Uint8Array): Promise<void>;
   /** Writes a file only if nothing exists at `path`: false when it already exists (a commit clash). */
   putIfAbsent(path: string, bytes: Uint8Array): Promise<boolean>;
+  /** Writes or overwrites a file atomically: readers see the old or the new bytes, never a mix. */
+  replace(path: string, bytes: Uint8Array): Promise<void>;
   /** Releases clients. */
   close(): Promise<void>;
 }
@@ -96,6 +108,26 @@ export class LocalStorage implements TableStorage {
       throw err;
     } finally {
       await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** Writes a temporary file, syncs it and renames it over `path` (atomic on POSIX filesystems). */
+  async replace(path: string, bytes: Uint8Array): Promise<void> {
+    const full = join(this.root, path);
+    await mkdir(dirname(full), { recursive: true });
+    const tmp = join(dirname(full), `_replace_${randomUUID()}.tmp`);
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, full);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
   }
 

@@ -78,3 +78,14 @@ write_deltalake(path, pa.Table.from_pylist(rows, schema=schema), mode='append')
 export async function appendWithDeltaRs(path: string, rowsFile: string): Promise<void> {
   await runPython(APPEND, [path, rowsFile]);
 }
+
+const CHECKPOINT = `
+import sys
+from deltalake import DeltaTable
+DeltaTable(sys.argv[1]).create_checkpoint()
+`;
+
+/** Makes delta-rs write a checkpoint of the table's current version (and its `_last_checkpoint`). */
+export async function checkpointWithDeltaRs(path: string): Promise<void> {
+  await runPython(CHECKPOINT, [path]);
+}

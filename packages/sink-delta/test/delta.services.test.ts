@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   describeSinkConformance,
   dicts,
@@ -10,9 +10,9 @@ import {
   serviceEnv,
   tempDirs,
 } from '@iotsim/test-utils';
-import { DeltaSink, S3Storage } from '../src/index.js';
+import { DeltaSink, S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
 import { s3Settings } from '../src/s3-storage.js';
-import { appendWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
+import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
 import { sortDicts } from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-svc-');
@@ -146,6 +146,95 @@ describe('delta-rs reads what DeltaSink writes', () => {
   });
 });
 
+/** Writes records as JSON lines for delta-rs's append helper. */
+async function rowsFile(records: Parameters<typeof dicts>[0]): Promise<string> {
+  const file = join(await freshDir(), 'rows.jsonl');
+  await writeFile(
+    file,
+    dicts(records)
+      .map((d) => JSON.stringify(d))
+      .join('\n') + '\n',
+  );
+  return file;
+}
+
+/** Deletes the JSON commits 0..upTo and older checkpoints, as log cleanup after a checkpoint does. */
+async function cleanUpLog(path: string, upTo: number): Promise<void> {
+  for (let v = 0; v <= upTo; v++) await rm(join(path, '_delta_log', commitFileName(v)));
+  for (const n of await readdir(join(path, '_delta_log')))
+    if (n.includes('.checkpoint.') && Number(n.slice(0, 20)) < upTo)
+      await rm(join(path, '_delta_log', n));
+}
+
+describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
+  it('delta-rs reads a table with our checkpoints, also once the commits they cover are gone', async () => {
+    const path = join(await freshDir(), 't');
+    const records = makeRecords(500, { seed: 81 });
+    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 20 });
+    await runThrough(sink, records, { tick: 20 });
+    expect(sink.commits).toBe(25);
+    expect(sink.checkpoints).toBe(2);
+    const names = await readdir(join(path, '_delta_log'));
+    expect(names).toContain(checkpointFileName(19));
+    const before = await readWithDeltaRs(path);
+    expect(before.version).toBe(24);
+    expect(sortDicts(before.rows)).toEqual(sortDicts(dicts(records)));
+
+    // Without commits 0..19 only our checkpoint of version 19 can tell delta-rs what is live.
+    await cleanUpLog(path, 19);
+    expect((await readdir(join(path, '_delta_log'))).sort()).toEqual(
+      [
+        checkpointFileName(19),
+        '_last_checkpoint',
+        ...[20, 21, 22, 23, 24].map((v) => commitFileName(v)),
+      ].sort(),
+    );
+    const after = await readWithDeltaRs(path);
+    expect(after.version).toBe(24);
+    expect(sortDicts(after.rows)).toEqual(sortDicts(dicts(records)));
+    expect(after.partitionColumns).toEqual(['industry']);
+    expect(after.deltaTypes).toEqual(DELTA_TYPES);
+    // Time travel to the checkpoint's own version.
+    const at19 = await readWithDeltaRs(path, { version: 19 });
+    expect(sortDicts(at19.rows)).toEqual(sortDicts(dicts(records.slice(0, 400))));
+  });
+
+  it('delta-rs appends after our checkpoint, we append and checkpoint again, delta-rs reads all', async () => {
+    const path = join(await freshDir(), 't');
+    const a = makeRecords(100, { seed: 82 });
+    const b = makeRecords(90, { seed: 83, start: 1_750_000_000 });
+    const c = makeRecords(90, { seed: 84, start: 1_760_000_000 });
+    await runThrough(new DeltaSink({ tablePath: path, batchSize: 10 }), a, { tick: 10 }); // 0..9
+    await appendWithDeltaRs(path, await rowsFile(b)); // version 10, by delta-rs
+    const again = new DeltaSink({ tablePath: path, batchSize: 10 });
+    await runThrough(again, c, { tick: 10 }); // 11..19: our checkpoint at 19 holds delta-rs's add
+    expect(again.replayedFromCheckpoint).toBe(9);
+    expect(again.checkpoints).toBe(1);
+    await cleanUpLog(path, 19);
+    const view = await readWithDeltaRs(path);
+    expect(view.version).toBe(19);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b, ...c])));
+  });
+
+  it('we open a table from a checkpoint delta-rs wrote, append, and delta-rs reads all', async () => {
+    const path = join(await freshDir(), 't');
+    const a = makeRecords(60, { seed: 85 });
+    const b = makeRecords(40, { seed: 86, start: 1_750_000_000 });
+    const c = makeRecords(50, { seed: 87, start: 1_760_000_000 });
+    await runThrough(new DeltaSink({ tablePath: path, batchSize: 20 }), a, { tick: 20 }); // 0..2
+    await appendWithDeltaRs(path, await rowsFile(b)); // 3
+    await checkpointWithDeltaRs(path); // delta-rs's checkpoint of version 3
+    await cleanUpLog(path, 3);
+    const sink = new DeltaSink({ tablePath: path, batchSize: 25 });
+    await runThrough(sink, c, { tick: 25 }); // 4, 5
+    expect(sink.replayedFromCheckpoint).toBe(3);
+    expect(sink.version).toBe(5);
+    const view = await readWithDeltaRs(path);
+    expect(view.version).toBe(5);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b, ...c])));
+  });
+});
+
 describe('DeltaSink on S3 (moto)', () => {
   const bucket = `iotsim-delta-${process.pid}-${Date.now()}`;
   let storageOptions: Record<string, string>;
@@ -228,6 +317,57 @@ describe('DeltaSink on S3 (moto)', () => {
     );
     expect((await readWithDeltaRs(tablePath, { storageOptions, version: 11 })).rows).toHaveLength(
       600,
+    );
+  });
+
+  it('checkpoints on S3: delta-rs reads the table after the covered commits are deleted', async () => {
+    const prefix = 'delta/checkpointed';
+    const tablePath = `s3://${bucket}/${prefix}`;
+    const records = makeRecords(240, { seed: 74 });
+    const sink = new DeltaSink({
+      tablePath,
+      partitionBy: ['industry'],
+      storageOptions,
+      batchSize: 20,
+    });
+    await runThrough(sink, records, { tick: 20 }); // versions 0..11, checkpoint at 9
+    expect(sink.checkpoints).toBe(1);
+    const client = new S3Client({
+      endpoint: storageOptions.AWS_ENDPOINT_URL,
+      region: storageOptions.AWS_REGION,
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: storageOptions.AWS_ACCESS_KEY_ID!,
+        secretAccessKey: storageOptions.AWS_SECRET_ACCESS_KEY!,
+      },
+    });
+    try {
+      for (let v = 0; v <= 9; v++)
+        await client.send(
+          new DeleteObjectCommand({
+            Bucket: bucket,
+            Key: `${prefix}/_delta_log/${commitFileName(v)}`,
+          }),
+        );
+    } finally {
+      client.destroy();
+    }
+    const view = await readWithDeltaRs(tablePath, { storageOptions });
+    expect(view.version).toBe(11);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts(records)));
+    // And we reopen it from the checkpoint and append.
+    const more = makeRecords(20, { seed: 75, start: 1_800_000_000 });
+    const again = new DeltaSink({
+      tablePath,
+      partitionBy: ['industry'],
+      storageOptions,
+      batchSize: 20,
+    });
+    await runThrough(again, more, { tick: 20 });
+    expect(again.replayedFromCheckpoint).toBe(9);
+    expect(again.version).toBe(12);
+    expect(sortDicts((await readWithDeltaRs(tablePath, { storageOptions })).rows)).toEqual(
+      sortDicts(dicts([...records, ...more])),
     );
   });
 
