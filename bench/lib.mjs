@@ -60,3 +60,23 @@ export async function backfillThrough(
   await runner.stop(stopTimeoutS);
   return { generated, metrics: runner.metrics() };
 }
+
+/**
+ * Checks a run against what a stand-in server received (nothing failed, everything delivered and
+ * received) and returns the sink process's CPU figures since `cpuAtStart` (`process.cpuUsage()`).
+ */
+export function checkedCpuFigures(metrics, generated, received, cpuAtStart) {
+  if (metrics.failed !== 0 || metrics.delivered !== generated || received !== generated) {
+    throw new Error(
+      `bench: generated ${generated}, delivered ${metrics.delivered}, failed ${metrics.failed}, server received ${received}`,
+    );
+  }
+  const used = process.cpuUsage(cpuAtStart);
+  const cpuS = (used.user + used.system) / 1e6;
+  // CPU time of this (sink) process: records per CPU-second is less sensitive to a busy machine.
+  return {
+    cpuS: Math.round(cpuS * 100) / 100,
+    recordsPerCpuSec: Math.round(metrics.delivered / cpuS),
+    p50WriteMs: Math.round(metrics.writeLatencyMs.p50 * 100) / 100,
+  };
+}

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { WebhookSink } from '@iotsim/sink-webhook';
-import { backfillThrough, measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, checkedCpuFigures, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['batch500', 'batch500-gzip', 'batch500-inflight2'];
 
@@ -73,23 +73,14 @@ async function main() {
         stopTimeoutS: 120,
       });
       const stats = await ask();
-      if (m.failed !== 0 || m.delivered !== generated || stats.records !== generated) {
-        throw new Error(
-          `bench: generated ${generated}, delivered ${m.delivered}, failed ${m.failed}, server received ${stats.records}`,
-        );
-      }
-      const used = process.cpuUsage(cpu);
-      const cpuS = (used.user + used.system) / 1e6;
+      const cpuFigures = checkedCpuFigures(m, generated, stats.records, cpu);
       return {
         records: m.delivered,
         extra: {
-          // CPU time of this (sink) process: records per CPU-second is less sensitive to a busy machine.
-          cpuS: Math.round(cpuS * 100) / 100,
-          recordsPerCpuSec: Math.round(m.delivered / cpuS),
+          ...cpuFigures,
           requests: stats.requests,
           bodyMb: Math.round(stats.bytes / 1e5) / 10,
           bytesPerRecord: Math.round((stats.bytes / stats.records) * 10) / 10,
-          p50WriteMs: Math.round(m.writeLatencyMs.p50 * 100) / 100,
         },
       };
     },

@@ -7,6 +7,8 @@ import {
   DataGenerator,
   listIndustries,
   parseYaml,
+  CSV_OPTIONAL_COLUMNS,
+  CSV_REQUIRED_COLUMNS,
   registerSink,
   resolveSensorConfig,
   SENSOR_TYPES,
@@ -106,23 +108,8 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   ),
 })).any;
 
-const SENSOR_KEYS = [
-  'name',
-  'sensor_type',
-  'unit',
-  'min_value',
-  'max_value',
-  'nominal_value',
-  'noise_std',
-  'drift_rate',
-  'anomaly_probability',
-  'anomaly_magnitude',
-  'update_frequency_hz',
-  'cyclic',
-  'cycle_period_seconds',
-  'cycle_amplitude',
-  'metadata',
-] as const;
+// Every key a sensor takes in YAML: the CSV columns plus metadata.
+const SENSOR_KEYS = [...CSV_REQUIRED_COLUMNS, ...CSV_OPTIONAL_COLUMNS, 'metadata'] as const;
 
 const THROUGHPUT_KEYS = [
   'rate_hz',
