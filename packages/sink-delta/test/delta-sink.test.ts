@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, SensorRecord, SinkRunner, redact } from '@iotsim/core';
 import {
-  describeSinkConformance,
   dicts,
   makeRecords,
   runThrough,
@@ -22,23 +21,17 @@ import {
   recordSchema,
 } from '../src/index.js';
 import { utf8Less } from '../src/stats.js';
-import { liveFiles, readLog, readTable, sortDicts } from './read-table.js';
+import {
+  describeDeltaConformance,
+  liveFiles,
+  readLog,
+  readTable,
+  sortDicts,
+} from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-');
 
-// The conformance suite, read back by replaying the log and reading the Parquet files with hyparquet.
-const tables = new WeakMap<DeltaSink, string>();
-describeSinkConformance<DeltaSink>('delta (local, hyparquet reader)', {
-  async create(throughput) {
-    const path = join(await freshDir(), 'table');
-    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], ...throughput });
-    tables.set(sink, path);
-    return sink;
-  },
-  readBack: (sink) => readTable(tables.get(sink)!),
-  // Rows come back file by file, one file per partition per commit.
-  ordered: false,
-});
+describeDeltaConformance('delta (local, hyparquet reader)', freshDir, readTable);
 
 describe('DeltaSink options', () => {
   it('has the original defaults', () => {

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
-  describeSinkConformance,
   dicts,
   makeRecords,
   runThrough,
@@ -13,22 +12,15 @@ import {
 import { DeltaSink, S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
 import { s3Settings } from '../src/s3-storage.js';
 import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
-import { sortDicts } from './read-table.js';
+import { describeDeltaConformance, sortDicts } from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-svc-');
 
-const tables = new WeakMap<DeltaSink, string>();
-describeSinkConformance<DeltaSink>('delta (delta-rs reader)', {
-  async create(throughput) {
-    const path = join(await freshDir(), 'table');
-    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], ...throughput });
-    tables.set(sink, path);
-    return sink;
-  },
-  readBack: async (sink) => (await readWithDeltaRs(tables.get(sink)!)).rows,
-  // delta-rs reads the files of a table in no guaranteed order.
-  ordered: false,
-});
+describeDeltaConformance(
+  'delta (delta-rs reader)',
+  freshDir,
+  async (path) => (await readWithDeltaRs(path)).rows,
+);
 
 const DELTA_TYPES = {
   sensor_name: 'string',

@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SensorRecordDict } from '@iotsim/core';
-import { parquetRowToDict, readParquetRows } from '@iotsim/test-utils';
+import { describeSinkConformance, parquetRowToDict, readParquetRows } from '@iotsim/test-utils';
+import { DeltaSink } from '../src/index.js';
 
 /** One commit file, parsed line by line. */
 export type Commit = Record<string, Record<string, unknown>>[];
@@ -63,4 +64,27 @@ export function sortDicts(rows: SensorRecordDict[]): SensorRecordDict[] {
   const key = (d: SensorRecordDict): string =>
     `${d.industry}|${d.device_id}|${d.sensor_name}|${d.timestamp}`;
   return [...rows].sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+/**
+ * The sink conformance suite on fresh local tables partitioned by industry, read back by `read`
+ * (our own log reader with hyparquet, or delta-rs). Rows come back file by file, one file per
+ * partition per commit, in no guaranteed order.
+ */
+export function describeDeltaConformance(
+  name: string,
+  freshDir: () => Promise<string>,
+  read: (tablePath: string) => Promise<SensorRecordDict[]>,
+): void {
+  const tables = new WeakMap<DeltaSink, string>();
+  describeSinkConformance<DeltaSink>(name, {
+    async create(throughput) {
+      const path = join(await freshDir(), 'table');
+      const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], ...throughput });
+      tables.set(sink, path);
+      return sink;
+    },
+    readBack: (sink) => read(tables.get(sink)!),
+    ordered: false,
+  });
 }
