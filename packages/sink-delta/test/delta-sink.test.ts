@@ -2,12 +2,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, SensorRecord, SinkRunner, redact } from '@iotsim/core';
-import {
-  dicts,
-  makeRecords,
-  runThrough,
-  tempDirs,
-} from '@iotsim/test-utils';
+import { dicts, makeRecords, runThrough, tempDirs } from '@iotsim/test-utils';
 import {
   DeltaSink,
   DeltaTableMismatchError,

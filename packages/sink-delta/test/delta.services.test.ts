@@ -2,13 +2,7 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  dicts,
-  makeRecords,
-  runThrough,
-  serviceEnv,
-  tempDirs,
-} from '@iotsim/test-utils';
+import { dicts, makeRecords, runThrough, serviceEnv, tempDirs } from '@iotsim/test-utils';
 import { DeltaSink, S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
 import { s3Settings } from '../src/s3-storage.js';
 import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
