@@ -194,13 +194,15 @@ export async function main(
     });
   let code: number = EXIT.ok;
   try {
-    let helpShown = false;
     parser.showHelpOnFail(false);
     const argv = await parser.parseAsync();
-    helpShown = Boolean(argv.help);
-    const command = String(argv._[0] ?? '');
-    if (!failure && !helpShown)
-      code = await dispatch(command, argv as unknown as Record<string, unknown>, io);
+    if (!failure && !argv.help) {
+      code = await dispatch(
+        String(argv._[0] ?? ''),
+        argv as unknown as Record<string, unknown>,
+        io,
+      );
+    }
   } catch (err) {
     failure ??= err;
   }
