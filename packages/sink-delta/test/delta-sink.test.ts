@@ -17,6 +17,7 @@ import {
 } from '../src/index.js';
 import { utf8Less } from '../src/stats.js';
 import {
+  DELTA_TYPES,
   describeDeltaConformance,
   liveFiles,
   readLog,
@@ -113,20 +114,7 @@ describe('Delta log pieces', () => {
   it('describes the record columns with Delta types', () => {
     const types = (t: 'double' | 'timestamp'): Record<string, unknown> =>
       Object.fromEntries(recordSchema(t).fields.map((f) => [f.name, f.type]));
-    expect(types('double')).toEqual({
-      sensor_name: 'string',
-      industry: 'string',
-      device_id: 'string',
-      value: 'double',
-      unit: 'string',
-      sensor_type: 'string',
-      timestamp: 'double',
-      min_value: 'double',
-      max_value: 'double',
-      nominal_value: 'double',
-      fault_active: 'boolean',
-      metadata: 'string',
-    });
+    expect(types('double')).toEqual(DELTA_TYPES);
     expect(types('timestamp').timestamp).toBe('timestamp');
   });
 

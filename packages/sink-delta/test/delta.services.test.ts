@@ -6,7 +6,7 @@ import { dicts, makeRecords, runThrough, serviceEnv, tempDirs } from '@iotsim/te
 import { DeltaSink, S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
 import { s3Settings } from '../src/s3-storage.js';
 import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
-import { describeDeltaConformance, sortDicts } from './read-table.js';
+import { DELTA_TYPES, describeDeltaConformance, sortDicts } from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-svc-');
 
@@ -15,21 +15,6 @@ describeDeltaConformance(
   freshDir,
   async (path) => (await readWithDeltaRs(path)).rows,
 );
-
-const DELTA_TYPES = {
-  sensor_name: 'string',
-  industry: 'string',
-  device_id: 'string',
-  value: 'double',
-  unit: 'string',
-  sensor_type: 'string',
-  timestamp: 'double',
-  min_value: 'double',
-  max_value: 'double',
-  nominal_value: 'double',
-  fault_active: 'boolean',
-  metadata: 'string',
-};
 
 describe('delta-rs reads what DeltaSink writes', () => {
   it.each(['double', 'timestamp'] as const)(

@@ -88,3 +88,19 @@ export function describeDeltaConformance(
     ordered: false,
   });
 }
+
+/** The Delta type of each record column with `timestamp_type: double` (the original's schema). */
+export const DELTA_TYPES = {
+  sensor_name: 'string',
+  industry: 'string',
+  device_id: 'string',
+  value: 'double',
+  unit: 'string',
+  sensor_type: 'string',
+  timestamp: 'double',
+  min_value: 'double',
+  max_value: 'double',
+  nominal_value: 'double',
+  fault_active: 'boolean',
+  metadata: 'string',
+};

@@ -75,6 +75,15 @@ async function psql(sql: string): Promise<string> {
   return stdout.trim();
 }
 
+/** Shows the last non-debug lines of a run's stderr (its summary) in the test output. */
+function echoTail(label: string, stderr: string): void {
+  const tail = stderr
+    .split('\n')
+    .filter((l) => !/ DEBUG /.test(l))
+    .slice(-8);
+  process.stderr.write(`${label}:\n${tail.join('\n')}\n`);
+}
+
 describe('Fault: Kafka broker stopped for 5 s mid-run, then started (kafka sink, real broker)', () => {
   const topic = `iotsim-reliability-${stamp}`;
 
@@ -101,13 +110,7 @@ describe('Fault: Kafka broker stopped for 5 s mid-run, then started (kafka sink,
     expect(r.timedOut).toBe(false);
     expect(r.stderr).not.toMatch(STACK_FRAME);
     const m = parseSummary(r.stderr).get('kafka')!;
-    process.stderr.write(
-      `kafka fault run:\n${r.stderr
-        .split('\n')
-        .filter((l) => !/ DEBUG /.test(l))
-        .slice(-8)
-        .join('\n')}\n`,
-    );
+    echoTail('kafka fault run', r.stderr);
     expect(m).toBeDefined();
     expect(m.generated).toBe(m.delivered + m.dropped + m.failed);
     expect(m.generated).toBeGreaterThan(0);
@@ -151,13 +154,7 @@ describe('Fault: PostgreSQL restarted mid-run (database sink, real server)', () 
     expect(r.timedOut).toBe(false);
     expect(r.stderr).not.toMatch(STACK_FRAME);
     const m = parseSummary(r.stderr).get('database')!;
-    process.stderr.write(
-      `postgres fault run:\n${r.stderr
-        .split('\n')
-        .filter((l) => !/ DEBUG /.test(l))
-        .slice(-8)
-        .join('\n')}\n`,
-    );
+    echoTail('postgres fault run', r.stderr);
     expect(m).toBeDefined();
     expect(m.generated).toBe(m.delivered + m.dropped + m.failed);
     expect(m.failed).toBe(0);
