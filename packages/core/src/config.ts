@@ -5,7 +5,7 @@ import { closestNames, ConfigError, type ConfigIssue } from './errors.js';
 import type { LogLevel } from './logger.js';
 import { checkSensorConfig, sensorConfigFromInput, type ResolvedSensorConfig } from './models.js';
 import { describe, OptionReader } from './option-reader.js';
-import { registerSecret, SECRET_VARIABLE_NAME } from './secrets.js';
+import { Redactor, SECRET_VARIABLE_NAME } from './secrets.js';
 import { parseTimePoint } from './time.js';
 import { loadSensorCsv } from './csv.js';
 import { dirname, resolve } from 'node:path';
@@ -16,7 +16,7 @@ export interface CustomSensorGroup {
   sensors: ResolvedSensorConfig[];
 }
 
-/** A sink entry of a config: its type, its remaining (snake_case) options, and its path for messages. */
+/** A sink or server entry of a config: its type, its remaining (snake_case) options, and its path for messages. */
 export interface SinkEntry {
   type: string;
   options: Record<string, unknown>;
@@ -47,6 +47,12 @@ export interface SimulatorConfig {
   customSensors: CustomSensorGroup[];
   /** Sinks, validated when created. */
   sinks: SinkEntry[];
+  /** Servers, validated when created. */
+  servers: SinkEntry[];
+  /** Simulated seconds per wall-clock second (accelerated real time); undefined: real time. */
+  speed: number | undefined;
+  /** Credentials read from the environment through `${VAR}`: the run redacts them everywhere. */
+  secrets: string[];
 }
 
 const LEVELS: Readonly<Record<string, LogLevel>> = {
@@ -72,6 +78,7 @@ export function interpolateEnv(
   path: string,
   issues: ConfigIssue[],
   env: NodeJS.ProcessEnv = process.env,
+  secrets: string[] = [],
 ): unknown {
   if (typeof value === 'string') {
     return value.replace(
@@ -80,7 +87,7 @@ export function interpolateEnv(
         const v = env[name];
         if (v !== undefined && v !== '') {
           // A credential from the environment stays secret even where the config misuses it.
-          if (SECRET_VARIABLE_NAME.test(name)) registerSecret(v);
+          if (SECRET_VARIABLE_NAME.test(name)) secrets.push(v);
           return v;
         }
         if (fallback !== undefined) return fallback;
@@ -93,12 +100,12 @@ export function interpolateEnv(
     );
   }
   if (Array.isArray(value))
-    return value.map((v, i) => interpolateEnv(v, `${path}[${i}]`, issues, env));
+    return value.map((v, i) => interpolateEnv(v, `${path}[${i}]`, issues, env, secrets));
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => [
         k,
-        interpolateEnv(v, path ? `${path}.${k}` : k, issues, env),
+        interpolateEnv(v, path ? `${path}.${k}` : k, issues, env, secrets),
       ]),
     );
   }
@@ -157,11 +164,16 @@ export function checkConfig(
     );
   }
   const issues: ConfigIssue[] = [];
-  const interpolated = interpolateEnv(doc, '', issues) as Record<string, unknown>;
+  const secrets: string[] = [];
+  const interpolated = interpolateEnv(doc, '', issues, process.env, secrets) as Record<
+    string,
+    unknown
+  >;
   const top = new OptionReader(interpolated);
   const simRaw = top.raw('simulator') ?? {};
   const customRaw = top.raw('custom_sensors');
   const sinksRaw = top.raw('sinks');
+  const serversRaw = top.raw('servers');
 
   // simulator
   let sim: Record<string, unknown> = {};
@@ -211,6 +223,7 @@ export function checkConfig(
   if (end !== undefined && start === undefined)
     s.problem('start', 'is required when simulator.end is set (backfill range)');
   const devicesPerIndustry = s.number('devices_per_industry', 1, { min: 1, integer: true });
+  const speed = s.number('speed', undefined, { above: 0 });
   const shutdownTimeoutS = s.number('shutdown_timeout_s', 30, { above: 0 });
   collect(s, issues);
 
@@ -286,34 +299,8 @@ export function checkConfig(
     });
   }
 
-  // sinks
-  const sinks: SinkEntry[] = [];
-  if (sinksRaw !== undefined && sinksRaw !== null) {
-    if (!Array.isArray(sinksRaw))
-      top.problem('sinks', `must be a list of sink mappings, got ${describe(sinksRaw)}`);
-    else {
-      sinksRaw.forEach((entry, i) => {
-        const path = `sinks[${i}].`;
-        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-          issues.push({
-            path: `sinks[${i}]`,
-            message: `must be a mapping with a type, got ${describe(entry)}`,
-          });
-          return;
-        }
-        const { type, ...rest } = entry as Record<string, unknown>;
-        if (typeof type !== 'string' || !type.trim()) {
-          issues.push({
-            path: `${path}type`,
-            message:
-              'is required (console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, or a registered type)',
-          });
-          return;
-        }
-        sinks.push({ type, options: rest, path });
-      });
-    }
-  }
+  const sinks = pluginEntries(top, sinksRaw, 'sinks', issues, 'console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, or a registered type');
+  const servers = pluginEntries(top, serversRaw, 'servers', issues, 'http, or a registered type');
   collect(top, issues);
   const config: SimulatorConfig = {
     industries: industries.length || customSensors.length ? industries : ['mining'],
@@ -327,8 +314,47 @@ export function checkConfig(
     shutdownTimeoutS,
     customSensors,
     sinks,
+    servers,
+    speed,
+    secrets,
   };
-  return { config, issues };
+  const redactor = new Redactor().add(...secrets);
+  return {
+    config,
+    issues: issues.map((i) => ({ path: i.path, message: redactor.redact(i.message) })),
+  };
+}
+
+function pluginEntries(
+  top: OptionReader,
+  raw: unknown,
+  key: 'sinks' | 'servers',
+  issues: ConfigIssue[],
+  known: string,
+): SinkEntry[] {
+  const out: SinkEntry[] = [];
+  if (raw === undefined || raw === null) return out;
+  if (!Array.isArray(raw)) {
+    top.problem(key, `must be a list of ${key.slice(0, -1)} mappings, got ${describe(raw)}`);
+    return out;
+  }
+  raw.forEach((entry, i) => {
+    const path = `${key}[${i}].`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      issues.push({
+        path: `${key}[${i}]`,
+        message: `must be a mapping with a type, got ${describe(entry)}`,
+      });
+      return;
+    }
+    const { type, ...rest } = entry as Record<string, unknown>;
+    if (typeof type !== 'string' || !type.trim()) {
+      issues.push({ path: `${path}type`, message: `is required (${known})` });
+      return;
+    }
+    out.push({ type, options: rest, path });
+  });
+  return out;
 }
 
 function collect(r: OptionReader, issues: ConfigIssue[]): void {

@@ -79,17 +79,62 @@ export class CsvError extends ConfigError {
   }
 }
 
-/** A first-party sink type whose package is not installed. */
+/** A sink or server type whose package is not installed. */
 export class SinkNotInstalledError extends IotSimError {
   readonly sinkType: string;
   readonly packageName: string;
-  constructor(sinkType: string, packageName: string, options?: { cause?: unknown }) {
+  constructor(
+    sinkType: string,
+    packageName: string,
+    options?: { cause?: unknown; kind?: 'sink' | 'server' },
+  ) {
     super(
-      `sink type '${sinkType}' needs the package ${packageName}, which is not installed; install it with: npm install ${packageName}`,
+      `${options?.kind ?? 'sink'} type '${sinkType}' needs the package ${packageName}, which is not installed; install it with: npm install ${packageName}`,
       options,
     );
     this.sinkType = sinkType;
     this.packageName = packageName;
+  }
+}
+
+/**
+ * A plugin's SDK (a package it loads when it connects or starts) is not installed. Raised by
+ * `importSdk`; the message names the package and the install command.
+ */
+export class SdkNotInstalledError extends IotSimError {
+  readonly packageName: string;
+  /** The plugin that needs it, e.g. `kafka sink`. */
+  readonly plugin: string;
+  constructor(packageName: string, plugin: string, options?: { cause?: unknown; hint?: string }) {
+    super(
+      `${plugin} needs the package ${packageName}, which is not installed; install it with: npm install ${packageName}${options?.hint ? ` (${options.hint})` : ''}`,
+      options,
+    );
+    this.packageName = packageName;
+    this.plugin = plugin;
+  }
+}
+
+/** A server could not start (port in use, bad certificate folder …); the message names the option and the fix. */
+export class ServerStartError extends IotSimError {
+  readonly serverType: string;
+  constructor(serverType: string, message: string, options?: { cause?: unknown }) {
+    super(`${serverType} server: ${message}`, options);
+    this.serverType = serverType;
+  }
+}
+
+/** A server type with no registered implementation. */
+export class UnknownServerTypeError extends ConfigError {
+  readonly serverType: string;
+  constructor(serverType: string, known: readonly string[], path = '') {
+    super([
+      {
+        path,
+        message: `unknown server type '${serverType}'; known types: ${known.join(', ')} (or register your own with registerServer)`,
+      },
+    ]);
+    this.serverType = serverType;
   }
 }
 

@@ -6,8 +6,9 @@ import {
   type ResolvedSensorConfig,
   type SensorConfig,
 } from './models.js';
+import { ChannelTable, Frame } from './frame.js';
 import { RandomStream } from './random.js';
-import { SensorModel } from './sensor.js';
+import { SensorModel, type AnomalyKind } from './sensor.js';
 
 /** Options of a DataGenerator. */
 export interface DataGeneratorOptions {
@@ -28,6 +29,35 @@ interface Channel {
   readonly config: ResolvedSensorConfig;
   readonly industry: string;
   readonly deviceId: string;
+  readonly deviceIndex: number;
+}
+
+/**
+ * Requests that change what a model produces from the next tick on, for servers and dashboards:
+ * their effect shows in every sink and server alike. Channels are positions in the channel table.
+ */
+export interface ModelControl {
+  /** Starts an anomaly of `kind` (default `offset`) on each channel, lasting `durationS` simulated seconds. */
+  injectFault(channels: readonly number[], durationS: number, kind?: AnomalyKind): void;
+  /** Ends the anomalies of these channels. */
+  clearFault(channels: readonly number[]): void;
+  /** Replaces the channels' values with `value` until it is cleared with `null`. */
+  override(channels: readonly number[], value: number | null): void;
+}
+
+/**
+ * What produces the readings of a run: a table of channels made once, then one frame per tick or
+ * block of ticks. Today's flat sensors are one model (DataGenerator); an asset model is another.
+ */
+export interface Model {
+  /** The seed of the model's random streams. */
+  readonly seed: number;
+  /** The channels, in frame order (built once, when first asked for). */
+  channelTable(): ChannelTable;
+  /** The readings of ticks `tick0 …` at `timestamps` (epoch seconds), `dt` seconds apart. */
+  generate(tick0: number, timestamps: Float64Array, dt: number): Frame;
+  /** Fault and override requests. */
+  readonly control: ModelControl;
 }
 
 /** The device id of device `index` (0-based) of an industry: `<industry>-001`, `<industry>-002`, … */
@@ -48,12 +78,25 @@ export function randomSeed(): number {
  * const gen = new DataGenerator({ industries: ['mining'], seed: 42 });
  * const records = gen.tick(Date.now() / 1000);
  */
-export class DataGenerator {
+export class DataGenerator implements Model {
   /** The seed of this generator's random streams. */
   readonly seed: number;
   private readonly devices: number;
   private readonly channels: Channel[] = [];
   private readonly names = new Set<string>();
+  private table: ChannelTable | undefined;
+  /** Fault and override requests, by channel-table position. */
+  readonly control: ModelControl = {
+    injectFault: (channels, durationS, kind) => {
+      for (const i of channels) this.modelAt(i).injectFault(durationS, kind);
+    },
+    clearFault: (channels) => {
+      for (const i of channels) this.modelAt(i).clearFault();
+    },
+    override: (channels, value) => {
+      for (const i of channels) this.modelAt(i).override = value ?? undefined;
+    },
+  };
 
   constructor(options: DataGeneratorOptions = {}) {
     this.seed = options.seed ?? randomSeed();
@@ -106,6 +149,7 @@ export class DataGenerator {
       seen.add(key);
     }
     if (issues.length) throw new ConfigError(issues);
+    this.table = undefined;
     for (let d = 0; d < this.devices; d++) {
       const dev = deviceId(industry, d);
       for (const config of sensors) {
@@ -115,6 +159,7 @@ export class DataGenerator {
           config,
           industry,
           deviceId: dev,
+          deviceIndex: d,
         });
       }
     }
@@ -131,28 +176,53 @@ export class DataGenerator {
     return [...new Set(this.channels.map((c) => c.industry))];
   }
 
+  /** The channel table (rebuilt after sensors are added). */
+  channelTable(): ChannelTable {
+    this.table ??= ChannelTable.fromSensors(
+      this.channels.map((c) => ({
+        industry: c.industry,
+        deviceId: c.deviceId,
+        deviceIndex: c.deviceIndex,
+        sensor: c.config,
+      })),
+    );
+    return this.table;
+  }
+
+  /** One frame of `timestamps.length` ticks: every channel sampled at each timestamp. */
+  generate(tick0: number, timestamps: Float64Array, dt: number): Frame {
+    const table = this.channelTable();
+    const frame = Frame.allocate(table, tick0, timestamps.length);
+    frame.timestamps.set(timestamps);
+    const { values, faults } = frame;
+    const channels = this.channels;
+    const n = channels.length;
+    for (let k = 0, base = 0; k < timestamps.length; k++, base += n) {
+      const t = timestamps[k]!;
+      for (let c = 0; c < n; c++) {
+        const model = channels[c]!.model;
+        values[base + c] = model.sample(t, dt);
+        if (model.faultActive) faults[base + c] = 1;
+      }
+    }
+    return frame;
+  }
+
   /** One record per channel at simulated time `t` (epoch seconds). */
   tick(t: number, dt?: number): SensorRecord[] {
+    const table = this.channelTable();
     const out = new Array<SensorRecord>(this.channels.length);
     for (let i = 0; i < this.channels.length; i++) {
-      const ch = this.channels[i]!;
-      const c = ch.config;
-      const value = ch.model.sample(t, dt);
-      out[i] = new SensorRecord(
-        c.name,
-        ch.industry,
-        ch.deviceId,
-        value,
-        c.unit,
-        c.sensorType,
-        t,
-        c.minValue,
-        c.maxValue,
-        c.nominalValue,
-        ch.model.faultActive,
-        c.metadata,
-      );
+      const model = this.channels[i]!.model;
+      const value = model.sample(t, dt);
+      out[i] = SensorRecord.view(table.channels[i]!, value, t, model.faultActive);
     }
     return out;
+  }
+
+  private modelAt(index: number): SensorModel {
+    const ch = this.channels[index];
+    if (!ch) throw new RangeError(`no channel ${index} (the table has ${this.channels.length})`);
+    return ch.model;
   }
 }

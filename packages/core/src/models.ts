@@ -262,40 +262,161 @@ export const RECORD_FIELDS = [
 const EMPTY_METADATA: Readonly<Record<string, MetadataValue>> = Object.freeze({});
 
 /**
+ * The constant identity of one sensor channel (industry, device, sensor): what every record of the
+ * channel shares. Channels of a run live in its `ChannelTable` (`table` and `index` set); a record
+ * built on its own gets a channel of its own.
+ */
+export interface RecordChannel {
+  readonly sensorName: string;
+  readonly industry: string;
+  readonly deviceId: string;
+  readonly unit: string;
+  readonly sensorType: string;
+  readonly minValue: number;
+  readonly maxValue: number;
+  readonly nominalValue: number;
+  readonly metadata: Readonly<Record<string, MetadataValue>>;
+  /** The table this channel belongs to, when it is part of a run's channel table. */
+  readonly table: object | undefined;
+  /** Position in that table (-1 for a channel of its own). */
+  readonly index: number;
+}
+
+/** A channel that belongs to no table (for records built one by one). */
+export function standaloneChannel(
+  sensorName: string,
+  industry: string,
+  deviceId: string,
+  unit: string,
+  sensorType: string,
+  minValue: number,
+  maxValue: number,
+  nominalValue: number,
+  metadata: Readonly<Record<string, MetadataValue>> = EMPTY_METADATA,
+): RecordChannel {
+  return {
+    sensorName,
+    industry,
+    deviceId,
+    unit,
+    sensorType,
+    minValue,
+    maxValue,
+    nominalValue,
+    metadata,
+    table: undefined,
+    index: -1,
+  };
+}
+
+// Set by `SensorRecord.view` for the constructor call it makes: one class, one object shape.
+let pendingChannel: RecordChannel | undefined;
+
+/**
  * One sensor reading. Field names are the column names in every destination.
- * `timestamp` is epoch seconds (float). Records are immutable.
+ * `timestamp` is epoch seconds (float). Records are immutable: a record is a view of its
+ * channel's constant fields (shared by every record of the channel) plus the value, the
+ * timestamp and the fault flag. The channel fields are accessors, so `{ ...record }` copies
+ * only the latter three: use `record.toDict()` for a plain object.
  */
 export class SensorRecord {
+  /** The channel's constant fields, shared with every other record of the channel. */
+  readonly channel: RecordChannel;
+  readonly value: number;
+  readonly timestamp: number;
+  readonly fault_active: boolean;
+
   constructor(
-    readonly sensor_name: string,
-    readonly industry: string,
-    readonly device_id: string,
-    readonly value: number,
-    readonly unit: string,
-    readonly sensor_type: string,
-    readonly timestamp: number,
-    readonly min_value: number,
-    readonly max_value: number,
-    readonly nominal_value: number,
-    readonly fault_active: boolean,
-    readonly metadata: Readonly<Record<string, MetadataValue>> = EMPTY_METADATA,
-  ) {}
+    sensor_name: string,
+    industry: string,
+    device_id: string,
+    value: number,
+    unit: string,
+    sensor_type: string,
+    timestamp: number,
+    min_value: number,
+    max_value: number,
+    nominal_value: number,
+    fault_active: boolean,
+    metadata: Readonly<Record<string, MetadataValue>> = EMPTY_METADATA,
+  ) {
+    const channel = pendingChannel;
+    if (channel !== undefined) {
+      pendingChannel = undefined;
+      this.channel = channel;
+    } else {
+      this.channel = standaloneChannel(
+        sensor_name,
+        industry,
+        device_id,
+        unit,
+        sensor_type,
+        min_value,
+        max_value,
+        nominal_value,
+        metadata,
+      );
+    }
+    this.value = value;
+    this.timestamp = timestamp;
+    this.fault_active = fault_active;
+  }
+
+  /** A record of `channel` (no copy of the channel's fields). */
+  static view(
+    channel: RecordChannel,
+    value: number,
+    timestamp: number,
+    faultActive: boolean,
+  ): SensorRecord {
+    pendingChannel = channel;
+    return new SensorRecord('', '', '', value, '', '', timestamp, 0, 0, 0, faultActive);
+  }
+
+  get sensor_name(): string {
+    return this.channel.sensorName;
+  }
+  get industry(): string {
+    return this.channel.industry;
+  }
+  get device_id(): string {
+    return this.channel.deviceId;
+  }
+  get unit(): string {
+    return this.channel.unit;
+  }
+  get sensor_type(): string {
+    return this.channel.sensorType;
+  }
+  get min_value(): number {
+    return this.channel.minValue;
+  }
+  get max_value(): number {
+    return this.channel.maxValue;
+  }
+  get nominal_value(): number {
+    return this.channel.nominalValue;
+  }
+  get metadata(): Readonly<Record<string, MetadataValue>> {
+    return this.channel.metadata;
+  }
 
   /** A plain object with every field (metadata copied). */
   toDict(): SensorRecordDict {
+    const c = this.channel;
     return {
-      sensor_name: this.sensor_name,
-      industry: this.industry,
-      device_id: this.device_id,
+      sensor_name: c.sensorName,
+      industry: c.industry,
+      device_id: c.deviceId,
       value: this.value,
-      unit: this.unit,
-      sensor_type: this.sensor_type,
+      unit: c.unit,
+      sensor_type: c.sensorType,
       timestamp: this.timestamp,
-      min_value: this.min_value,
-      max_value: this.max_value,
-      nominal_value: this.nominal_value,
+      min_value: c.minValue,
+      max_value: c.maxValue,
+      nominal_value: c.nominalValue,
       fault_active: this.fault_active,
-      metadata: { ...this.metadata },
+      metadata: { ...c.metadata },
     };
   }
 

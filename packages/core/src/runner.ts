@@ -1,8 +1,15 @@
-import { SinkWriteError } from './errors.js';
+import { ConfigError, SinkWriteError } from './errors.js';
+import { Frame, RecordBatch, type BatchSegment } from './frame.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
-import { redact } from './secrets.js';
-import type { Sink } from './sink.js';
+import { redact as redactGlobal } from './secrets.js';
+import {
+  resolveThroughput,
+  type ResolvedThroughput,
+  type Sink,
+  type ThroughputOptions,
+  type WriteRequest,
+} from './sink.js';
 
 /** Write latency of a runner's batches, in milliseconds. */
 export interface LatencyStats {
@@ -42,6 +49,8 @@ export interface SinkMetrics {
   lastError: string | undefined;
   /** Latency of successful writes. */
   writeLatencyMs: LatencyStats;
+  /** The sink's own counters (e.g. Delta commits), from its metrics hook. */
+  sinkMetrics: Readonly<Record<string, number>>;
 }
 
 /** Options of a SinkRunner. */
@@ -50,15 +59,34 @@ export interface SinkRunnerOptions {
   name?: string;
   /** Where the runner and its sink log. */
   logger?: Logger;
+  /** Throughput settings (validated here). Default: the original's defaults. */
+  throughput?: ThroughputOptions | ResolvedThroughput;
+  /** Removes secrets from error texts. Default: the process-wide redaction. */
+  redact?: (text: string) => string;
 }
 
+/** What a runner accepts: a frame from the engine, or records that are already objects. */
+export type RunnerInput = Frame | readonly SensorRecord[];
+
 interface Waiter {
-  records: readonly SensorRecord[];
+  input: RunnerInput;
+  size: number;
   resolve: () => void;
 }
 
+interface Chunk {
+  readonly frame: Frame | undefined;
+  readonly records: readonly SensorRecord[] | undefined;
+  start: number;
+  readonly end: number;
+}
+
 const LATENCY_WINDOW = 2048;
-const CONSUMED: readonly SensorRecord[] = Object.freeze([]);
+const CONSUMED: Chunk = Object.freeze({ frame: undefined, records: undefined, start: 0, end: 0 });
+
+function sizeOf(input: RunnerInput): number {
+  return input instanceof Frame ? input.size : input.length;
+}
 
 /**
  * Buffers records for one sink and writes them according to its throughput options: as soon as
@@ -68,14 +96,19 @@ const CONSUMED: readonly SensorRecord[] = Object.freeze([]);
 export class SinkRunner {
   readonly sink: Sink;
   readonly name: string;
+  /** The validated throughput settings, `maxInFlight` resolved against the sink's capabilities. */
+  readonly throughput: ResolvedThroughput & { readonly maxInFlight: number };
   private readonly logger: Logger;
+  private readonly redact: (text: string) => string;
   private readonly batchSize: number;
   private readonly maxBuffer: number;
+  private readonly maxInFlight: number;
+  private readonly deadline = new AbortController();
+  private nextBatchId = 1;
 
-  // Buffer: a queue of immutable chunks, read from `head` at `offset`.
-  private chunks: (readonly SensorRecord[])[] = [];
+  // Buffer: a queue of chunks (frame or record-array ranges), read from `head`.
+  private chunks: Chunk[] = [];
   private head = 0;
-  private offset = 0;
   private size = 0;
 
   private inFlight = 0;
@@ -106,15 +139,30 @@ export class SinkRunner {
     this.sink = sink;
     this.name = options.name ?? sink.type;
     this.logger = options.logger ?? silentLogger;
-    this.batchSize = sink.throughput.batchSize;
-    this.maxBuffer = sink.throughput.maxBufferSize;
+    this.redact = options.redact ?? redactGlobal;
+    const given = options.throughput ?? {};
+    const t = resolveThroughput(given);
+    const caps = sink.capabilities;
+    const maxInFlight = t.maxInFlight ?? Math.min(caps.defaultInFlight, caps.maxInFlight);
+    if (maxInFlight > caps.maxInFlight) {
+      throw new ConfigError([
+        {
+          path: 'maxInFlight',
+          message: `must be <= ${caps.maxInFlight} for the ${sink.type} sink${caps.maxInFlight === 1 ? ' (it writes one batch at a time, in order)' : ''}, got ${maxInFlight}`,
+        },
+      ]);
+    }
+    this.throughput = Object.freeze({ ...t, maxInFlight });
+    this.batchSize = t.batchSize;
+    this.maxBuffer = t.maxBufferSize;
+    this.maxInFlight = maxInFlight;
   }
 
   /** Attaches the logger and connects the sink; starts the rate timer. */
   async start(): Promise<void> {
-    this.sink.attach({ logger: this.logger });
+    this.sink.attach({ logger: this.logger, throughput: this.throughput, name: this.name });
     await this.sink.connect();
-    const rate = this.sink.throughput.rateHz;
+    const rate = this.throughput.rateHz;
     if (rate !== null) {
       this.timer = setInterval(() => {
         this.flushDue = true;
@@ -126,11 +174,12 @@ export class SinkRunner {
   }
 
   /**
-   * Hands a batch to the runner. Returns a promise when the generator must wait for room
-   * (policy `block`, or `wait` set as in a backfill); otherwise undefined.
+   * Hands a frame (or records) to the runner. Returns a promise when the generator must wait for
+   * room (policy `block`, or `wait` set as in a backfill); otherwise undefined. A frame larger than
+   * the buffer is never dropped by its own size: drop policies only drop what came before it.
    */
-  enqueue(records: readonly SensorRecord[], wait = false): Promise<void> | undefined {
-    const n = records.length;
+  enqueue(input: RunnerInput, wait = false): Promise<void> | undefined {
+    const n = sizeOf(input);
     if (n === 0) return undefined;
     if (this.aborted || this.draining) {
       // Records arriving after stop are counted and failed, never silently lost.
@@ -139,30 +188,25 @@ export class SinkRunner {
       return undefined;
     }
     if (this.size + n > this.maxBuffer && this.size > 0) {
-      const policy = this.sink.throughput.backpressure;
+      const policy = this.throughput.backpressure;
       if (wait || policy === 'block') {
-        return new Promise((resolve) => this.waiters.push({ records, resolve }));
+        return new Promise((resolve) => this.waiters.push({ input, size: n, resolve }));
       }
       if (policy === 'drop-newest') {
         const room = Math.max(0, this.maxBuffer - this.size);
         this.generated += n;
         this.droppedNewest += n - room;
-        if (room > 0) this.push(records.slice(0, room));
+        if (room > 0) this.push(input, room);
         this.afterEnqueue();
         return undefined;
       }
-    }
-    this.generated += n;
-    this.push(records);
-    if (
-      this.size > this.maxBuffer &&
-      this.sink.throughput.backpressure === 'drop-oldest' &&
-      !wait
-    ) {
-      const excess = this.size - this.maxBuffer;
+      // drop-oldest: make room by dropping what came before, never the new input itself.
+      const excess = Math.min(this.size, this.size + n - this.maxBuffer);
       this.discard(excess);
       this.droppedOldest += excess;
     }
+    this.generated += n;
+    this.push(input, n);
     this.afterEnqueue();
     return undefined;
   }
@@ -183,6 +227,7 @@ export class SinkRunner {
       failedBatches: this.failedBatches,
       lastError: this.lastError,
       writeLatencyMs: this.latencyStats(),
+      sinkMetrics: this.sink.sinkMetrics(),
     };
   }
 
@@ -211,14 +256,15 @@ export class SinkRunner {
       await Promise.race([this.idle(), expired]);
       if (!timedOut) await Promise.race([this.sink.flush(), expired]);
     } catch (err) {
-      this.lastError = redact(errorMessage(err));
+      this.lastError = this.redact(errorMessage(err));
       this.logger.error(`${this.name}: flush failed: ${this.lastError}`);
     }
+    // The signal fires before close() whenever a write may still be in flight.
     if (timedOut) this.abort(`shutdown timeout of ${timeoutS}s reached`);
     try {
       await Promise.race([this.sink.close(), timedOut ? Promise.resolve() : expired]);
     } catch (err) {
-      this.logger.error(`${this.name}: close failed: ${redact(errorMessage(err))}`);
+      this.logger.error(`${this.name}: close failed: ${this.redact(errorMessage(err))}`);
     } finally {
       clearTimeout(deadline);
     }
@@ -228,6 +274,7 @@ export class SinkRunner {
   abort(reason: string): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.deadline.abort(new Error(reason));
     const lost = this.size + this.inFlightRecords;
     if (lost > 0) {
       this.failed += lost;
@@ -237,62 +284,75 @@ export class SinkRunner {
     this.discard(this.size);
     this.inFlightRecords = 0;
     for (const w of this.waiters.splice(0)) {
-      this.generated += w.records.length;
-      this.failed += w.records.length;
+      this.generated += w.size;
+      this.failed += w.size;
       w.resolve();
     }
     for (const wake of this.retrySleeps) wake();
     this.notifyIdle();
   }
 
-  private push(records: readonly SensorRecord[]): void {
-    this.chunks.push(records);
-    this.size += records.length;
+  private push(input: RunnerInput, n: number): void {
+    this.chunks.push(
+      input instanceof Frame
+        ? { frame: input, records: undefined, start: 0, end: n }
+        : { frame: undefined, records: input, start: 0, end: n },
+    );
+    this.size += n;
   }
 
   private afterEnqueue(): void {
-    if (this.sink.throughput.rateHz === null) this.flushDue = true;
+    if (this.throughput.rateHz === null) this.flushDue = true;
     if (this.size >= this.batchSize || this.flushDue) this.pump();
   }
 
-  private take(n: number): readonly SensorRecord[] {
+  private take(n: number): RecordBatch {
     const first = this.chunks[this.head]!;
-    if (this.offset === 0 && first.length === n) {
-      this.advanceChunk();
+    if (first.end - first.start >= n) {
+      const seg: BatchSegment = first.frame
+        ? { frame: first.frame, start: first.start, end: first.start + n }
+        : { records: first.records!, start: first.start, end: first.start + n };
+      first.start += n;
+      if (first.start === first.end) this.advanceChunk();
       this.size -= n;
-      return first;
+      return n === first.records?.length && seg.start === 0
+        ? RecordBatch.of(first.records)
+        : new RecordBatch([seg], n);
     }
-    const out: SensorRecord[] = new Array<SensorRecord>(n);
+    const segs: BatchSegment[] = [];
     let filled = 0;
     while (filled < n) {
-      const chunk = this.chunks[this.head]!;
-      const count = Math.min(n - filled, chunk.length - this.offset);
-      for (let i = 0; i < count; i++) out[filled + i] = chunk[this.offset + i]!;
+      const c = this.chunks[this.head]!;
+      const count = Math.min(n - filled, c.end - c.start);
+      segs.push(
+        c.frame
+          ? { frame: c.frame, start: c.start, end: c.start + count }
+          : { records: c.records!, start: c.start, end: c.start + count },
+      );
       filled += count;
-      this.offset += count;
-      if (this.offset === chunk.length) this.advanceChunk();
+      c.start += count;
+      if (c.start === c.end) this.advanceChunk();
     }
     this.size -= n;
-    return out;
+    return new RecordBatch(segs, n);
   }
 
   private discard(n: number): void {
     let left = n;
     while (left > 0) {
-      const chunk = this.chunks[this.head]!;
-      const count = Math.min(left, chunk.length - this.offset);
+      const c = this.chunks[this.head]!;
+      const count = Math.min(left, c.end - c.start);
       left -= count;
-      this.offset += count;
-      if (this.offset === chunk.length) this.advanceChunk();
+      c.start += count;
+      if (c.start === c.end) this.advanceChunk();
     }
     this.size -= n;
   }
 
   private advanceChunk(): void {
-    // Release the consumed chunk at once: a long queue must not pin records already written.
+    // Release the consumed chunk at once: a long queue must not pin frames already written.
     this.chunks[this.head] = CONSUMED;
     this.head++;
-    this.offset = 0;
     if (this.head > 1024 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
       this.head = 0;
@@ -303,14 +363,14 @@ export class SinkRunner {
   }
 
   private pump(): void {
-    const max = this.sink.throughput.maxInFlight;
+    const max = this.maxInFlight;
     while (!this.aborted && this.inFlight < max && this.size > 0) {
       const due = this.flushDue || this.draining;
       if (!due && this.size < this.batchSize) break;
       const batch = this.take(Math.min(this.batchSize, this.size));
       if (this.size === 0) this.flushDue = false;
       this.inFlight++;
-      this.inFlightRecords += batch.length;
+      this.inFlightRecords += batch.size;
       void this.writeBatch(batch).finally(() => {
         this.inFlight--;
         this.admitWaiters(false);
@@ -324,62 +384,75 @@ export class SinkRunner {
   private admitWaiters(force: boolean): void {
     while (this.waiters.length > 0) {
       const w = this.waiters[0]!;
-      if (!force && this.size > 0 && this.size + w.records.length > this.maxBuffer) return;
+      if (!force && this.size > 0 && this.size + w.size > this.maxBuffer) return;
       this.waiters.shift();
-      this.generated += w.records.length;
-      this.push(w.records);
+      this.generated += w.size;
+      this.push(w.input, w.size);
       w.resolve();
     }
     if (this.size >= this.batchSize || ((this.flushDue || this.draining) && this.size > 0)) {
-      if (this.inFlight < this.sink.throughput.maxInFlight) queueMicrotask(() => this.pump());
+      if (this.inFlight < this.maxInFlight) queueMicrotask(() => this.pump());
     }
   }
 
   /** Writes one batch with retries. After an abort its records were already counted as failed. */
-  private async writeBatch(batch: readonly SensorRecord[]): Promise<void> {
+  private async writeBatch(batch: RecordBatch): Promise<void> {
     let remaining = batch;
     let attempt = 0;
+    const batchId = this.nextBatchId++;
+    const signal = this.deadline.signal;
     for (;;) {
       const started = performance.now();
+      let partial = 0;
+      let failure: unknown;
       try {
-        await this.sink.write(remaining);
+        const request = new Request(batchId, attempt, remaining, signal);
+        const result = await this.sink.write(request);
         if (this.aborted) return;
-        this.settle(remaining.length, 'delivered');
-        this.batches++;
-        this.recordLatency(performance.now() - started);
-        return;
-      } catch (err) {
-        if (this.aborted) return;
-        const partial =
-          err instanceof SinkWriteError
-            ? Math.min(Math.max(err.delivered, 0), remaining.length)
-            : 0;
-        if (partial > 0) {
-          this.settle(partial, 'delivered');
-          remaining = remaining.slice(partial);
-        }
-        this.lastError = redact(errorMessage(err));
-        const retryable = !(err instanceof SinkWriteError) || err.retryable;
-        if (!retryable || attempt >= this.sink.throughput.retryCount) {
-          this.settle(remaining.length, 'failed');
-          this.failedBatches++;
-          this.logger.error(
-            `${this.name}: batch of ${remaining.length} records failed after ${attempt + 1} attempt(s): ${this.lastError}`,
-          );
+        const landed = result?.delivered;
+        if (landed === undefined || landed >= remaining.size) {
+          this.settle(remaining.size, 'delivered');
+          this.batches++;
+          this.recordLatency(performance.now() - started);
           return;
         }
-        attempt++;
-        this.retries++;
-        const waitS = Math.max(
-          this.sink.throughput.retryDelayS,
-          err instanceof SinkWriteError ? (err.retryAfterS ?? 0) : 0,
+        partial = Math.max(0, Math.floor(landed));
+        failure = new SinkWriteError(
+          `partial write: ${partial} of ${remaining.size} records landed`,
         );
-        this.logger.warn(
-          `${this.name}: write failed (${this.lastError}); retry ${attempt} in ${waitS}s`,
-        );
-        await this.sleep(waitS * 1000);
+      } catch (err) {
         if (this.aborted) return;
+        partial =
+          err instanceof SinkWriteError
+            ? Math.min(Math.max(err.delivered, 0), remaining.size)
+            : 0;
+        failure = err;
       }
+      if (partial > 0) {
+        this.settle(partial, 'delivered');
+        remaining = remaining.slice(partial);
+      }
+      this.lastError = this.redact(errorMessage(failure));
+      const retryable = !(failure instanceof SinkWriteError) || failure.retryable;
+      if (!retryable || attempt >= this.throughput.retryCount) {
+        this.settle(remaining.size, 'failed');
+        this.failedBatches++;
+        this.logger.error(
+          `${this.name}: batch of ${remaining.size} records failed after ${attempt + 1} attempt(s): ${this.lastError}`,
+        );
+        return;
+      }
+      attempt++;
+      this.retries++;
+      const waitS = Math.max(
+        this.throughput.retryDelayS,
+        failure instanceof SinkWriteError ? (failure.retryAfterS ?? 0) : 0,
+      );
+      this.logger.warn(
+        `${this.name}: write failed (${this.lastError}); retry ${attempt} in ${waitS}s`,
+      );
+      await this.sleep(waitS * 1000);
+      if (this.aborted) return;
     }
   }
 
@@ -432,6 +505,21 @@ export class SinkRunner {
       p99: q(0.99),
       max: this.latencyMax,
     };
+  }
+}
+
+class Request implements WriteRequest {
+  constructor(
+    readonly batchId: number,
+    readonly attempt: number,
+    readonly batch: RecordBatch,
+    readonly signal: AbortSignal,
+  ) {}
+  get size(): number {
+    return this.batch.size;
+  }
+  get records(): readonly SensorRecord[] {
+    return this.batch.records;
   }
 }
 

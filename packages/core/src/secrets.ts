@@ -1,11 +1,38 @@
 const secrets = new Set<string>();
 
 /**
- * Registers a secret value (password, token, key) so that `redact` removes it from every log line,
- * error message and summary. Sinks call this for each credential they are given.
+ * Registers a secret value process-wide, so that the global `redact` removes it. A run keeps its
+ * own `Redactor` (its config's `${VAR}` credentials and every sink's `secrets`); this global set is
+ * for code outside a run.
  */
 export function registerSecret(value: string | undefined | null): void {
   if (typeof value === 'string' && value.length >= 3) secrets.add(value);
+}
+
+/**
+ * The secrets of one run and the redaction that removes them (plus URL passwords, `key=secret`
+ * pairs and bearer tokens) from text. `Simulator` makes one per instance.
+ */
+export class Redactor {
+  private readonly values = new Set<string>();
+
+  /** Adds credentials (values shorter than 3 characters are ignored). */
+  add(...values: readonly (string | undefined | null)[]): this {
+    for (const v of values) if (typeof v === 'string' && v.length >= 3) this.values.add(v);
+    return this;
+  }
+
+  /** `text` with every known secret replaced by `***`. */
+  redact(text: string): string {
+    let out = redactPatterns(text);
+    for (const s of this.values) {
+      if (out.includes(s)) out = out.split(s).join('***');
+    }
+    for (const s of secrets) {
+      if (out.includes(s)) out = out.split(s).join('***');
+    }
+    return out;
+  }
 }
 
 // The password runs to the last `@` of the URL, so an unencoded `/` or `@` in it is covered too.
@@ -20,12 +47,16 @@ export const SECRET_VARIABLE_NAME =
   /pass|pwd|secret|token|credential|api_?key|access_?key|sas|auth/i;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{4,}/g;
 
-/** Removes registered secrets, URL passwords, `key=secret` pairs and bearer tokens from text. */
-export function redact(text: string): string {
-  let out = text
+function redactPatterns(text: string): string {
+  return text
     .replace(URL_CREDENTIALS, '$1***$3')
     .replace(KEY_VALUE_SECRETS, '$1$2***')
     .replace(BEARER, '$1 ***');
+}
+
+/** Removes process-wide registered secrets, URL passwords, `key=secret` pairs and bearer tokens from text. */
+export function redact(text: string): string {
+  let out = redactPatterns(text);
   for (const s of secrets) {
     if (out.includes(s)) out = out.split(s).join('***');
   }

@@ -40,6 +40,9 @@ export class SensorModel {
   faultActive = false;
   /** Anomalies started so far (identifies the current one). */
   anomalyCount = 0;
+  /** A value that replaces the model's output while set (a control request); the model keeps running underneath. */
+  override: number | undefined;
+  private injected: { durationS: number; kind: AnomalyKind } | undefined;
 
   constructor(config: ResolvedSensorConfig, rng: RandomStream) {
     this.config = config;
@@ -73,7 +76,14 @@ export class SensorModel {
     }
     if (c.noiseStd > 0) value += rng.gaussian() * c.noiseStd;
 
-    if (t >= this.anomalyUntil) {
+    if (this.injected) {
+      const { durationS, kind } = this.injected;
+      this.injected = undefined;
+      this.faultActive = true;
+      this.anomalyCount++;
+      this.anomalyUntil = t + durationS;
+      this.anomalyKind = kind;
+    } else if (t >= this.anomalyUntil) {
       this.faultActive = false;
       if (c.anomalyProbability > 0 && rng.next() < c.anomalyProbability) {
         this.faultActive = true;
@@ -95,12 +105,25 @@ export class SensorModel {
           break;
       }
     }
+    if (this.override !== undefined) return this.override;
     if (value < c.minValue) return c.minValue;
     if (value > c.maxValue) return c.maxValue;
     // Extreme configs can overflow (cycle amplitude × nominal = Infinity, then × 0 or − Infinity):
     // never emit NaN.
     if (Number.isNaN(value)) return c.nominalValue;
     return value;
+  }
+
+  /** Starts an anomaly of `kind` at the next sample, lasting `durationS` simulated seconds. */
+  injectFault(durationS: number, kind: AnomalyKind = 'offset'): void {
+    this.injected = { durationS, kind };
+  }
+
+  /** Ends the current anomaly (injected or random) at the next sample. */
+  clearFault(): void {
+    this.injected = undefined;
+    this.anomalyUntil = -Infinity;
+    this.faultActive = false;
   }
 
   /** The current anomaly kind, when one is active. */

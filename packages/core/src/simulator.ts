@@ -1,18 +1,22 @@
+import { dirname, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { BackfillClock, RealTimeClock, type Clock, type ClockMode } from './clock.js';
 import { checkConfig, checkConfigFile, type SimulatorConfig } from './config.js';
 import { loadSensorCsv } from './csv.js';
 import { ConfigError, IotSimError, type ConfigIssue } from './errors.js';
-import { DataGenerator, randomSeed } from './generator.js';
+import type { Frame } from './frame.js';
+import { DataGenerator, randomSeed, type Model } from './generator.js';
+import { LiveState } from './live-state.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ResolvedSensorConfig, SensorConfig } from './models.js';
-import { createSink } from './registry.js';
-import { SinkRunner, type SinkMetrics } from './runner.js';
 import { issuesToYaml } from './option-reader.js';
-import { redact } from './secrets.js';
-import { Sink } from './sink.js';
+import { Registry } from './registry.js';
+import { SinkRunner, type SinkMetrics } from './runner.js';
+import { Redactor } from './secrets.js';
+import { isServer, type Server } from './server.js';
+import { isSink, resolveThroughput, type ResolvedThroughput, type Sink, type ThroughputOptions } from './sink.js';
 import { CallbackSink, type RecordCallback } from './sinks/callback-sink.js';
 import { parseTimePoint } from './time.js';
-import type { ThroughputOptions } from './sink.js';
 
 /** Options of a Simulator. */
 export interface SimulatorOptions {
@@ -36,6 +40,16 @@ export interface SimulatorOptions {
   logger?: Logger;
   /** Seconds `stop()` waits for sinks to drain before counting the rest as failed. Default 30. */
   shutdownTimeoutS?: number;
+  /** Simulated seconds per wall-clock second (accelerated real time: 60 plays an hour in a minute). Default 1. */
+  speed?: number;
+}
+
+/** Options of `Simulator.fromConfig` about where plugins come from. */
+export interface LoadOptions {
+  /** The registry to build sinks and servers with. Default: a new one for this simulator. */
+  registry?: Registry;
+  /** Extra folders package names resolve from, after the config file's folder and the cwd. */
+  resolveFrom?: readonly string[];
 }
 
 /** Progress of a backfill, reported about once a second. */
@@ -64,8 +78,10 @@ export interface RunOptions {
 export interface RunSummary {
   /** Seed of the run (pass it back to reproduce the values). */
   seed: number;
-  /** `realtime` or `backfill`. */
-  mode: 'realtime' | 'backfill';
+  /** `realtime`, `accelerated` (with `speed`) or `backfill`. */
+  mode: ClockMode;
+  /** Simulated seconds per wall-clock second. */
+  speed: number;
   /** Generator ticks done. */
   ticks: number;
   /** Records generated (ticks × sensor channels). */
@@ -83,35 +99,55 @@ export interface RunSummary {
   aborted: boolean;
   /** Counters of each sink's runner. */
   sinks: SinkMetrics[];
+  /** The servers that served the run. */
+  servers: { name: string; type: string; description: string }[];
 }
 
 const LAG_WINDOW = 4096;
+/** Readings per frame in a backfill (or a real-time catch-up): large enough to amortise, small enough to pipeline. */
+const FRAME_READINGS = 8192;
+
+interface SinkEntry {
+  readonly sink: Sink;
+  readonly throughput: ResolvedThroughput;
+}
 
 /**
- * Generates sensor data and fans every tick out to its sinks, each through its own SinkRunner.
+ * A small composition of the engine's parts: a Model (the flat sensors of a DataGenerator), a
+ * Clock (real time on the grid, accelerated, or a backfill range), the frame fan-out to one
+ * SinkRunner per sink, and the LiveState that servers read.
  *
  * @example
  * const sim = new Simulator({ industries: ['mining'], updateRateHz: 2, seed: 42 });
- * sim.addSink(new ConsoleSink({ rateHz: 0.5 }));
+ * sim.addSink(new ConsoleSink(), { rateHz: 0.5 });
  * const summary = await sim.run({ durationS: 10 });
  */
 export class Simulator {
   readonly generator: DataGenerator;
   readonly updateRateHz: number;
+  /** Simulated seconds per wall-clock second. */
+  readonly speed: number;
+  /** True when `speed` was given: a run from `start` is then paced, not a backfill. */
+  private readonly paced: boolean;
   /** The configuration document this simulator was built from, when `fromConfig` built it. */
   config: SimulatorConfig | undefined;
+  /** The secrets of this simulator's runs: redacted from its logs, errors and summaries. */
+  readonly redactor = new Redactor();
   private readonly logger: Logger;
   private readonly shutdownTimeoutS: number;
   private readonly start: number | undefined;
   private readonly end: number | undefined;
-  private readonly sinks: Sink[] = [];
-  /** YAML path (`sinks[2].`) of each sink built by fromConfig, for problems found at connect. */
-  private readonly yamlPaths = new Map<Sink, string>();
+  private readonly sinks: SinkEntry[] = [];
+  private readonly servers: Server[] = [];
+  /** YAML path (`sinks[2].`) of each plugin built by fromConfig, for problems found at connect. */
+  private readonly yamlPaths = new Map<Sink | Server, string>();
   private runners: SinkRunner[] = [];
+  private serverNames: string[] = [];
+  private live: LiveState | undefined;
+  private clock: Clock | undefined;
   private stopRequested = false;
   private aborted = false;
   private running = false;
-  private wake: (() => void) | undefined;
   // Resolves on stop() or abort(): a generator waiting for room in a full buffer must not outlive a stop.
   private stopSignal: Promise<void> = Promise.resolve();
   private signalStop: (() => void) | undefined;
@@ -122,6 +158,9 @@ export class Simulator {
     if (!(typeof rate === 'number' && rate > 0 && Number.isFinite(rate))) {
       issues.push({ path: 'updateRateHz', message: `must be > 0, got ${String(rate)}` });
     }
+    const speed = options.speed ?? 1;
+    if (!(typeof speed === 'number' && speed > 0 && Number.isFinite(speed)))
+      issues.push({ path: 'speed', message: `must be > 0, got ${String(speed)}` });
     const timeoutS = options.shutdownTimeoutS ?? 30;
     if (!(timeoutS > 0))
       issues.push({ path: 'shutdownTimeoutS', message: `must be > 0, got ${timeoutS}` });
@@ -131,11 +170,17 @@ export class Simulator {
       const now = Date.now() / 1000;
       if (options.start !== undefined) start = parseTimePoint(options.start, 'start', now);
       if (options.end !== undefined) end = parseTimePoint(options.end, 'end', now);
-      if (start !== undefined && end === undefined) end = now;
+      if (start !== undefined && end === undefined && options.speed === undefined) end = now;
       if (end !== undefined && start === undefined)
         issues.push({ path: 'start', message: 'is required when end is set' });
       if (start !== undefined && end !== undefined && !(end > start))
-        issues.push({ path: 'end', message: 'must be after start' });
+        issues.push({
+          path: options.end === undefined ? 'start' : 'end',
+          message:
+            options.end === undefined
+              ? `must be in the past when end is not set (the backfill ends now), got ${new Date(start * 1000).toISOString()}`
+              : 'must be after start',
+        });
     } catch (err) {
       if (err instanceof ConfigError) issues.push(...err.issues);
       else throw err;
@@ -156,6 +201,8 @@ export class Simulator {
     if (issues.length || !generator) throw new ConfigError(issues);
     this.generator = generator;
     this.updateRateHz = rate;
+    this.speed = speed;
+    this.paced = options.speed !== undefined;
     this.logger = options.logger ?? silentLogger;
     this.shutdownTimeoutS = timeoutS;
     this.start = start;
@@ -171,11 +218,14 @@ export class Simulator {
 
   /**
    * A simulator built from a YAML config file (or an already parsed document / SimulatorConfig),
-   * with its sinks created through the registry. Every sink's problems are reported together.
+   * with its sinks and servers created through a registry: first-party types (`kafka`, `file`,
+   * …) load from their packages when installed, resolved from the config file's folder, then the
+   * cwd. Every sink's and server's problems are reported together.
    */
   static async fromConfig(
     config: string | SimulatorConfig | Record<string, unknown>,
     overrides: SimulatorOptions = {},
+    load: LoadOptions = {},
   ): Promise<Simulator> {
     const source = typeof config === 'string' ? config : undefined;
     const { config: cfg, issues } =
@@ -184,20 +234,39 @@ export class Simulator {
         : isValidated(config)
           ? { config, issues: [] as ConfigIssue[] }
           : checkConfig(config);
+    const bases = [
+      ...(source ? [dirname(resolve(source))] : []),
+      process.cwd(),
+      ...(load.resolveFrom ?? []),
+    ];
+    const registry = load.registry ?? new Registry({ resolveFrom: bases });
+    const redactor = new Redactor().add(...cfg.secrets);
     // Every sink is checked even when the document has problems, so all are reported at once.
-    const sinks: Sink[] = [];
-    const paths = new Map<Sink, string>();
+    const sinks: (SinkEntry & { path: string })[] = [];
     for (const entry of cfg.sinks) {
       try {
-        const sink = await createSink({ type: entry.type, ...entry.options }, entry.path);
-        sinks.push(sink);
-        paths.set(sink, entry.path);
+        const made = await registry.createSink({ type: entry.type, ...entry.options }, entry.path);
+        sinks.push({ ...made, path: entry.path });
       } catch (err) {
         if (err instanceof ConfigError) issues.push(...err.issues);
         else throw err;
       }
     }
-    if (issues.length) throw new ConfigError(issues, { source });
+    const servers: { server: Server; path: string }[] = [];
+    for (const entry of cfg.servers) {
+      try {
+        const server = await registry.createServer({ type: entry.type, ...entry.options }, entry.path);
+        servers.push({ server, path: entry.path });
+      } catch (err) {
+        if (err instanceof ConfigError) issues.push(...err.issues);
+        else throw err;
+      }
+    }
+    if (issues.length)
+      throw new ConfigError(
+        issues.map((i) => ({ path: i.path, message: redactor.redact(i.message) })),
+        { source },
+      );
     const sim = new Simulator({
       industries: cfg.industries,
       updateRateHz: cfg.updateRateHz,
@@ -206,19 +275,46 @@ export class Simulator {
       end: cfg.end,
       devicesPerIndustry: cfg.devicesPerIndustry,
       shutdownTimeoutS: cfg.shutdownTimeoutS,
+      speed: cfg.speed,
       ...overrides,
     });
     sim.config = cfg;
+    sim.redactor.add(...cfg.secrets);
     for (const group of cfg.customSensors) sim.generator.addResolved(group.sensors, group.industry);
-    for (const sink of sinks) sim.addSink(sink);
-    for (const [sink, path] of paths) sim.yamlPaths.set(sink, path);
+    for (const { sink, throughput, path } of sinks) {
+      sim.addSink(sink, throughput);
+      sim.yamlPaths.set(sink, path);
+    }
+    for (const { server, path } of servers) {
+      sim.addServer(server);
+      sim.yamlPaths.set(server, path);
+    }
     return sim;
   }
 
-  /** Adds a sink, or wraps a function in a CallbackSink. */
-  addSink(sink: Sink | RecordCallback, options: ThroughputOptions = {}): this {
+  /**
+   * Adds a sink with its throughput options (rate, batch size, buffer, backpressure, retries), or
+   * wraps a function in a CallbackSink.
+   */
+  addSink(sink: Sink | RecordCallback, throughput: ThroughputOptions = {}): this {
     if (this.running) throw new IotSimError('cannot add a sink while the simulator runs');
-    this.sinks.push(sink instanceof Sink ? sink : new CallbackSink(sink, options));
+    const resolved = resolveThroughput(throughput);
+    if (isSink(sink)) this.sinks.push({ sink, throughput: resolved });
+    else if (typeof sink === 'function')
+      this.sinks.push({ sink: new CallbackSink(sink), throughput: resolved });
+    else
+      throw new TypeError(
+        `addSink needs a Sink (a class extending Sink from @iotsim/core) or a function, got ${typeof sink}`,
+      );
+    return this;
+  }
+
+  /** Adds a server that serves the live state while the simulator runs. */
+  addServer(server: Server): this {
+    if (this.running) throw new IotSimError('cannot add a server while the simulator runs');
+    if (!isServer(server))
+      throw new TypeError('addServer needs a Server (a class extending Server from @iotsim/core)');
+    this.servers.push(server);
     return this;
   }
 
@@ -236,7 +332,27 @@ export class Simulator {
 
   /** The sinks added so far, in order. */
   listSinks(): readonly Sink[] {
-    return [...this.sinks];
+    return this.sinks.map((e) => e.sink);
+  }
+
+  /** The servers added so far, in order. */
+  listServers(): readonly Server[] {
+    return [...this.servers];
+  }
+
+  /** The throughput options given with each sink, in order. */
+  listThroughput(): readonly ResolvedThroughput[] {
+    return this.sinks.map((e) => e.throughput);
+  }
+
+  /** The model that produces the readings. */
+  get model(): Model {
+    return this.generator;
+  }
+
+  /** The live state of the current (or last) run; undefined before the first run. */
+  get liveState(): LiveState | undefined {
+    return this.live;
   }
 
   /** Number of sensor channels (sensors × devices). */
@@ -255,46 +371,80 @@ export class Simulator {
   }
 
   /**
-   * Connects every sink, generates until the duration, the backfill end or `stop()`, then drains,
-   * flushes and closes every sink. Resolves to the run summary.
+   * Connects every sink and starts every server, generates until the duration, the backfill end
+   * or `stop()`, then drains, flushes and closes every sink and stops every server. Resolves to
+   * the run summary.
    */
   async run(options: RunOptions = {}): Promise<RunSummary> {
     if (this.running) throw new IotSimError('the simulator is already running');
-    if (!this.sinks.length) this.logger.warn('no sinks added: records are generated and discarded');
+    if (!this.sinks.length && !this.servers.length)
+      this.logger.warn('no sinks added: records are generated and discarded');
     this.running = true;
     this.stopRequested = false;
     this.aborted = false;
     this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
-    const counts = new Map<string, number>();
-    for (const s of this.sinks) counts.set(s.type, (counts.get(s.type) ?? 0) + 1);
-    const seen = new Map<string, number>();
-    this.runners = this.sinks.map((sink) => {
-      const n = (seen.get(sink.type) ?? 0) + 1;
-      seen.set(sink.type, n);
-      const name = counts.get(sink.type)! > 1 ? `${sink.type}#${n}` : sink.type;
-      return new SinkRunner(sink, { name, logger: this.logger });
-    });
-    const started = performance.now();
+    for (const { sink } of this.sinks) this.redactor.add(...sink.secrets);
+    const logger = redactingLogger(this.logger, this.redactor);
+    const redact = (text: string): string => this.redactor.redact(text);
+    const names = displayNames(this.sinks.map((e) => e.sink.type));
     try {
-      await this.connectAll();
-      const backfill = this.start !== undefined;
-      this.logger.info(
-        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${backfill ? 'backfill' : 'real time'}) into ${this.runners.map((r) => r.name).join(', ') || 'no sinks'}`,
+      this.runners = this.sinks.map(
+        (e, i) =>
+          new SinkRunner(e.sink, { name: names[i], logger, throughput: e.throughput, redact }),
       );
-      const loop = backfill ? await this.backfill(options) : await this.realtime(options);
-      if (!this.aborted) await Promise.all(this.runners.map((r) => r.stop(this.shutdownTimeoutS)));
+    } catch (err) {
+      this.running = false;
+      throw err;
+    }
+    this.serverNames = displayNames(this.servers.map((s) => s.type));
+    const table = this.generator.channelTable();
+    this.live = new LiveState(table, (err) =>
+      logger.error(`a live-state listener failed: ${errorText(err)}`),
+    );
+    const started = performance.now();
+    const backfill = this.start !== undefined && !this.paced;
+    const clock: Clock = backfill
+      ? new BackfillClock({ rateHz: this.updateRateHz, start: this.start!, end: this.end! })
+      : new RealTimeClock({
+          rateHz: this.updateRateHz,
+          speed: this.speed,
+          durationS: options.durationS ?? undefined,
+          start: this.start,
+          end: this.end,
+          logger,
+        });
+    this.clock = clock;
+    try {
+      await this.startAll(this.live, logger);
+      logger.info(
+        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'}) into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
+      );
+      const loop = await this.loop(clock, options);
+      await Promise.all([
+        this.aborted
+          ? Promise.resolve()
+          : Promise.all(this.runners.map((r) => r.stop(this.shutdownTimeoutS))),
+        this.stopServers(logger),
+      ]);
       return {
         seed: this.seed,
-        mode: backfill ? 'backfill' : 'realtime',
+        mode: clock.mode,
+        speed: this.speed,
         ...loop,
         records: loop.ticks * this.generator.sensorCount,
         elapsedS: (performance.now() - started) / 1000,
         interrupted: this.stopRequested || this.aborted,
         aborted: this.aborted,
         sinks: this.metrics(),
+        servers: this.servers.map((s, i) => ({
+          name: this.serverNames[i]!,
+          type: s.type,
+          description: redact(s.describe()),
+        })),
       };
     } finally {
       this.running = false;
+      this.clock = undefined;
     }
   }
 
@@ -306,7 +456,7 @@ export class Simulator {
   /** Asks a running simulation to stop: generation ends, every sink drains, flushes and closes. */
   stop(): void {
     this.stopRequested = true;
-    this.wake?.();
+    this.clock?.stop();
     this.signalStop?.();
   }
 
@@ -315,149 +465,198 @@ export class Simulator {
     this.aborted = true;
     this.stopRequested = true;
     for (const r of this.runners) r.abort(reason);
-    this.wake?.();
+    this.clock?.stop();
     this.signalStop?.();
     return this.runners.reduce((n, r) => n + r.metrics().failed, 0);
   }
 
-  private async connectAll(): Promise<void> {
-    const results = await Promise.allSettled(this.runners.map((r) => r.start()));
-    const failed = results.findIndex((r) => r.status === 'rejected');
-    if (failed >= 0) {
-      await Promise.allSettled(
-        this.runners
-          .filter((_, i) => results[i]!.status === 'fulfilled')
-          .map((r) => r.sink.close()),
-      );
-      const err = (results[failed] as PromiseRejectedResult).reason as unknown;
-      const path = this.yamlPaths.get(this.runners[failed]!.sink);
+  /** Connects every sink and starts every server; reports every one that failed, at once. */
+  private async startAll(state: LiveState, logger: Logger): Promise<void> {
+    const control = this.generator.control;
+    const parts: { name: string; plugin: Sink | Server; start: () => Promise<void>; undo: () => Promise<void> }[] = [
+      ...this.runners.map((r) => ({
+        name: r.name,
+        plugin: r.sink,
+        start: () => r.start(),
+        undo: () => r.sink.close(),
+      })),
+      ...this.servers.map((s, i) => ({
+        name: this.serverNames[i]!,
+        plugin: s,
+        start: () =>
+          s.start(state, {
+            logger,
+            channels: state.table,
+            control,
+            rateHz: this.updateRateHz,
+            name: this.serverNames[i]!,
+          }),
+        undo: () => s.stop(),
+      })),
+    ];
+    const results = await Promise.allSettled(parts.map((p) => p.start()));
+    const failures = results
+      .map((r, i) => ({ r, part: parts[i]! }))
+      .filter((x): x is { r: PromiseRejectedResult; part: (typeof parts)[number] } => x.r.status === 'rejected');
+    if (!failures.length) return;
+    await Promise.allSettled(
+      parts.filter((_, i) => results[i]!.status === 'fulfilled').map((p) => p.undo()),
+    );
+    if (failures.length === 1) {
+      const { r, part } = failures[0]!;
+      const err = r.reason as unknown;
+      const path = this.yamlPaths.get(part.plugin);
       if (err instanceof ConfigError && path !== undefined) {
         // Options checked only at connect (credentials from the environment, ...): name them as in YAML.
         throw new ConfigError(issuesToYaml(err.issues, path), { cause: err });
       }
       if (err instanceof Error) {
-        err.message = redact(err.message);
+        err.message = this.redactor.redact(err.message);
         throw err;
       }
-      throw new IotSimError(
-        `${this.runners[failed]!.name}: connect failed: ${redact(String(err))}`,
-      );
+      throw new IotSimError(`${part.name}: connect failed: ${this.redactor.redact(String(err))}`);
     }
+    // Several failed: one error that lists every one, with its YAML path (or run name) and type.
+    const issues: ConfigIssue[] = [];
+    for (const { r, part } of failures) {
+      const err = r.reason as unknown;
+      const path = this.yamlPaths.get(part.plugin);
+      const where = path !== undefined ? `${path.replace(/\.$/, '')} (${part.plugin.type})` : part.name;
+      if (err instanceof ConfigError && path !== undefined) {
+        for (const i of issuesToYaml(err.issues, path))
+          issues.push({ path: i.path, message: this.redactor.redact(i.message) });
+      } else issues.push({ path: where, message: this.redactor.redact(errorText(err)) });
+    }
+    throw new PluginStartError(
+      issues,
+      failures.map((f) => f.r.reason as unknown),
+    );
   }
 
-  private fanOut(
-    batch: ReturnType<DataGenerator['tick']>,
-    wait: boolean,
-  ): Promise<unknown> | undefined {
+  private async stopServers(logger: Logger): Promise<void> {
+    await Promise.all(
+      this.servers.map(async (s, i) => {
+        try {
+          await s.stop();
+        } catch (err) {
+          logger.error(`${this.serverNames[i]}: stop failed: ${errorText(err)}`);
+        }
+      }),
+    );
+  }
+
+  private fanOut(frame: Frame, wait: boolean): Promise<unknown> | undefined {
     let waits: Promise<void>[] | undefined;
     for (const r of this.runners) {
-      const w = r.enqueue(batch, wait);
+      const w = r.enqueue(frame, wait);
       if (w) (waits ??= []).push(w);
     }
     return waits ? Promise.all(waits) : undefined;
   }
 
-  private async realtime(options: RunOptions) {
-    const rate = this.updateRateHz;
-    const durationS = options.durationS ?? null;
-    const t0 = Date.now() / 1000;
-    const total = durationS === null ? Infinity : Math.max(1, Math.round(durationS * rate));
+  /** The one engine loop: clock → model → frame → live state and every runner. */
+  private async loop(clock: Clock, options: RunOptions) {
+    const channels = Math.max(1, this.generator.sensorCount);
+    const maxTicks = Math.max(1, Math.floor(FRAME_READINGS / channels));
+    const backfill = clock.mode === 'backfill';
+    const dt = 1 / this.updateRateHz;
+    const total = clock.totalTicks;
     const lags: number[] = [];
     let lagMax = 0;
-    let k = 0;
+    let ticks = 0;
     let first: number | undefined;
     let last: number | undefined;
-    while (k < total && !this.stopRequested) {
-      const due = t0 + k / rate;
-      const waitMs = (due - Date.now() / 1000) * 1000;
-      if (waitMs > 1) {
-        await this.sleep(waitMs);
-        if (this.stopRequested) break;
-      }
-      const lag = Math.max(0, Date.now() / 1000 - due) * 1000;
-      if (lags.length < LAG_WINDOW) lags.push(lag);
-      else lags[k % LAG_WINDOW] = lag;
-      if (lag > lagMax) lagMax = lag;
-      const batch = this.generator.tick(due, 1 / rate);
-      first ??= due;
-      last = due;
-      k++;
-      const w = this.fanOut(batch, false);
-      // Policy block: wait for room, but not past a stop (the runner's stop admits the batch).
-      if (w) await Promise.race([w, this.stopSignal]);
-      if (waitMs <= 1 && k % 64 === 0) await yieldToLoop();
-    }
-    // A run of `durationS` lasts that long: wait out the last tick's interval.
-    if (!this.stopRequested && durationS !== null) {
-      const endMs = (t0 + total / rate - Date.now() / 1000) * 1000;
-      if (endMs > 1) await this.sleep(endMs);
-    }
-    if (lagMax > 1000 / rate)
-      this.logger.warn(`the generator fell behind real time by up to ${lagMax.toFixed(0)} ms`);
-    const sorted = lags.sort((a, b) => a - b);
-    const q = (p: number): number =>
-      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
-    return {
-      ticks: k,
-      firstTimestamp: first,
-      lastTimestamp: last,
-      lagMs: { p50: q(0.5), p99: q(0.99), max: lagMax },
-    };
-  }
-
-  private async backfill(options: RunOptions) {
-    const rate = this.updateRateHz;
-    const start = this.start!;
-    const end = this.end!;
-    const total = Math.max(0, Math.ceil((end - start) * rate - 1e-9));
     const began = performance.now();
     let lastYield = began;
     let lastReport = began;
-    let k = 0;
-    let last: number | undefined;
-    while (k < total && !this.stopRequested) {
-      const t = start + k / rate;
-      const batch = this.generator.tick(t, 1 / rate);
-      last = t;
-      k++;
-      const w = this.fanOut(batch, true);
+    for (;;) {
+      if (this.stopRequested) break;
+      const step = await clock.next(maxTicks);
+      if (!step || this.stopRequested) break;
+      const lag = step.lagMs;
+      if (!backfill) {
+        if (lags.length < LAG_WINDOW) lags.push(lag);
+        else lags[ticks % LAG_WINDOW] = lag;
+        if (lag > lagMax) lagMax = lag;
+      }
+      const frame = this.generator.generate(step.tick0, step.timestamps, dt);
+      first ??= frame.timestamps[0];
+      last = frame.timestamps[frame.ticks - 1];
+      ticks += frame.ticks;
+      this.live!.publish(frame);
+      const w = this.fanOut(frame, backfill);
+      // Waiting for room (backfill, or policy block), but not past a stop (the runner's stop admits the frame).
       if (w) await Promise.race([w, this.stopSignal]);
       const now = performance.now();
       if (now - lastYield > 20) {
         lastYield = now;
         await yieldToLoop();
-        if (options.onProgress && now - lastReport > 1000) {
+        if (backfill && options.onProgress && now - lastReport > 1000 && total) {
           lastReport = now;
-          const records = k * this.generator.sensorCount;
+          const records = ticks * this.generator.sensorCount;
           const elapsed = (now - began) / 1000;
           options.onProgress({
-            fraction: k / total,
-            simulatedTime: t,
+            fraction: ticks / total,
+            simulatedTime: last!,
             records,
             recordsPerSec: records / elapsed,
-            etaS: (elapsed / k) * (total - k),
+            etaS: (elapsed / ticks) * (total - ticks),
           });
         }
       }
     }
+    if (!backfill && lagMax > 1000 / this.updateRateHz)
+      this.logger.warn(`the generator fell behind real time by up to ${lagMax.toFixed(0)} ms`);
+    const sorted = lags.sort((a, b) => a - b);
+    const q = (p: number): number =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
     return {
-      ticks: k,
-      firstTimestamp: total > 0 ? start : undefined,
+      ticks,
+      firstTimestamp: first,
       lastTimestamp: last,
-      lagMs: { p50: 0, p99: 0, max: 0 },
+      lagMs: { p50: q(0.5), p99: q(0.99), max: lagMax },
     };
   }
+}
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = done;
-    });
+/** Several sinks or servers could not start: every one is listed with its path or name. */
+export class PluginStartError extends IotSimError {
+  readonly issues: readonly ConfigIssue[];
+  /** The error of each plugin that failed. */
+  readonly failures: readonly unknown[];
+  constructor(issues: readonly ConfigIssue[], failures: readonly unknown[]) {
+    super(
+      `${issues.length === 1 ? 'a sink or server' : `${issues.length} sinks or servers`} could not start:\n  ${issues.map((i) => `${i.path}: ${i.message}`).join('\n  ')}\nFix them, or remove them from the config (or the --sink/--server flags) to run without them.`,
+      { cause: failures[0] },
+    );
+    this.issues = issues;
+    this.failures = failures;
   }
+}
+
+function displayNames(types: readonly string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const t of types) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  return types.map((t) => {
+    const n = (seen.get(t) ?? 0) + 1;
+    seen.set(t, n);
+    return counts.get(t)! > 1 ? `${t}#${n}` : t;
+  });
+}
+
+function redactingLogger(logger: Logger, redactor: Redactor): Logger {
+  if (logger === silentLogger) return logger;
+  return {
+    debug: (m) => logger.debug(redactor.redact(m)),
+    info: (m) => logger.info(redactor.redact(m)),
+    warn: (m) => logger.warn(redactor.redact(m)),
+    error: (m) => logger.error(redactor.redact(m)),
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message || err.name : String(err);
 }
 
 function isValidated(c: object): c is SimulatorConfig {

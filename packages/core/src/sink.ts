@@ -1,7 +1,9 @@
-import { ConfigError } from './errors.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import type { RecordBatch } from './frame.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
-import { issuesToYaml, OptionReader, toCamelCase } from './option-reader.js';
+import { closestNames } from './errors.js';
+import { issuesToYaml, OptionReader, toCamelCase, toSnakeCase } from './option-reader.js';
 
 /** What a runner does when its buffer is full. YAML spells these `drop_oldest`, `drop_newest`, `block`. */
 export type BackpressurePolicy = 'drop-oldest' | 'drop-newest' | 'block';
@@ -14,11 +16,11 @@ const POLICIES: Readonly<Record<string, BackpressurePolicy>> = {
   'drop-newest': 'drop-newest',
 };
 
-/** Per-sink throughput control, common to every sink. */
+/** Per-sink throughput control, given beside a sink (`sim.addSink(sink, throughput)`), never inside its options. */
 export interface ThroughputOptions {
-  /** Flushes per second; `null` flushes on every generator tick. Default null. */
+  /** Flushes per second; `null` flushes on every generator frame. Default null. */
   rateHz?: number | null;
-  /** Flush as soon as this many records are buffered. Default 100. */
+  /** Flush as soon as this many records are buffered; no write holds more. Default 100. */
   batchSize?: number;
   /** Records held before backpressure applies. Default 50,000. */
   maxBufferSize?: number;
@@ -28,11 +30,11 @@ export interface ThroughputOptions {
   retryCount?: number;
   /** Seconds between retries. Default 1.0. */
   retryDelayS?: number;
-  /** How many batches may be written at once (only for sinks that keep order themselves). Default 1. */
+  /** Writes in flight at once, up to what the sink's capabilities allow. Default: the sink's `defaultInFlight`. */
   maxInFlight?: number;
 }
 
-/** Throughput options with every default filled in. */
+/** Throughput options with every default filled in (`maxInFlight` undefined: the sink's default). */
 export interface ResolvedThroughput {
   readonly rateHz: number | null;
   readonly batchSize: number;
@@ -40,7 +42,7 @@ export interface ResolvedThroughput {
   readonly backpressure: BackpressurePolicy;
   readonly retryCount: number;
   readonly retryDelayS: number;
-  readonly maxInFlight: number;
+  readonly maxInFlight: number | undefined;
 }
 
 /** The original's throughput defaults. */
@@ -51,8 +53,19 @@ export const THROUGHPUT_DEFAULTS: ResolvedThroughput = Object.freeze({
   backpressure: 'drop-oldest',
   retryCount: 3,
   retryDelayS: 1.0,
-  maxInFlight: 1,
+  maxInFlight: undefined,
 });
+
+/** The throughput option names (camelCase); in YAML they sit in the sink's mapping as snake_case. */
+export const THROUGHPUT_KEYS: readonly (keyof ThroughputOptions)[] = [
+  'rateHz',
+  'batchSize',
+  'maxBufferSize',
+  'backpressure',
+  'retryCount',
+  'retryDelayS',
+  'maxInFlight',
+];
 
 /** Reads the throughput options through `r`, reporting problems there. */
 export function readThroughput(r: OptionReader): ResolvedThroughput {
@@ -79,58 +92,161 @@ export function readThroughput(r: OptionReader): ResolvedThroughput {
     backpressure,
     retryCount: r.number('retryCount', d.retryCount, { min: 0, integer: true }),
     retryDelayS: r.number('retryDelayS', d.retryDelayS, { min: 0 }),
-    maxInFlight: r.number('maxInFlight', d.maxInFlight, { min: 1, integer: true }),
+    maxInFlight: r.number('maxInFlight', undefined, { min: 1, integer: true }),
   };
 }
 
-/**
- * Validates a sink's options in one pass: the throughput options plus the sink's own, read by
- * `readOwn`. Throws one ConfigError listing every problem, including unknown keys.
- */
-export function parseSinkOptions<T>(
-  options: object,
-  readOwn: (r: OptionReader) => T,
-): { throughput: ResolvedThroughput; own: T } {
-  const r = new OptionReader(options);
-  const throughput = readThroughput(r);
-  const own = readOwn(r);
+/** Validates throughput options; throws one ConfigError listing every problem (unknown keys too). */
+export function resolveThroughput(options: ThroughputOptions = {}, path = ''): ResolvedThroughput {
+  const r = new OptionReader(options, path);
+  const t = readThroughput(r);
   r.finish();
-  return { throughput, own };
+  return t;
+}
+
+/**
+ * Splits one YAML sink mapping (snake_case keys, `type` removed) into the throughput options and
+ * the sink's own options (both camelCase).
+ */
+export function splitSinkConfig(config: Readonly<Record<string, unknown>>): {
+  throughput: ThroughputOptions;
+  own: Record<string, unknown>;
+} {
+  const throughput: Record<string, unknown> = {};
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const key = toCamelCase(k);
+    if ((THROUGHPUT_KEYS as readonly string[]).includes(key)) throughput[key] = v;
+    else own[key] = v;
+  }
+  return { throughput: throughput as ThroughputOptions, own };
+}
+
+/**
+ * What a sink can do, declared on its class (`static override readonly capabilities = {...}`).
+ * The runner reads it; a sink never vetoes runner settings in its constructor.
+ */
+export interface SinkCapabilities {
+  /** Batches land in the order they were written. Default true. */
+  readonly ordered: boolean;
+  /** The most writes the runner may have in flight at once; above 1 the sink keeps their order itself. Default 1. */
+  readonly maxInFlight: number;
+  /** Writes in flight when the throughput options do not say. Default 1. */
+  readonly defaultInFlight: number;
+  /** A retry with the same `batchId` never duplicates what an earlier attempt delivered. Default false. */
+  readonly idempotentRetry: boolean;
+  /** One per run (a single file, the console): with worker threads it gets every worker's frames. Default false. */
+  readonly singleton: boolean;
+}
+
+/** Capabilities of a sink that declares none. */
+export const DEFAULT_CAPABILITIES: SinkCapabilities = Object.freeze({
+  ordered: true,
+  maxInFlight: 1,
+  defaultInFlight: 1,
+  idempotentRetry: false,
+  singleton: false,
+});
+
+/** One write: a batch of at most `batchSize` records, retried with the same `batchId`. */
+export interface WriteRequest {
+  /** Identifies the batch: every attempt at it (and at its undelivered rest) has the same id. */
+  readonly batchId: number;
+  /** 0 for the first attempt, then 1, 2, … for retries. */
+  readonly attempt: number;
+  /** Number of records. */
+  readonly size: number;
+  /** The records as row views (built on first use). */
+  readonly records: readonly SensorRecord[];
+  /** The same readings as columns of frames, for encoders that never need row objects. */
+  readonly batch: RecordBatch;
+  /** Fires at the shutdown deadline (or on abort): give up and return. */
+  readonly signal: AbortSignal;
+}
+
+/** What a write may say instead of throwing: how many records at the front of the batch landed. */
+export interface WriteResult {
+  /** Records delivered (from the front of the batch); the runner retries the rest. Default: all. */
+  readonly delivered?: number;
 }
 
 /** What a runner hands a sink before connecting it. */
 export interface SinkContext {
   /** Where the sink reports what it does. */
   readonly logger: Logger;
+  /** The runner's throughput settings (with `maxInFlight` resolved), for sinks whose options depend on them. */
+  readonly throughput: ResolvedThroughput & { readonly maxInFlight: number };
+  /** The sink's name in this run (`kafka`, `file#2`). */
+  readonly name: string;
+}
+
+/** Brand that marks a sink class, so a sink from another copy of @iotsim/core is still recognised. */
+export const SINK_BRAND: unique symbol = Symbol.for('iotsim.sink') as never;
+
+/** True when `value` is a sink instance (brand check, not `instanceof`). */
+export function isSink(value: unknown): value is Sink {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value.constructor as { [SINK_BRAND]?: unknown } | undefined)?.[SINK_BRAND] === true
+  );
+}
+
+/** True when `value` is a sink class. */
+export function isSinkClass(value: unknown): value is SinkClassLike {
+  return typeof value === 'function' && (value as { [SINK_BRAND]?: unknown })[SINK_BRAND] === true;
+}
+
+/** What the registry needs of a sink class. */
+export interface SinkClassLike {
+  readonly name: string;
+  readonly type: string;
+  readonly capabilities: SinkCapabilities;
+  /** Option names the class accepts (camelCase), when it declares them. */
+  readonly optionKeys?: readonly string[];
+  fromConfig(config: Readonly<Record<string, unknown>>, path?: string): Sink;
 }
 
 /**
- * A destination for sensor records. Subclasses implement `connect` and `write`, and override
- * `flush` and `close` when they hold resources. A `SinkRunner` drives it: `connect` once, then
- * ordered `write` calls (one batch at a time unless `maxInFlight` > 1), then `flush` and `close`.
+ * A destination for sensor records. Subclasses set `static type`, implement `connect` and
+ * `write`, and override `flush` and `close` when they hold resources. A `SinkRunner` drives it:
+ * `connect` once, then `write` requests (one at a time unless the capabilities allow more), then
+ * `flush` and `close`. `close()` never runs while a write is in flight unless the request's
+ * signal fired first.
  *
- * `write` either resolves (the whole batch is delivered) or throws; throw a `SinkWriteError` to
- * say the failure is not retryable, to ask for a delay, or to report a partial delivery.
+ * `write` resolves when the batch is delivered (or says how much was, `{ delivered }`) or throws;
+ * throw a `SinkWriteError` to say the failure is not retryable, to ask for a delay, or to report
+ * a partial delivery. A sink takes only its own options; throughput is given beside it.
  *
  * @example
  * class StatsSink extends Sink {
- *   readonly type = 'stats';
+ *   static override readonly type = 'stats';
  *   async connect() {}
- *   async write(records: readonly SensorRecord[]) { for (const r of records) count(r); }
+ *   async write({ records }: WriteRequest) { for (const r of records) count(r); }
  * }
  */
 export abstract class Sink {
   /** The sink type name used in YAML and the registry, e.g. `kafka`. */
-  abstract readonly type: string;
-  /** Validated throughput settings for this sink's runner. */
-  readonly throughput: ResolvedThroughput;
+  static readonly type: string = 'sink';
+  /** What the runner may do with this sink. */
+  static readonly capabilities: SinkCapabilities = DEFAULT_CAPABILITIES;
+  /** Option names the sink accepts (camelCase); when declared, the loader rejects any other key. */
+  static readonly optionKeys?: readonly string[];
+  static readonly [SINK_BRAND] = true;
+
   /** Set by the runner before `connect`. */
   protected logger: Logger = silentLogger;
+  private readonly ownSecrets = new Set<string>();
+  private readonly counters = new Map<string, number>();
 
-  constructor(options: ThroughputOptions = {}) {
-    const r = new OptionReader(options);
-    this.throughput = readThroughput(r);
-    if (r.issues.length) throw new ConfigError(r.issues);
+  /** The sink type, from the class. */
+  get type(): string {
+    return (this.constructor as typeof Sink).type;
+  }
+
+  /** The capabilities, from the class. */
+  get capabilities(): SinkCapabilities {
+    return { ...DEFAULT_CAPABILITIES, ...(this.constructor as typeof Sink).capabilities };
   }
 
   /** Called by the runner before `connect`. */
@@ -142,7 +258,7 @@ export abstract class Sink {
   abstract connect(): Promise<void>;
 
   /** Delivers one batch, in order. */
-  abstract write(records: readonly SensorRecord[]): Promise<void>;
+  abstract write(request: WriteRequest): Promise<WriteResult | void>;
 
   /** Makes everything written so far durable or visible. */
   async flush(): Promise<void> {}
@@ -155,23 +271,91 @@ export abstract class Sink {
     return this.type;
   }
 
+  /** Credentials this sink was given: the run redacts them from every log line, error and summary. */
+  get secrets(): readonly string[] {
+    return [...this.ownSecrets];
+  }
+
+  /** The sink's own counters (Delta commits, Kafka requests …), shown in the run summary. */
+  sinkMetrics(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.counters);
+  }
+
+  /** Marks a credential so the run redacts it everywhere. */
+  protected registerSecret(value: string | undefined | null): void {
+    if (typeof value === 'string' && value.length >= 3) this.ownSecrets.add(value);
+  }
+
+  /** Adds to one of the sink's own counters. */
+  protected count(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
   /**
-   * Builds the sink from a YAML mapping (snake_case keys, `type` removed). Issue paths are
-   * reported with the YAML key names under `path`, e.g. `sinks[1].rate_hz`.
+   * Builds the sink from its YAML options (snake_case keys; `type` and the throughput keys
+   * removed). Issue paths are reported with the YAML key names under `path`, e.g.
+   * `sinks[1].topic`. Keys the sink does not know are rejected with a did-you-mean: against
+   * `optionKeys` when the class declares them, else against the keys its constructor read.
    */
   static fromConfig<T extends Sink>(
-    this: new (options: never) => T,
+    this: (new (options: never) => T) & { optionKeys?: readonly string[] },
     config: Readonly<Record<string, unknown>>,
     path = '',
   ): T {
     const options: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(config)) options[toCamelCase(k)] = v;
+    const read = new Set<string>();
+    const tracked = new Proxy(options, {
+      get(target, key, receiver) {
+        if (typeof key === 'string') read.add(key);
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+      has(target, key) {
+        if (typeof key === 'string') read.add(key);
+        return Reflect.has(target, key);
+      },
+    });
+    let sink: T;
     try {
-      return new this(options as never);
+      sink = new this(tracked as never);
     } catch (err) {
       if (err instanceof ConfigError)
         throw new ConfigError(issuesToYaml(err.issues, path), { cause: err });
       throw err;
     }
+    // A constructor that lists its options (Object.keys, spread) has read all of them.
+    const known = this.optionKeys ?? [...read];
+    const issues: ConfigIssue[] = [];
+    for (const key of Object.keys(options)) {
+      if (known.includes(key) || options[key] === undefined) continue;
+      const hint = closestNames(key, known, 1);
+      issues.push({
+        path: `${path}${toSnakeCase(key)}`,
+        message: `unknown option${hint.length ? ` (did you mean '${toSnakeCase(hint[0]!)}'?)` : ''}`,
+      });
+    }
+    if (issues.length) throw new ConfigError(issues);
+    return sink;
   }
+}
+
+/**
+ * Validates a sink's own options in one pass (`readOwn` reads them through an OptionReader) and
+ * throws one ConfigError listing every problem, unknown keys included. A throughput key given
+ * here is reported with where it belongs.
+ */
+export function readSinkOptions<T>(options: object, readOwn: (r: OptionReader) => T): T {
+  const r = new OptionReader(options);
+  for (const key of THROUGHPUT_KEYS) {
+    if ((options as Record<string, unknown>)[key] !== undefined) {
+      r.allow(key);
+      r.problem(
+        key,
+        `is a throughput option: give it beside the sink (sim.addSink(sink, { ${key}: … })), not in the sink's options`,
+      );
+    }
+  }
+  const own = readOwn(r);
+  r.finish();
+  return own;
 }

@@ -11,8 +11,8 @@ import { chunked, dicts, makeRecords } from './records.js';
 
 /** What a sink package tells the conformance suite about its destination. */
 export interface ConformanceTarget<S extends Sink = Sink> {
-  /** A fresh sink writing to a fresh, empty destination, with these throughput options. */
-  create(throughput: ThroughputOptions): Promise<S> | S;
+  /** A fresh sink writing to a fresh, empty destination (the suite gives the runner its throughput options). */
+  create(): Promise<S> | S;
   /** Everything the destination holds from this sink (after it was stopped), as record dicts. */
   readBack(sink: S): Promise<SensorRecordDict[]>;
   /** True when the destination keeps delivery order (default). False: compared as sets. */
@@ -29,9 +29,14 @@ export interface ConformanceTarget<S extends Sink = Sink> {
 export async function runThrough(
   sink: Sink,
   records: readonly SensorRecord[],
-  options: { tick?: number; stopTimeoutS?: number; wait?: boolean } = {},
+  options: {
+    tick?: number;
+    stopTimeoutS?: number;
+    wait?: boolean;
+    throughput?: ThroughputOptions;
+  } = {},
 ): Promise<SinkMetrics> {
-  const runner = new SinkRunner(sink);
+  const runner = new SinkRunner(sink, { throughput: options.throughput });
   await runner.start();
   for (const batch of chunked(records, options.tick ?? 37)) {
     const waiting = runner.enqueue(batch, options.wait ?? true);
@@ -89,8 +94,8 @@ export function describeSinkConformance<S extends Sink>(
 
     it('delivers every record with every field, in order', async () => {
       const records = makeRecords(n, { seed: 11 });
-      const sink = await target.create({ batchSize: 64 });
-      const m = await runThrough(sink, records);
+      const sink = await target.create();
+      const m = await runThrough(sink, records, { throughput: { batchSize: 64 } });
       expect(m.failed).toBe(0);
       expect(m.delivered).toBe(n);
       compare(await target.readBack(sink), expectDicts(records));
@@ -98,14 +103,14 @@ export function describeSinkConformance<S extends Sink>(
 
     it('writes batches of at most batchSize, as soon as one is full', async () => {
       const records = makeRecords(250, { seed: 12 });
-      const sink = await target.create({ batchSize: 50, rateHz: 0.001 });
+      const sink = await target.create();
       const sizes: number[] = [];
       const write = sink.write.bind(sink);
-      sink.write = async (batch) => {
-        sizes.push(batch.length);
-        return write(batch);
+      sink.write = async (request) => {
+        sizes.push(request.size);
+        return write(request);
       };
-      const runner = new SinkRunner(sink);
+      const runner = new SinkRunner(sink, { throughput: { batchSize: 50, rateHz: 0.001 } });
       await runner.start();
       runner.enqueue(records.slice(0, 50));
       // The rate timer is 1000 s away: only a full batch can trigger this write.
@@ -120,8 +125,8 @@ export function describeSinkConformance<S extends Sink>(
 
     it('flushes a partial batch on stop', async () => {
       const records = makeRecords(30, { seed: 13 });
-      const sink = await target.create({ batchSize: 1000, rateHz: 0.001 });
-      const runner = new SinkRunner(sink);
+      const sink = await target.create();
+      const runner = new SinkRunner(sink, { throughput: { batchSize: 1000, rateHz: 0.001 } });
       await runner.start();
       runner.enqueue(records);
       await new Promise((r) => setTimeout(r, 50));
@@ -135,29 +140,45 @@ export function describeSinkConformance<S extends Sink>(
 
     it('retries a failed write and loses nothing', async () => {
       const records = makeRecords(200, { seed: 14 });
-      const sink = await target.create({ batchSize: 40, retryCount: 2, retryDelayS: 0.01 });
+      const sink = await target.create();
       const write = sink.write.bind(sink);
       let calls = 0;
-      sink.write = async (batch) => {
+      const ids: number[] = [];
+      sink.write = async (request) => {
         calls++;
+        ids.push(request.batchId);
         if (calls === 2) throw new Error('conformance: injected failure before the write');
-        return write(batch);
+        return write(request);
       };
-      const m = await runThrough(sink, records);
+      const m = await runThrough(sink, records, {
+        throughput: { batchSize: 40, retryCount: 2, retryDelayS: 0.01 },
+      });
+      // The retry carries the failed batch's id.
+      expect(ids[2]).toBe(ids[1]);
       expect(m.retries).toBe(1);
       expect(m.failed).toBe(0);
       expect(m.delivered).toBe(200);
       compare(await target.readBack(sink), expectDicts(records));
     });
 
+    it('keeps order with as many writes in flight as its capabilities allow', async () => {
+      const records = makeRecords(n, { seed: 16 });
+      const sink = await target.create();
+      const maxInFlight = Math.min(8, sink.capabilities.maxInFlight);
+      const m = await runThrough(sink, records, { throughput: { batchSize: 25, maxInFlight } });
+      expect(m.failed).toBe(0);
+      expect(m.delivered).toBe(n);
+      compare(await target.readBack(sink), expectDicts(records));
+    });
+
     it('keeps exact accounting, and the destination holds what was delivered', async () => {
       const records = makeRecords(n, { seed: 15 });
-      const sink = await target.create({
-        batchSize: 100,
-        maxBufferSize: 300,
-        backpressure: 'drop-newest',
+      const sink = await target.create();
+      const m = await runThrough(sink, records, {
+        tick: 100,
+        wait: false,
+        throughput: { batchSize: 100, maxBufferSize: 300, backpressure: 'drop-newest' },
       });
-      const m = await runThrough(sink, records, { tick: 100, wait: false });
       expectAccounting(m);
       expect(m.buffered).toBe(0);
       expect(m.generated).toBe(n);

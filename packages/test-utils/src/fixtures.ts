@@ -1,21 +1,21 @@
-import { Sink, SinkWriteError, type SensorRecord, type ThroughputOptions } from '@iotsim/core';
+import { Sink, SinkWriteError, type SensorRecord, type WriteRequest } from '@iotsim/core';
 
 /** Keeps every batch it receives, in order. */
 export class MemorySink extends Sink {
-  readonly type = 'memory';
+  static override readonly type: string = 'memory';
   readonly batches: SensorRecord[][] = [];
+  /** The batch id of every write call, in order (retries repeat theirs). */
+  readonly batchIds: number[] = [];
   connected = false;
   flushed = 0;
   closed = false;
 
-  constructor(options: ThroughputOptions = {}) {
-    super(options);
-  }
   async connect(): Promise<void> {
     this.connected = true;
   }
-  async write(records: readonly SensorRecord[]): Promise<void> {
-    this.batches.push([...records]);
+  async write(request: WriteRequest): Promise<void> {
+    this.batchIds.push(request.batchId);
+    this.batches.push([...request.records]);
   }
   override async flush(): Promise<void> {
     this.flushed++;
@@ -34,26 +34,22 @@ export class FlakySink extends MemorySink {
   calls = 0;
   constructor(
     private readonly failEvery: number,
-    options: ThroughputOptions = {},
     private readonly error: () => Error = () => new Error('flaky sink: injected failure'),
   ) {
-    super(options);
+    super();
   }
-  override async write(records: readonly SensorRecord[]): Promise<void> {
+  override async write(request: WriteRequest): Promise<void> {
     this.calls++;
     if (this.calls % this.failEvery === 0) throw this.error();
-    await super.write(records);
+    await super.write(request);
   }
 }
 
 /** Always fails; `retryable` false makes it a permanent failure. */
 export class FailingSink extends MemorySink {
   calls = 0;
-  constructor(
-    options: ThroughputOptions = {},
-    private readonly retryable = true,
-  ) {
-    super(options);
+  constructor(private readonly retryable = true) {
+    super();
   }
   override async write(): Promise<void> {
     this.calls++;
@@ -65,24 +61,24 @@ export class FailingSink extends MemorySink {
 
 /** Takes `delayMs` per write (real timers). */
 export class SlowSink extends MemorySink {
-  constructor(
-    private readonly delayMs: number,
-    options: ThroughputOptions = {},
-  ) {
-    super(options);
+  constructor(private readonly delayMs: number) {
+    super();
   }
-  override async write(records: readonly SensorRecord[]): Promise<void> {
+  override async write(request: WriteRequest): Promise<void> {
     await new Promise((r) => setTimeout(r, this.delayMs));
-    await super.write(records);
+    await super.write(request);
   }
 }
 
 /** A write that never settles (a hung destination). `release()` lets pending writes finish. */
 export class HangingSink extends MemorySink {
   private releases: (() => void)[] = [];
-  override async write(records: readonly SensorRecord[]): Promise<void> {
+  /** The abort signal of every write still waiting. */
+  readonly signals: AbortSignal[] = [];
+  override async write(request: WriteRequest): Promise<void> {
+    this.signals.push(request.signal);
     await new Promise<void>((r) => this.releases.push(r));
-    await super.write(records);
+    await super.write(request);
   }
   release(): void {
     for (const r of this.releases.splice(0)) r();

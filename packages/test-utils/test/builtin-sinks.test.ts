@@ -3,10 +3,9 @@ import { describeSinkConformance } from '../src/index.js';
 
 const consoleOut = new Map<ConsoleSink, string[]>();
 describeSinkConformance('console (json)', {
-  create(throughput) {
+  create() {
     const lines: string[] = [];
     const sink = new ConsoleSink({
-      ...throughput,
       fmt: 'json',
       stream: { write: (s: string) => lines.push(s) },
     });
@@ -25,12 +24,12 @@ describeSinkConformance('console (json)', {
 
 const received = new Map<CallbackSink, SensorRecordDict[]>();
 describeSinkConformance('callback (async)', {
-  create(throughput) {
+  create() {
     const got: SensorRecordDict[] = [];
     const sink = new CallbackSink(async (batch) => {
       await Promise.resolve();
       for (const r of batch) got.push(r.toDict());
-    }, throughput);
+    });
     received.set(sink, got);
     return sink;
   },

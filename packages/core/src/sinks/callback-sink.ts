@@ -1,5 +1,5 @@
 import type { SensorRecord } from '../models.js';
-import { Sink, type ThroughputOptions } from '../sink.js';
+import { Sink, type WriteRequest } from '../sink.js';
 
 /** A function that receives each batch; may be async. */
 export type RecordCallback = (records: readonly SensorRecord[]) => void | Promise<void>;
@@ -9,14 +9,14 @@ export type RecordCallback = (records: readonly SensorRecord[]) => void | Promis
  *
  * @example
  * const all: SensorRecord[] = [];
- * sim.addSink(new CallbackSink((batch) => { all.push(...batch); }, { batchSize: 500 }));
+ * sim.addSink(new CallbackSink((batch) => { all.push(...batch); }), { batchSize: 500 });
  */
 export class CallbackSink extends Sink {
-  readonly type = 'callback';
+  static override readonly type = 'callback';
   private readonly callback: RecordCallback;
 
-  constructor(callback: RecordCallback, options: ThroughputOptions = {}) {
-    super(options);
+  constructor(callback: RecordCallback) {
+    super();
     if (typeof callback !== 'function') {
       throw new TypeError(`CallbackSink needs a function, got ${typeof callback}`);
     }
@@ -25,8 +25,9 @@ export class CallbackSink extends Sink {
 
   async connect(): Promise<void> {}
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
-    await this.callback(records);
+  async write(request: WriteRequest): Promise<void> {
+    const done = this.callback(request.records);
+    if (done !== undefined) await done;
   }
 
   override describe(): string {

@@ -1,7 +1,7 @@
 import type { SensorRecord } from '../models.js';
 import { JSON_LINES_LAYOUT, RecordTextEncoder } from '../encoding.js';
 import { SinkWriteError } from '../errors.js';
-import { parseSinkOptions, Sink, type ThroughputOptions } from '../sink.js';
+import { readSinkOptions, Sink, type WriteRequest } from '../sink.js';
 
 /** Something text can be written to: `process.stdout`, a file stream, or an object with `write`. */
 export interface TextStream {
@@ -13,7 +13,7 @@ export interface TextStream {
 }
 
 /** Options of ConsoleSink. */
-export interface ConsoleSinkOptions extends ThroughputOptions {
+export interface ConsoleSinkOptions {
   /** `text` (one aligned line per record) or `json` (one JSON object per line). Default `text`. */
   fmt?: 'text' | 'json';
   /** Where to write. Default `process.stdout`. */
@@ -34,30 +34,37 @@ export function formatRecordText(r: SensorRecord): string {
  * sim.addSink(new ConsoleSink({ fmt: 'json', rateHz: 1 }));
  */
 export class ConsoleSink extends Sink {
-  readonly type = 'console';
+  static override readonly type = 'console';
+  static override readonly capabilities = {
+    ordered: true,
+    maxInFlight: 1,
+    defaultInFlight: 1,
+    idempotentRetry: false,
+    singleton: true,
+  };
   readonly fmt: 'text' | 'json';
   private readonly stream: TextStream;
   private encoder: RecordTextEncoder | undefined;
 
   constructor(options: ConsoleSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, (r) => ({
+    super();
+    const own = readSinkOptions(options, (r) => ({
       fmt: r.oneOf('fmt', ['text', 'json'] as const, 'text'),
       stream: r.raw('stream') as TextStream | undefined,
     }));
-    super(throughput);
     this.fmt = own.fmt;
     this.stream = own.stream ?? process.stdout;
   }
 
   async connect(): Promise<void> {}
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     let text: string | Buffer;
     if (this.fmt === 'json') {
-      text = (this.encoder ??= new RecordTextEncoder(JSON_LINES_LAYOUT)).encode(records);
+      text = (this.encoder ??= new RecordTextEncoder(JSON_LINES_LAYOUT)).encodeBatch(request.batch);
     } else {
       text = '';
-      for (const r of records) text += formatRecordText(r) + '\n';
+      for (const r of request.records) text += formatRecordText(r) + '\n';
     }
     const stream = this.stream;
     if (stream.destroyed)

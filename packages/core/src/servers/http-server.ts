@@ -1,0 +1,104 @@
+import { createServer, type IncomingMessage, type Server as NodeServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ServerStartError } from '../errors.js';
+import type { LiveState } from '../live-state.js';
+import { OptionReader } from '../option-reader.js';
+import { Server, type ServerContext } from '../server.js';
+
+/** Options of HttpServer (YAML: `servers: [{ type: http, host, port }]`). */
+export interface HttpServerOptions {
+  /** Address to listen on. Default `127.0.0.1` (this machine only). */
+  host?: string;
+  /** TCP port; 0 picks a free one (see `address`). Default 8080. */
+  port?: number;
+}
+
+/**
+ * Serves the live simulation over HTTP: `GET /state` returns the latest value of every sensor as
+ * JSON, by industry, device and sensor name; `GET /healthz` answers `ok` with the state's version.
+ *
+ * @example
+ * sim.addServer(new HttpServer({ port: 8080 }));  // curl 127.0.0.1:8080/state
+ */
+export class HttpServer extends Server {
+  static override readonly type = 'http';
+  readonly host: string;
+  readonly port: number;
+  private server: NodeServer | undefined;
+  private readonly sockets = new Set<Socket>();
+  private boundPort: number | undefined;
+
+  constructor(options: HttpServerOptions = {}) {
+    super();
+    const r = new OptionReader(options);
+    this.host = r.string('host', '127.0.0.1');
+    this.port = r.number('port', 8080, { min: 0, max: 65535, integer: true });
+    r.finish();
+  }
+
+  /** The address served, once started (`http://127.0.0.1:8080`). */
+  get address(): string | undefined {
+    return this.boundPort === undefined ? undefined : `http://${hostForUrl(this.host)}:${this.boundPort}`;
+  }
+
+  async start(state: LiveState, context: ServerContext): Promise<void> {
+    const server = createServer((req, res) => this.handle(state, req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const fix =
+          err.code === 'EADDRINUSE'
+            ? `port ${this.port} on ${this.host} is in use; choose another port, or stop what uses it`
+            : err.code === 'EACCES'
+              ? `no permission to listen on port ${this.port}; use a port above 1023`
+              : `cannot listen on ${this.host}:${this.port}: ${err.message}; check host`;
+        reject(new ServerStartError('http', fix, { cause: err }));
+      });
+      server.listen(this.port, this.host, () => resolve());
+    });
+    const addr = server.address();
+    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.port;
+    this.server = server;
+    context.logger.info(`${context.name}: serving GET /state and /healthz on ${this.address}`);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  override describe(): string {
+    return `http (${this.address ?? `${this.host}:${this.port}`})`;
+  }
+
+  private handle(state: LiveState, req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 'ok', version: state.version }));
+      return;
+    }
+    if (path === '/state') {
+      const body = JSON.stringify(state.toJSON());
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /state or /healthz\n');
+  }
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
