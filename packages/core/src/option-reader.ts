@@ -27,6 +27,7 @@ interface NumberRule {
 export class OptionReader {
   readonly issues: ConfigIssue[] = [];
   private readonly seen = new Set<string>();
+  private readonly hints = new Set<string>();
 
   constructor(
     private readonly options: object,
@@ -42,6 +43,11 @@ export class OptionReader {
   /** Marks keys as known without reading them (handled elsewhere). */
   allow(...keys: string[]): void {
     for (const k of keys) this.seen.add(k);
+  }
+
+  /** Names offered in did-you-mean hints for unknown keys, without accepting them. */
+  suggest(...keys: string[]): void {
+    for (const k of keys) this.hints.add(k);
   }
 
   problem(key: string, message: string): void {
@@ -148,7 +154,7 @@ export class OptionReader {
   finish(): void {
     for (const key of Object.keys(this.options)) {
       if (this.seen.has(key) || (this.options as Dict)[key] === undefined) continue;
-      const hint = closestNames(key, this.seen, 1);
+      const hint = closestNames(key, [...this.seen, ...this.hints], 1);
       this.problem(key, `unknown option${hint.length ? ` (did you mean '${hint[0]}'?)` : ''}`);
     }
     if (this.issues.length) throw new ConfigError(this.issues);

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   ConfigError,
@@ -326,22 +325,19 @@ export function resolveModule(specifier: string, bases: readonly string[]): stri
     }
     return undefined;
   }
+  const parts = specifier.split('/');
+  const scoped = specifier.startsWith('@');
+  const name = scoped ? parts.slice(0, 2).join('/') : parts[0]!;
+  const sub = parts.slice(scoped ? 2 : 1).join('/');
   for (const base of bases) {
-    const req = createRequire(join(resolve(base), '__iotsim_resolve__.js'));
-    const parts = specifier.split('/');
-    const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-    const sub = parts.slice(specifier.startsWith('@') ? 2 : 1).join('/');
-    try {
-      const pkgJson = req.resolve(`${name}/package.json`);
-      const entry = entryOf(pkgJson, sub);
-      if (entry) return pathToFileURL(entry).href;
-    } catch {
-      // no package.json export: fall back to plain resolution below
-    }
-    try {
-      return pathToFileURL(req.resolve(specifier)).href;
-    } catch {
-      // not in this folder
+    // Node's lookup: <dir>/node_modules/<name> from the folder up to the root.
+    for (let dir = resolve(base); ; dir = dirname(dir)) {
+      const pkgJson = join(dir, 'node_modules', name, 'package.json');
+      if (existsSync(pkgJson)) {
+        const entry = entryOf(realpathSync(pkgJson), sub);
+        if (entry) return pathToFileURL(entry).href;
+      }
+      if (dirname(dir) === dir) break;
     }
   }
   return undefined;

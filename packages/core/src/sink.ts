@@ -328,7 +328,7 @@ export abstract class Sink {
     const issues: ConfigIssue[] = [];
     for (const key of Object.keys(options)) {
       if (known.includes(key) || options[key] === undefined) continue;
-      const hint = closestNames(key, known, 1);
+      const hint = closestNames(key, [...known, ...THROUGHPUT_KEYS], 1);
       issues.push({
         path: `${path}${toSnakeCase(key)}`,
         message: `unknown option${hint.length ? ` (did you mean '${toSnakeCase(hint[0]!)}'?)` : ''}`,
@@ -346,6 +346,7 @@ export abstract class Sink {
  */
 export function readSinkOptions<T>(options: object, readOwn: (r: OptionReader) => T): T {
   const r = new OptionReader(options);
+  r.suggest(...THROUGHPUT_KEYS);
   for (const key of THROUGHPUT_KEYS) {
     if ((options as Record<string, unknown>)[key] !== undefined) {
       r.allow(key);

@@ -7,21 +7,19 @@ import {
   Sink,
   type SensorRecord,
   type ThroughputOptions,
+  type WriteRequest,
 } from '../src/index.js';
 
 class SlowSink extends Sink {
-  readonly type = 'slow';
+  static override readonly type = 'slow';
   received = 0;
-  constructor(
-    private readonly delayMs: number,
-    options: ThroughputOptions,
-  ) {
-    super(options);
+  constructor(private readonly delayMs: number) {
+    super();
   }
   async connect(): Promise<void> {}
-  async write(rs: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     await new Promise((r) => setTimeout(r, this.delayMs));
-    this.received += rs.length;
+    this.received += request.size;
   }
 }
 
@@ -66,8 +64,8 @@ describe('Simulator', () => {
       start: 0,
       end: 200,
     });
-    const slow = new SlowSink(2, { batchSize: 50, maxBufferSize: 60, backpressure: 'drop-oldest' });
-    sim.addSink(slow);
+    const slow = new SlowSink(2);
+    sim.addSink(slow, { batchSize: 50, maxBufferSize: 60, backpressure: 'drop-oldest' });
     const summary = await sim.run();
     expect(summary.sinks[0]).toMatchObject({
       generated: 3400,
@@ -93,13 +91,11 @@ describe('Simulator', () => {
 
   it('does not slow a fast sink when another is slow (drop policies)', async () => {
     const sim = new Simulator({ industries: ['mining'], seed: 3, updateRateHz: 40 });
-    const slow = new SlowSink(150, {
-      batchSize: 10,
-      maxBufferSize: 20,
-      backpressure: 'drop-oldest',
-    });
+    const slow = new SlowSink(150);
     let fast = 0;
-    sim.addSink(slow).addSink(new CallbackSink((b) => void (fast += b.length), { batchSize: 17 }));
+    sim
+      .addSink(slow, { batchSize: 10, maxBufferSize: 20, backpressure: 'drop-oldest' })
+      .addSink(new CallbackSink((b) => void (fast += b.length)), { batchSize: 17 });
     const summary = await sim.run({ durationS: 1 });
     const [s, f] = summary.sinks;
     expect(f).toMatchObject({ generated: 680, delivered: 680, dropped: { total: 0 } });
@@ -219,7 +215,7 @@ describe('Simulator', () => {
 });
 
 class NeverSink extends Sink {
-  readonly type = 'never';
+  static override readonly type = 'never';
   async connect(): Promise<void> {}
   write(): Promise<void> {
     return new Promise(() => {});
@@ -239,7 +235,7 @@ describe('Simulator.stop while the generator waits for room', () => {
         shutdownTimeoutS: 0.3,
         ...options,
       });
-      sim.addSink(new NeverSink({ maxBufferSize: 40, batchSize: 20, ...throughput }));
+      sim.addSink(new NeverSink(), { maxBufferSize: 40, batchSize: 20, ...throughput });
       const running = sim.run();
       await new Promise((r) => setTimeout(r, 100));
       sim.stop();
@@ -257,7 +253,7 @@ describe('Simulator.stop while the generator waits for room', () => {
 });
 
 class CheckedAtConnectSink extends Sink {
-  readonly type = 'checked_at_connect';
+  static override readonly type = 'checked_at_connect';
   async connect(): Promise<void> {
     throw new ConfigError([{ path: 'workspaceUrl', message: 'no workspace_url found' }]);
   }
