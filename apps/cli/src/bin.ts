@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-import { main } from './cli.js';
+import module from 'node:module';
 
+// Node >= 22.1 caches compiled code on disk: later starts (`--help`, `list-*`) skip most parsing.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+const { main } = await import('./cli.js');
 process.exitCode = await main(process.argv.slice(2));

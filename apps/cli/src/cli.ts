@@ -1,6 +1,6 @@
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { closestNames } from '@iotsim/core';
+import { closestNames } from '@iotsim/core/errors';
 import { EXIT, exitCodeFor, formatError, UsageError } from './errors.js';
 
 /** Standard streams of a CLI invocation (replaceable in tests). */
@@ -25,6 +25,9 @@ export interface RunArgs {
   start?: string;
   end?: string;
   shutdownTimeout?: number;
+  server?: string[];
+  speed?: number;
+  summaryJson?: string;
 }
 
 async function dispatch(command: string, a: Record<string, unknown>, io: CliIo): Promise<number> {
@@ -35,6 +38,8 @@ async function dispatch(command: string, a: Record<string, unknown>, io: CliIo):
       return (await import('./commands/list.js')).listIndustriesCommand(io);
     case 'list-sinks':
       return (await import('./commands/list.js')).listSinksCommand(io);
+    case 'list-servers':
+      return (await import('./commands/list.js')).listServersCommand(io);
     case 'list-sensors':
       return (await import('./commands/list.js')).listSensorsCommand(String(a.industry), io);
     case 'init-config':
@@ -51,6 +56,7 @@ const COMMANDS = new Set([
   'run',
   'list-industries',
   'list-sinks',
+  'list-servers',
   'list-sensors',
   'init-config',
   'help',
@@ -130,6 +136,22 @@ function runOptions(y: Argv): Argv<RunArgs> {
       type: 'number',
       requiresArg: true,
       describe: 'Seconds to drain sinks on stop [default: 30]',
+    })
+    .option('server', {
+      type: 'string',
+      requiresArg: true,
+      array: true,
+      describe: 'Server type, repeatable (--server http): serves the live values',
+    })
+    .option('speed', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Simulated seconds per wall second (60 plays an hour in a minute) [default: 1]',
+    })
+    .option('summary-json', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Also write the run summary as JSON to this file',
     }) as unknown as Argv<RunArgs>;
 }
 
@@ -162,6 +184,7 @@ export async function main(
     .command('run', 'Run the simulator (generate data and send it to sinks)', runOptions)
     .command('list-industries', 'List the 16 built-in industries with sensor counts')
     .command('list-sinks', 'List the sink types and the package each needs')
+    .command('list-servers', 'List the server types and the package each needs')
     .command(
       'list-sensors <industry>',
       'List every sensor of an industry (name, type, unit, range)',
@@ -177,7 +200,7 @@ export async function main(
     )
     .demandCommand(
       1,
-      'Name a command: run, list-industries, list-sinks, list-sensors <industry>, init-config',
+      'Name a command: run, list-industries, list-sinks, list-servers, list-sensors <industry>, init-config',
     )
     .strict()
     .help()

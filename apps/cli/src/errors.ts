@@ -1,10 +1,13 @@
 import {
   ConfigError,
   IotSimError,
+  PluginStartError,
+  SdkNotInstalledError,
+  ServerStartError,
   SinkConnectError,
   SinkNotInstalledError,
-  redact,
-} from '@iotsim/core';
+} from '@iotsim/core/errors';
+import { redact } from '@iotsim/core/secrets';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -14,10 +17,16 @@ export class UsageError extends IotSimError {}
 
 /** The exit code for an error. */
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof PluginStartError) {
+    // Several sinks or servers failed at start: a usage error when every one of them is.
+    return err.failures.every((f) => exitCodeFor(f) === EXIT.usage) ? EXIT.usage : EXIT.failure;
+  }
   if (
     err instanceof ConfigError ||
     err instanceof SinkNotInstalledError ||
+    err instanceof SdkNotInstalledError ||
     err instanceof SinkConnectError ||
+    err instanceof ServerStartError ||
     err instanceof UsageError
   ) {
     return EXIT.usage;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@iotsim/test-utils';
@@ -66,12 +66,74 @@ describe('iotsim CLI', () => {
     const r = await cli(['list-sinks']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/console\s+ConsoleSink\s+\(built-in\)/);
+    expect(r.stdout).toMatch(/kafka\s+KafkaSink\s+npm install @iotsim\/sink-kafka\s+installed/);
+  });
+
+  it('list-servers lists the http server', async () => {
+    const r = await cli(['list-servers']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/http\s+HttpServer\s+\(built-in\)\s+installed/);
+  });
+
+  it('--server http serves the live values while the run pushes them; --summary-json writes the summary', async () => {
+    const dir = await tempDir();
+    const summaryPath = join(dir.path, 'summary.json');
+    const cfg = join(dir.path, 'serve.yaml');
+    writeFileSync(
+      cfg,
+      'simulator: { industries: [mining], update_rate_hz: 10 }\nservers:\n  - { type: http, port: 0 }\nsinks:\n  - { type: console, fmt: json }\n',
+    );
+    let address: string | undefined;
+    let state: { industries: Record<string, Record<string, Record<string, { value: number }>>> } | undefined;
+    const r = await cli(['run', '-c', cfg, '-d', '3', '--summary-json', summaryPath], {
+      onSpawn: (child) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          const m = /serving GET \/state and \/healthz on (http:\/\/[\d.:]+)/.exec(d.toString());
+          if (m && !address) {
+            address = m[1];
+            setTimeout(() => {
+              void fetch(`${address}/state`)
+                .then((res) => res.json())
+                .then((j) => (state = j as typeof state));
+            }, 500);
+          }
+        });
+      },
+    });
+    expect(r.code).toBe(0);
+    expect(address).toBeDefined();
+    expect(Object.keys(state!.industries.mining!['mining-001']!)).toHaveLength(17);
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
+      mode: string;
+      sinks: { delivered: number; generated: number }[];
+      servers: { type: string }[];
+    };
+    expect(summary.mode).toBe('realtime');
+    expect(summary.servers.map((s) => s.type)).toEqual(['http']);
+    expect(summary.sinks[0]!.delivered).toBe(r.stdout.trim().split('\n').length);
+    await dir.remove();
+  });
+
+  it('--speed 60 plays a minute of simulated time per wall second', async () => {
+    const r = await cli(['run', '-i', 'mining', '--rate', '1', '--speed', '60', '-d', '1', '--format', 'json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/run summary: accelerated x60, seed \d+, 60 ticks, 1020 records/);
+    const stamps = [...new Set(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { timestamp: number }).timestamp))];
+    expect(stamps).toHaveLength(60);
+    expect(stamps[59]! - stamps[0]!).toBe(59);
+  });
+
+  it('an unknown server type exits 2 and lists the known ones', async () => {
+    const r = await cli(['run', '--server', 'opcuaa', '-d', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown server type 'opcuaa'; known types: http");
+    noStack(r);
   });
 
   it('--help and list commands load no sink SDK', async () => {
     const dir = await tempDir();
     const log = join(dir.path, 'imports.log');
-    for (const args of [['--help'], ['list-sinks'], ['list-industries'], ['run', '--help']]) {
+    for (const args of [['--help'], ['list-sinks'], ['list-servers'], ['list-industries'], ['run', '--help']]) {
       const r = await cli(args, {
         nodeArgs: ['--import', join(FIXTURES, 'record-imports.mjs')],
         env: { IOTSIM_IMPORT_LOG: log },

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { Simulator } from '@iotsim/core';
-import { registerFirstPartySinks } from '../src/sinks.js';
 
 describe("the original README's full YAML example", () => {
+  // No CLI code and no registration: core's first-party table resolves each package from the
+  // config file's folder upwards (here apps/cli/node_modules, pnpm's isolated layout).
   it('loads unchanged: every sink of it is built by its package, with its options', async () => {
-    registerFirstPartySinks();
     const sim = await Simulator.fromConfig(
       fileURLToPath(new URL('./fixtures/original-readme.yaml', import.meta.url)),
     );

@@ -174,6 +174,21 @@ export class SinkWriteError extends IotSimError {
   }
 }
 
+/** Several sinks or servers could not start: every one is listed with its path or name. */
+export class PluginStartError extends IotSimError {
+  readonly issues: readonly ConfigIssue[];
+  /** The error of each plugin that failed. */
+  readonly failures: readonly unknown[];
+  constructor(issues: readonly ConfigIssue[], failures: readonly unknown[]) {
+    super(
+      `${issues.length === 1 ? 'a sink or server' : `${issues.length} sinks or servers`} could not start:\n  ${issues.map((i) => `${i.path}: ${i.message}`).join('\n  ')}\nFix them, or remove them from the config (or the --sink/--server flags) to run without them.`,
+      { cause: failures[0] },
+    );
+    this.issues = issues;
+    this.failures = failures;
+  }
+}
+
 /** Closest candidates to `input` by edit distance, for did-you-mean hints. */
 export function closestNames(input: string, candidates: Iterable<string>, max = 3): string[] {
   const scored: Array<[string, number]> = [];

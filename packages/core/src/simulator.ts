@@ -3,7 +3,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BackfillClock, RealTimeClock, type Clock, type ClockMode } from './clock.js';
 import { checkConfig, checkConfigFile, type SimulatorConfig } from './config.js';
 import { loadSensorCsv } from './csv.js';
-import { ConfigError, IotSimError, type ConfigIssue } from './errors.js';
+import { ConfigError, IotSimError, PluginStartError, type ConfigIssue } from './errors.js';
 import type { Frame } from './frame.js';
 import { DataGenerator, randomSeed, type Model } from './generator.js';
 import { LiveState } from './live-state.js';
@@ -616,21 +616,6 @@ export class Simulator {
       lastTimestamp: last,
       lagMs: { p50: q(0.5), p99: q(0.99), max: lagMax },
     };
-  }
-}
-
-/** Several sinks or servers could not start: every one is listed with its path or name. */
-export class PluginStartError extends IotSimError {
-  readonly issues: readonly ConfigIssue[];
-  /** The error of each plugin that failed. */
-  readonly failures: readonly unknown[];
-  constructor(issues: readonly ConfigIssue[], failures: readonly unknown[]) {
-    super(
-      `${issues.length === 1 ? 'a sink or server' : `${issues.length} sinks or servers`} could not start:\n  ${issues.map((i) => `${i.path}: ${i.message}`).join('\n  ')}\nFix them, or remove them from the config (or the --sink/--server flags) to run without them.`,
-      { cause: failures[0] },
-    );
-    this.issues = issues;
-    this.failures = failures;
   }
 }
 

@@ -1,7 +1,7 @@
 import { getIndustrySensors, INDUSTRY_CATALOG_COUNTS, listIndustries } from '@iotsim/core';
 import type { CliIo } from '../cli.js';
 import { EXIT } from '../errors.js';
-import { FIRST_PARTY_SINKS, isInstalled } from '../sinks.js';
+import { cliRegistry, FIRST_PARTY_SERVERS, FIRST_PARTY_SINKS, type FirstPartyPlugin } from '../sinks.js';
 
 /** `iotsim list-industries`: each industry with its sensor count, and the total. */
 export function listIndustriesCommand(io: CliIo): number {
@@ -39,16 +39,27 @@ export function listSensorsCommand(industry: string, io: CliIo): number {
 
 /** `iotsim list-sinks`: every sink type, its class, and the package to install. */
 export function listSinksCommand(io: CliIo): number {
-  const lines = [
-    `${'Sink Type'.padEnd(15)}${'Class'.padEnd(21)}${'Install'.padEnd(42)}Status`,
-    '-'.repeat(88),
-  ];
-  for (const [type, s] of Object.entries(FIRST_PARTY_SINKS)) {
+  io.stdout.write(pluginTable('Sink Type', FIRST_PARTY_SINKS) + '\n');
+  return EXIT.ok;
+}
+
+/** `iotsim list-servers`: every server type, its class, and the package to install. */
+export function listServersCommand(io: CliIo): number {
+  io.stdout.write(pluginTable('Server Type', FIRST_PARTY_SERVERS) + '\n');
+  return EXIT.ok;
+}
+
+function pluginTable(title: string, table: Readonly<Record<string, FirstPartyPlugin>>): string {
+  const registry = cliRegistry();
+  const lines = [`${title.padEnd(15)}${'Class'.padEnd(21)}${'Install'.padEnd(42)}Status`, '-'.repeat(88)];
+  for (const [type, s] of Object.entries(table)) {
     const builtIn = s.packageName === '@iotsim/core';
     const install = builtIn ? '(built-in)' : `npm install ${s.packageName}`;
-    const status = builtIn || isInstalled(s.packageName) ? 'installed' : 'not installed';
-    lines.push(`${type.padEnd(15)}${s.className.padEnd(21)}${install.padEnd(42)}${status}`);
+    const installed =
+      builtIn || registry.isInstalled({ module: s.packageName, exportName: s.exportName });
+    lines.push(
+      `${type.padEnd(15)}${s.exportName.padEnd(21)}${install.padEnd(42)}${installed ? 'installed' : 'not installed'}`,
+    );
   }
-  io.stdout.write(lines.join('\n') + '\n');
-  return EXIT.ok;
+  return lines.join('\n');
 }

@@ -1,8 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import {
   closestNames,
   ConfigError,
   ConsoleSink,
-  createSink,
   createStreamLogger,
   listIndustries,
   parseLogLevel,
@@ -14,14 +14,14 @@ import {
   type RunSummary,
   type SimulatorOptions,
   type SinkMetrics,
+  type Registry,
 } from '@iotsim/core';
 import type { CliIo, RunArgs } from '../cli.js';
 import { EXIT, UsageError } from '../errors.js';
-import { registerFirstPartySinks } from '../sinks.js';
+import { CLI_DIR, cliRegistry } from '../sinks.js';
 
 /** `iotsim run`: builds the simulator from flags or a config, runs it, prints the summary. */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
-  registerFirstPartySinks();
   const flagLevel = args.logLevel === undefined ? undefined : parseLogLevel(args.logLevel);
   if (args.logLevel !== undefined && !flagLevel) {
     throw new UsageError(
@@ -52,20 +52,24 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   if (args.end !== undefined) overrides.end = args.end;
   if (args.industries !== undefined) overrides.industries = args.industries;
   if (args.shutdownTimeout !== undefined) overrides.shutdownTimeoutS = args.shutdownTimeout;
+  if (args.speed !== undefined) overrides.speed = args.speed;
 
   let sim: Simulator;
   let durationS: number | null;
+  const registry = cliRegistry(args.config);
   if (args.config) {
-    sim = await Simulator.fromConfig(args.config, overrides);
+    sim = await Simulator.fromConfig(args.config, overrides, { registry, resolveFrom: [CLI_DIR] });
     const config = sim.config!;
     level = flagLevel ?? config.logLevel;
     if (args.sink || args.outputDir || args.outputFormat || args.rotation || args.format) {
       logger.warn('--config is set: --sink, --format and --output-* flags are ignored');
     }
     durationS = args.duration ?? config.durationS;
+    await addFlagServers(sim, args, registry);
   } else {
     sim = new Simulator({ industries: ['mining'], updateRateHz: 2.0, ...overrides });
-    await addFlagSinks(sim, args, io);
+    await addFlagSinks(sim, args, io, registry);
+    await addFlagServers(sim, args, registry);
     durationS = args.duration ?? null;
   }
 
@@ -99,6 +103,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     done = true;
     if (progress) io.stderr.write('\n');
     printSummary(summary.sinks, summary, io);
+    if (args.summaryJson) writeFileSync(args.summaryJson, JSON.stringify(summary, null, 2) + '\n');
     const failed = summary.sinks.reduce((n, s) => n + s.failed, 0);
     if (failed > 0) {
       io.stderr.write(
@@ -125,6 +130,7 @@ function checkFlags(args: RunArgs): void {
   positive('--rate', args.rate);
   positive('--duration', args.duration);
   positive('--shutdown-timeout', args.shutdownTimeout);
+  positive('--speed', args.speed);
   if (args.format !== undefined && !['text', 'json'].includes(args.format))
     problems.push({ path: '--format', message: `must be text or json, got '${args.format}'` });
   if (args.outputFormat !== undefined && !['csv', 'json', 'parquet'].includes(args.outputFormat)) {
@@ -164,7 +170,12 @@ function checkFlags(args: RunArgs): void {
   if (problems.length) throw new ConfigError(problems);
 }
 
-async function addFlagSinks(sim: Simulator, args: RunArgs, io: CliIo): Promise<void> {
+async function addFlagSinks(
+  sim: Simulator,
+  args: RunArgs,
+  io: CliIo,
+  registry: Registry,
+): Promise<void> {
   const types = args.sink?.length ? args.sink : ['console'];
   const problems: { path: string; message: string }[] = [];
   for (const type of types) {
@@ -183,13 +194,31 @@ async function addFlagSinks(sim: Simulator, args: RunArgs, io: CliIo): Promise<v
           format: args.outputFormat ?? 'csv',
         };
         if (args.rotation) options.rotation = args.rotation;
-        sim.addSink(await createSink(options, '--sink file: '));
+        const made = await registry.createSink(options, '--sink file: ');
+        sim.addSink(made.sink, made.throughput);
       } else {
-        sim.addSink(await createSink({ type }, `--sink ${type}: `));
+        const made = await registry.createSink({ type }, `--sink ${type}: `);
+        sim.addSink(made.sink, made.throughput);
       }
     } catch (err) {
       if (err instanceof ConfigError)
         problems.push(...err.issues.map((i) => ({ path: i.path || '--sink', message: i.message })));
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+async function addFlagServers(sim: Simulator, args: RunArgs, registry: Registry): Promise<void> {
+  const problems: { path: string; message: string }[] = [];
+  for (const type of args.server ?? []) {
+    try {
+      sim.addServer(await registry.createServer({ type }, `--server ${type}: `));
+    } catch (err) {
+      if (err instanceof ConfigError)
+        problems.push(
+          ...err.issues.map((i) => ({ path: i.path || '--server', message: i.message })),
+        );
       else throw err;
     }
   }
@@ -215,10 +244,11 @@ export function printSummary(
 ): void {
   const lines: string[] = [];
   if (summary) {
-    const lag =
-      summary.mode === 'realtime' ? `, tick lag p99 ${summary.lagMs.p99.toFixed(1)} ms` : '';
+    const lagged =
+      summary.mode === 'backfill' ? '' : `, tick lag p99 ${summary.lagMs.p99.toFixed(1)} ms`;
+    const mode = summary.mode === 'accelerated' ? `accelerated x${summary.speed}` : summary.mode;
     lines.push(
-      `run summary: ${summary.mode}, seed ${summary.seed}, ${summary.ticks} ticks, ${summary.records} records in ${summary.elapsedS.toFixed(1)} s${lag}${summary.interrupted ? ' (stopped early)' : ''}`,
+      `run summary: ${mode}, seed ${summary.seed}, ${summary.ticks} ticks, ${summary.records} records in ${summary.elapsedS.toFixed(1)} s${lagged}${summary.interrupted ? ' (stopped early)' : ''}`,
     );
   }
   const cols = [
@@ -251,6 +281,9 @@ export function printSummary(
         `${m.name}: dropped ${m.dropped.oldest} oldest, ${m.dropped.newest} newest (buffer full)`,
       );
     if (m.lastError) lines.push(`${m.name}: last error: ${m.lastError}`);
+    const own = Object.entries(m.sinkMetrics ?? {});
+    if (own.length) lines.push(`${m.name}: ${own.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
+  for (const s of summary?.servers ?? []) lines.push(`server ${s.name}: ${s.description}`);
   io.stderr.write(lines.join('\n') + '\n');
 }
