@@ -11,7 +11,7 @@ const sim = new Simulator({
   start: '2024-01-01T00:00:00Z',
   end: '2024-01-02T00:00:00Z',
 });
-sim.addSink(new FileSink({ path: dir, format: 'parquet', rotation: '1h', batchSize: 10_000 }));
+sim.addSink(new FileSink({ path: dir, format: 'parquet', rotation: '1h' }), { batchSize: 10_000 });
 const summary = await sim.run({
   onProgress: (p) => console.error(`${(p.fraction * 100).toFixed(0)}%`),
 });

@@ -1,39 +1,47 @@
-// Writing a sink: extend Sink, implement connect and write (and close when it holds resources).
-// Registered by name, it is usable from YAML too. Run: node examples/dist/custom-sink.js
-import {
-  registerSink,
-  Simulator,
-  Sink,
-  type SensorRecord,
-  type ThroughputOptions,
-} from '@iotsim/core';
+// Writing a sink: extend Sink, set its type, implement connect and write (and close when it holds
+// resources). Throughput (batch size, rate, buffer, retries) is not the sink's business: it is
+// given beside it. Registered by name, it is usable from YAML too. Run: node examples/dist/custom-sink.js
+import { registerSink, Simulator, Sink, type WriteRequest } from '@iotsim/core';
+
+/** Options of StatsSink (YAML: `decimals`). */
+export interface StatsSinkOptions {
+  /** Decimals printed per figure. Default 2. */
+  decimals?: number;
+}
 
 /** Tracks min / max / mean per sensor and prints them on close. */
 export class StatsSink extends Sink {
-  readonly type = 'stats';
+  static override readonly type = 'stats';
+  /** The option names this sink takes: the loader rejects any other key with a did-you-mean. */
+  static override readonly optionKeys = ['decimals'];
+  private readonly decimals: number;
   private readonly stats = new Map<string, { n: number; sum: number; min: number; max: number }>();
 
-  constructor(options: ThroughputOptions = {}) {
-    super(options);
+  constructor(options: StatsSinkOptions = {}) {
+    super();
+    this.decimals = options.decimals ?? 2;
   }
 
   async connect(): Promise<void> {}
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
-    for (const r of records) {
-      const s = this.stats.get(r.sensor_name) ?? { n: 0, sum: 0, min: Infinity, max: -Infinity };
+  // One request per batch; a retry has the same request.batchId. request.batch reads the same
+  // readings as columns (batch.forEach) without building record objects.
+  async write(request: WriteRequest): Promise<void> {
+    request.batch.forEach((channel, value) => {
+      const s = this.stats.get(channel.sensorName) ?? { n: 0, sum: 0, min: Infinity, max: -Infinity };
       s.n++;
-      s.sum += r.value;
-      s.min = Math.min(s.min, r.value);
-      s.max = Math.max(s.max, r.value);
-      this.stats.set(r.sensor_name, s);
-    }
+      s.sum += value;
+      s.min = Math.min(s.min, value);
+      s.max = Math.max(s.max, value);
+      this.stats.set(channel.sensorName, s);
+    });
   }
 
   override async close(): Promise<void> {
+    const d = this.decimals;
     for (const [name, s] of [...this.stats].sort()) {
       console.log(
-        `${name.padEnd(32)} min ${s.min.toFixed(2)} max ${s.max.toFixed(2)} mean ${(s.sum / s.n).toFixed(2)}`,
+        `${name.padEnd(32)} min ${s.min.toFixed(d)} max ${s.max.toFixed(d)} mean ${(s.sum / s.n).toFixed(d)}`,
       );
     }
   }
@@ -41,9 +49,10 @@ export class StatsSink extends Sink {
 
 registerSink('stats', async () => ({ StatsSink }), 'StatsSink');
 
-// The same sink built from a YAML-style document through the registry.
+// The same sink built from a YAML-style document through the registry: `decimals` goes to the
+// sink, `batch_size` to its runner.
 const sim = await Simulator.fromConfig({
   simulator: { industries: ['space'], seed: 1, start: 0, end: 600 },
-  sinks: [{ type: 'stats', batch_size: 500 }],
+  sinks: [{ type: 'stats', decimals: 2, batch_size: 500 }],
 });
 await sim.run();

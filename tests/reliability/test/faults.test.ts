@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import {
   Simulator,
   type BackpressurePolicy,
-  type SensorRecord,
+  type Sink,
   type SinkMetrics,
   type ThroughputOptions,
+  type WriteRequest,
 } from '@iotsim/core';
 import { WebhookSink } from '@iotsim/sink-webhook';
 import { FlakySink, HangingSink, MemorySink, SlowSink, tempDir } from '@iotsim/test-utils';
@@ -30,7 +31,7 @@ afterEach(async () => {
 /** A backfill of `ticks` seconds of the mining industry (17 records per tick) into `sinks`. */
 async function backfill(
   ticks: number,
-  sinks: Parameters<Simulator['addSink']>[0][],
+  sinks: (Sink | [Sink, ThroughputOptions])[],
   shutdownTimeoutS = 10,
 ) {
   const sim = new Simulator({
@@ -41,7 +42,10 @@ async function backfill(
     updateRateHz: 1,
     shutdownTimeoutS,
   });
-  for (const s of sinks) sim.addSink(s);
+  for (const s of sinks) {
+    if (Array.isArray(s)) sim.addSink(s[0], s[1]);
+    else sim.addSink(s);
+  }
   return sim.run();
 }
 
@@ -49,8 +53,8 @@ describe('Fault: webhook server answers HTTP 500 for a while, then 200', () => {
   it('generated = delivered + failed exactly with nothing buffered; the server holds exactly the delivered records', async () => {
     // The first 8 requests fail: batch 1 exhausts its 1 + 5 attempts, batch 2 succeeds on its third.
     const s = await server((n) => (n < 8 ? '500' : 'ok'));
-    const sink = new WebhookSink({ url: s.url, batchSize: 100, retryCount: 5, retryDelayS: 0.01 });
-    const summary = await backfill(200, [sink]);
+    const sink = new WebhookSink({ url: s.url });
+    const summary = await backfill(200, [[sink, { batchSize: 100, retryCount: 5, retryDelayS: 0.01 }]]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.generated).toBe(200 * MINING);
@@ -65,14 +69,8 @@ describe('Fault: webhook server answers HTTP 500 for a while, then 200', () => {
 describe('Fault: webhook server that hangs (receives the request, never answers)', () => {
   it('timed-out requests are retried and counted once; the server also holds the records of the unanswered requests (at-least-once: they landed although the client saw a timeout)', async () => {
     const s = await server((n) => (n < 2 ? 'hang' : 'ok'));
-    const sink = new WebhookSink({
-      url: s.url,
-      timeoutS: 0.3,
-      batchSize: 100,
-      retryCount: 3,
-      retryDelayS: 0.01,
-    });
-    const summary = await backfill(100, [sink]);
+    const sink = new WebhookSink({ url: s.url, timeoutS: 0.3 });
+    const summary = await backfill(100, [[sink, { batchSize: 100, retryCount: 3, retryDelayS: 0.01 }]]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.failed).toBe(0);
@@ -88,8 +86,8 @@ describe('Fault: webhook server that hangs (receives the request, never answers)
 describe('Fault: webhook server that resets the connection', () => {
   it('reset requests are retried; generated = delivered exactly and the server holds exactly the delivered records', async () => {
     const s = await server((n) => (n % 4 === 1 ? 'reset' : 'ok'));
-    const sink = new WebhookSink({ url: s.url, batchSize: 100, retryCount: 3, retryDelayS: 0.01 });
-    const summary = await backfill(100, [sink]);
+    const sink = new WebhookSink({ url: s.url });
+    const summary = await backfill(100, [[sink, { batchSize: 100, retryCount: 3, retryDelayS: 0.01 }]]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.retries).toBeGreaterThan(0);
@@ -102,8 +100,8 @@ describe('Fault: webhook server that resets the connection', () => {
 
 describe('Fault: a sink whose write throws on every third call', () => {
   it('with retries, every record is delivered once: generated = delivered = records the sink holds', async () => {
-    const sink = new FlakySink(3, { batchSize: 50, retryCount: 2, retryDelayS: 0 });
-    const summary = await backfill(60, [sink]);
+    const sink = new FlakySink(3);
+    const summary = await backfill(60, [[sink, { batchSize: 50, retryCount: 2, retryDelayS: 0 }]]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.retries).toBeGreaterThan(0);
@@ -113,8 +111,8 @@ describe('Fault: a sink whose write throws on every third call', () => {
   });
 
   it('without retries, every third batch is counted failed with its error; the sink holds exactly the delivered records', async () => {
-    const sink = new FlakySink(3, { batchSize: 51, retryCount: 0 });
-    const summary = await backfill(60, [sink]);
+    const sink = new FlakySink(3);
+    const summary = await backfill(60, [[sink, { batchSize: 51, retryCount: 0 }]]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.failedBatches).toBe(Math.floor(sink.calls / 3));
@@ -147,7 +145,7 @@ describe('Fault: a sink that never resolves (shutdown_timeout_s)', () => {
   });
 
   it('backfill: stop() while the generator waits for room still ends within the shutdown timeout', async () => {
-    const sink = new HangingSink({ maxBufferSize: 100, batchSize: 50 });
+    const sink = new HangingSink();
     const sim = new Simulator({
       industries: ['mining'],
       seed: 1,
@@ -156,7 +154,7 @@ describe('Fault: a sink that never resolves (shutdown_timeout_s)', () => {
       updateRateHz: 1,
       shutdownTimeoutS: 1,
     });
-    sim.addSink(sink);
+    sim.addSink(sink, { maxBufferSize: 100, batchSize: 50 });
     const running = sim.run();
     await new Promise((r) => setTimeout(r, 200));
     const stopped = performance.now();
@@ -202,8 +200,8 @@ describe('Fault: a sink that never resolves (shutdown_timeout_s)', () => {
 /** MemorySink that notes when its last write happened. */
 class TimedMemorySink extends MemorySink {
   lastWriteAt = 0;
-  override async write(records: readonly SensorRecord[]): Promise<void> {
-    await super.write(records);
+  override async write(request: WriteRequest): Promise<void> {
+    await super.write(request);
     this.lastWriteAt = performance.now();
   }
 }
@@ -218,7 +216,7 @@ describe('Backpressure: a slow sink beside a fast one, under each policy', () =>
       maxBufferSize: 200,
       backpressure: policy,
     };
-    const slow = new SlowSink(100, slowOptions);
+    const slow = new SlowSink(100);
     const fast = new TimedMemorySink();
     const sim = new Simulator({
       industries: ['mining'],
@@ -226,7 +224,7 @@ describe('Backpressure: a slow sink beside a fast one, under each policy', () =>
       updateRateHz: RATE,
       shutdownTimeoutS: 60,
     });
-    sim.addSink(fast).addSink(slow);
+    sim.addSink(fast).addSink(slow, slowOptions);
     const started = performance.now();
     const summary = await sim.run({ durationS: DURATION });
     const [f, sl] = summary.sinks as [SinkMetrics, SinkMetrics];
