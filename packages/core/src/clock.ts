@@ -95,7 +95,9 @@ export class RealTimeClock implements Clock {
         : gridCeil((this.anchorSim + options.durationS * this.speed) * this.rateHz);
     const byEnd = options.end === undefined ? Infinity : gridCeil(options.end * this.rateHz);
     this.endTick = Math.min(byDuration, byEnd);
-    this.totalTicks = Number.isFinite(this.endTick) ? Math.max(0, this.endTick - this.k) : undefined;
+    this.totalTicks = Number.isFinite(this.endTick)
+      ? Math.max(0, this.endTick - this.k)
+      : undefined;
     this.deadlineMono =
       options.durationS === undefined ? Infinity : mono + options.durationS * 1000;
   }
@@ -159,13 +161,12 @@ export class RealTimeClock implements Clock {
     if (ms <= 0 || this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       // Timers are capped (2^31 - 1 ms); a longer wait is taken in steps.
-      const t = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
-      const self = this;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(t);
-        self.wake = undefined;
+        this.wake = undefined;
         resolve();
-      }
+      };
+      const t = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
       this.wake = done;
     });
   }

@@ -299,7 +299,13 @@ export function checkConfig(
     });
   }
 
-  const sinks = pluginEntries(top, sinksRaw, 'sinks', issues, 'console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, or a registered type');
+  const sinks = pluginEntries(
+    top,
+    sinksRaw,
+    'sinks',
+    issues,
+    'console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, or a registered type',
+  );
   const servers = pluginEntries(top, serversRaw, 'servers', issues, 'http, or a registered type');
   collect(top, issues);
   const config: SimulatorConfig = {

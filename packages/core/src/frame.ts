@@ -151,13 +151,7 @@ export class Frame {
   /** An empty frame of `ticks` ticks for `table`. */
   static allocate(table: ChannelTable, tick0: number, ticks: number): Frame {
     const n = ticks * table.length;
-    return new Frame(
-      table,
-      tick0,
-      new Float64Array(ticks),
-      new Float64Array(n),
-      new Uint8Array(n),
-    );
+    return new Frame(table, tick0, new Float64Array(ticks), new Float64Array(n), new Uint8Array(n));
   }
 
   /** Rebuilds a frame from a message (after a thread hop) over the receiver's copy of the table. */
@@ -236,7 +230,12 @@ function frameRecords(frame: Frame, start: number, end: number): SensorRecord[] 
  * (records that did not come from a frame, e.g. built in a test).
  */
 export type BatchSegment =
-  | { readonly frame: Frame; readonly records?: undefined; readonly start: number; readonly end: number }
+  | {
+      readonly frame: Frame;
+      readonly records?: undefined;
+      readonly start: number;
+      readonly end: number;
+    }
   | {
       readonly frame?: undefined;
       readonly records: readonly SensorRecord[];

@@ -182,13 +182,23 @@ export class Registry {
   }
 
   /** Adds a sink type to this registry only. */
-  registerSink(type: string, module: PluginRegistration['module'], exportName: string, packageName?: string): this {
+  registerSink(
+    type: string,
+    module: PluginRegistration['module'],
+    exportName: string,
+    packageName?: string,
+  ): this {
     this.sinks.set(type, { module, exportName, packageName });
     return this;
   }
 
   /** Adds a server type to this registry only. */
-  registerServer(type: string, module: PluginRegistration['module'], exportName: string, packageName?: string): this {
+  registerServer(
+    type: string,
+    module: PluginRegistration['module'],
+    exportName: string,
+    packageName?: string,
+  ): this {
     this.servers.set(type, { module, exportName, packageName });
     return this;
   }
@@ -246,7 +256,10 @@ export class Registry {
     const { type, ...rest } = config;
     if (typeof type !== 'string' || !type) {
       throw new ConfigError([
-        { path: `${path}type`, message: `is required; known types: ${this.sinkTypes().join(', ')}` },
+        {
+          path: `${path}type`,
+          message: `is required; known types: ${this.sinkTypes().join(', ')}`,
+        },
       ]);
     }
     const cls = await this.loadSink(type, `${path}type`);
@@ -275,14 +288,21 @@ export class Registry {
     const { type, ...rest } = config;
     if (typeof type !== 'string' || !type) {
       throw new ConfigError([
-        { path: `${path}type`, message: `is required; known types: ${this.serverTypes().join(', ')}` },
+        {
+          path: `${path}type`,
+          message: `is required; known types: ${this.serverTypes().join(', ')}`,
+        },
       ]);
     }
     const cls = await this.loadServer(type, `${path}type`);
     return cls.fromConfig(rest, path);
   }
 
-  private async load(reg: PluginRegistration, type: string, kind: 'sink' | 'server'): Promise<unknown> {
+  private async load(
+    reg: PluginRegistration,
+    type: string,
+    kind: 'sink' | 'server',
+  ): Promise<unknown> {
     let mod: Module;
     if (typeof reg.module === 'function') {
       mod = await reg.module();
@@ -303,7 +323,12 @@ function firstParty(p: FirstPartyPlugin): PluginRegistration {
   return { module: p.packageName, exportName: p.exportName, packageName: p.packageName };
 }
 
-function notAPlugin(type: string, kind: 'sink' | 'server', reg: PluginRegistration, cls: unknown): IotSimError {
+function notAPlugin(
+  type: string,
+  kind: 'sink' | 'server',
+  reg: PluginRegistration,
+  cls: unknown,
+): IotSimError {
   const from = reg.packageName ?? (typeof reg.module === 'string' ? reg.module : 'its module');
   const what = typeof cls === 'function' ? 'a class' : 'nothing';
   const base = kind === 'sink' ? 'Sink' : 'Server';
@@ -404,6 +429,9 @@ export async function loadSinkClass(type: string, path = ''): Promise<SinkClassL
 }
 
 /** Builds a sink from a YAML mapping through a fresh registry (resolving from the cwd). */
-export async function createSink(config: Readonly<Record<string, unknown>>, path = ''): Promise<CreatedSink> {
+export async function createSink(
+  config: Readonly<Record<string, unknown>>,
+  path = '',
+): Promise<CreatedSink> {
   return new Registry().createSink(config, path);
 }

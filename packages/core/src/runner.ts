@@ -2,7 +2,7 @@ import { ConfigError, SinkWriteError } from './errors.js';
 import { Frame, RecordBatch, type BatchSegment } from './frame.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
-import { redact as redactGlobal } from './secrets.js';
+import { Redactor } from './secrets.js';
 import {
   resolveThroughput,
   type ResolvedThroughput,
@@ -139,7 +139,8 @@ export class SinkRunner {
     this.sink = sink;
     this.name = options.name ?? sink.type;
     this.logger = options.logger ?? silentLogger;
-    this.redact = options.redact ?? redactGlobal;
+    const own = new Redactor().watch(sink);
+    this.redact = options.redact ?? ((text) => own.redact(text));
     const given = options.throughput ?? {};
     const t = resolveThroughput(given);
     const caps = sink.capabilities;
@@ -423,9 +424,7 @@ export class SinkRunner {
       } catch (err) {
         if (this.aborted) return;
         partial =
-          err instanceof SinkWriteError
-            ? Math.min(Math.max(err.delivered, 0), remaining.size)
-            : 0;
+          err instanceof SinkWriteError ? Math.min(Math.max(err.delivered, 0), remaining.size) : 0;
         failure = err;
       }
       if (partial > 0) {

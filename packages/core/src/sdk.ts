@@ -29,7 +29,8 @@ export async function importSdk<T>(
     const missing = [packageName, ...(options.alsoMissing ?? [])].find((p) =>
       isModuleMissing(err, p),
     );
-    if (missing) throw new SdkNotInstalledError(missing, plugin, { cause: err, hint: options.hint });
+    if (missing)
+      throw new SdkNotInstalledError(missing, plugin, { cause: err, hint: options.hint });
     throw err;
   }
 }

@@ -15,10 +15,17 @@ export function registerSecret(value: string | undefined | null): void {
  */
 export class Redactor {
   private readonly values = new Set<string>();
+  private readonly sources = new Set<{ readonly secrets: readonly string[] }>();
 
   /** Adds credentials (values shorter than 3 characters are ignored). */
   add(...values: readonly (string | undefined | null)[]): this {
     for (const v of values) if (typeof v === 'string' && v.length >= 3) this.values.add(v);
+    return this;
+  }
+
+  /** Also redacts whatever `source.secrets` holds at the time (a sink learns some credentials only at connect). */
+  watch(source: { readonly secrets: readonly string[] }): this {
+    this.sources.add(source);
     return this;
   }
 
@@ -27,6 +34,10 @@ export class Redactor {
     let out = redactPatterns(text);
     for (const s of this.values) {
       if (out.includes(s)) out = out.split(s).join('***');
+    }
+    for (const src of this.sources) {
+      for (const s of src.secrets)
+        if (s.length >= 3 && out.includes(s)) out = out.split(s).join('***');
     }
     for (const s of secrets) {
       if (out.includes(s)) out = out.split(s).join('***');

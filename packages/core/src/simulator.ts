@@ -14,7 +14,13 @@ import { Registry } from './registry.js';
 import { SinkRunner, type SinkMetrics } from './runner.js';
 import { Redactor } from './secrets.js';
 import { isServer, type Server } from './server.js';
-import { isSink, resolveThroughput, type ResolvedThroughput, type Sink, type ThroughputOptions } from './sink.js';
+import {
+  isSink,
+  resolveThroughput,
+  type ResolvedThroughput,
+  type Sink,
+  type ThroughputOptions,
+} from './sink.js';
 import { CallbackSink, type RecordCallback } from './sinks/callback-sink.js';
 import { parseTimePoint } from './time.js';
 
@@ -255,7 +261,10 @@ export class Simulator {
     const servers: { server: Server; path: string }[] = [];
     for (const entry of cfg.servers) {
       try {
-        const server = await registry.createServer({ type: entry.type, ...entry.options }, entry.path);
+        const server = await registry.createServer(
+          { type: entry.type, ...entry.options },
+          entry.path,
+        );
         servers.push({ server, path: entry.path });
       } catch (err) {
         if (err instanceof ConfigError) issues.push(...err.issues);
@@ -383,7 +392,7 @@ export class Simulator {
     this.stopRequested = false;
     this.aborted = false;
     this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
-    for (const { sink } of this.sinks) this.redactor.add(...sink.secrets);
+    for (const { sink } of this.sinks) this.redactor.watch(sink);
     const logger = redactingLogger(this.logger, this.redactor);
     const redact = (text: string): string => this.redactor.redact(text);
     const names = displayNames(this.sinks.map((e) => e.sink.type));
@@ -473,7 +482,12 @@ export class Simulator {
   /** Connects every sink and starts every server; reports every one that failed, at once. */
   private async startAll(state: LiveState, logger: Logger): Promise<void> {
     const control = this.generator.control;
-    const parts: { name: string; plugin: Sink | Server; start: () => Promise<void>; undo: () => Promise<void> }[] = [
+    const parts: {
+      name: string;
+      plugin: Sink | Server;
+      start: () => Promise<void>;
+      undo: () => Promise<void>;
+    }[] = [
       ...this.runners.map((r) => ({
         name: r.name,
         plugin: r.sink,
@@ -497,7 +511,10 @@ export class Simulator {
     const results = await Promise.allSettled(parts.map((p) => p.start()));
     const failures = results
       .map((r, i) => ({ r, part: parts[i]! }))
-      .filter((x): x is { r: PromiseRejectedResult; part: (typeof parts)[number] } => x.r.status === 'rejected');
+      .filter(
+        (x): x is { r: PromiseRejectedResult; part: (typeof parts)[number] } =>
+          x.r.status === 'rejected',
+      );
     if (!failures.length) return;
     await Promise.allSettled(
       parts.filter((_, i) => results[i]!.status === 'fulfilled').map((p) => p.undo()),
@@ -521,7 +538,8 @@ export class Simulator {
     for (const { r, part } of failures) {
       const err = r.reason as unknown;
       const path = this.yamlPaths.get(part.plugin);
-      const where = path !== undefined ? `${path.replace(/\.$/, '')} (${part.plugin.type})` : part.name;
+      const where =
+        path !== undefined ? `${path.replace(/\.$/, '')} (${part.plugin.type})` : part.name;
       if (err instanceof ConfigError && path !== undefined) {
         for (const i of issuesToYaml(err.issues, path))
           issues.push({ path: i.path, message: this.redactor.redact(i.message) });

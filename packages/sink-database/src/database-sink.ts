@@ -1,4 +1,4 @@
-import { parseSinkOptions, Sink, type SensorRecord } from '@iotsim/core';
+import { readSinkOptions, Redactor, Sink, type WriteRequest } from '@iotsim/core';
 import {
   readDatabaseOptions,
   type DatabaseSinkOptions,
@@ -13,30 +13,34 @@ import type { DatabaseWriter } from './writer.js';
  * through `COPY … FROM STDIN` (postgres.js), SQLite batches through a prepared insert
  * (better-sqlite3).
  *
+ * One batch at a time, in order (the default capabilities).
+ *
  * @example
  * const sink = new DatabaseSink({
  *   connectionString: 'postgresql://iotsim:secret@127.0.0.1:5432/iotsim',
  *   table: 'sensor_data',
- *   batchSize: 5000,
  * });
- * sim.addSink(sink);
+ * sim.addSink(sink, { batchSize: 5000 });
  */
 export class DatabaseSink extends Sink {
-  readonly type = 'database';
+  static override readonly type = 'database';
   /** Validated options: the parsed connection target and table name. */
   readonly options: ResolvedDatabaseOptions;
   /** The dialect's writer while connected. */
   protected writer: DatabaseWriter | undefined;
+  /** This sink's secrets (and core's patterns) out of every message it makes. */
+  private readonly redactor = new Redactor();
 
   constructor(options: DatabaseSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readDatabaseOptions);
-    super(throughput);
-    this.options = own;
+    super();
+    this.options = readSinkOptions(options, readDatabaseOptions);
+    for (const secret of this.options.secrets) this.registerSecret(secret);
+    this.redactor.add(...this.secrets);
   }
 
   async connect(): Promise<void> {
     const { target, table } = this.options;
-    const context = { logger: this.logger };
+    const context = { logger: this.logger, redact: (text: string) => this.redactor.redact(text) };
     let writer: DatabaseWriter;
     if (target.dialect === 'postgresql') {
       const { PostgresWriter } = await import('./postgres-writer.js');
@@ -49,9 +53,9 @@ export class DatabaseSink extends Sink {
     this.writer = writer;
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     if (!this.writer) throw new Error('database sink: write() called before connect()');
-    await this.writer.write(records);
+    await this.writer.write(request.batch);
   }
 
   override async close(): Promise<void> {

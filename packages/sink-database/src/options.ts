@@ -1,7 +1,7 @@
-import { redact, registerSecret, type OptionReader, type ThroughputOptions } from '@iotsim/core';
+import { redact, type OptionReader } from '@iotsim/core';
 
-/** Options of DatabaseSink (plus the throughput options every sink has). */
-export interface DatabaseSinkOptions extends ThroughputOptions {
+/** Options of DatabaseSink. Throughput (`batchSize`, `rateHz` …) is given beside the sink, not here. */
+export interface DatabaseSinkOptions {
   /** Where to write: a PostgreSQL or SQLite URL (SQLAlchemy forms accepted). Default `sqlite+aiosqlite:///sensor_data.db`. */
   connectionString?: string;
   /** Table to write to; created on connect if missing. PostgreSQL also takes `schema.table`. Default `sensor_data`. */
@@ -24,7 +24,7 @@ export interface PostgresTarget {
   readonly address: string;
   readonly database: string;
   readonly user: string;
-  /** The password from the URL, if any (registered as a secret). */
+  /** The password from the URL, if any (registered as a secret of the sink). */
   readonly password: string | undefined;
 }
 
@@ -48,6 +48,8 @@ export interface TableName {
 export interface ResolvedDatabaseOptions {
   readonly target: DatabaseTarget;
   readonly table: TableName;
+  /** The credentials among the options (the PostgreSQL password), for the sink to register as secrets. */
+  readonly secrets: readonly string[];
 }
 
 /** The connection string forms DatabaseSink understands, for error messages. */
@@ -165,10 +167,10 @@ export function readDatabaseOptions(r: OptionReader): ResolvedDatabaseOptions {
   const parsed = parseConnectionString(connection);
   if ('problem' in parsed) r.problem('connectionString', parsed.problem);
   else target = parsed;
-  if (target.dialect === 'postgresql') registerSecret(target.password);
   let table: TableName = { schema: undefined, name: DEFAULT_TABLE };
   const t = parseTableName(tableInput, target.dialect === 'postgresql');
   if ('problem' in t) r.problem('table', t.problem);
   else table = t;
-  return { target, table };
+  const secrets = target.dialect === 'postgresql' && target.password ? [target.password] : [];
+  return { target, table, secrets };
 }

@@ -5,10 +5,11 @@ import type { Sql } from 'postgres';
 import { sql } from 'drizzle-orm';
 import type { drizzle as drizzlePostgres, PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import {
-  isModuleMissing,
-  redact,
+  importSdk,
+  RecordBatch,
   SinkConnectError,
   SinkWriteError,
+  type RecordChannel,
   type SensorRecord,
 } from '@iotsim/core';
 import type { PostgresTarget, TableName } from './options.js';
@@ -37,6 +38,7 @@ interface AttributeRow extends Record<string, unknown> {
 export class PostgresWriter implements DatabaseWriter {
   private client: Sql | undefined;
   private readonly copyStatement: string;
+  private readonly rows = new CopyRowEncoder();
 
   constructor(
     private readonly target: PostgresTarget,
@@ -56,21 +58,13 @@ export class PostgresWriter implements DatabaseWriter {
   }
 
   async connect(): Promise<void> {
-    let postgres: typeof postgresJs;
-    let drizzle: typeof drizzlePostgres;
-    try {
-      postgres = (await import('postgres')).default;
-      ({ drizzle } = await import('drizzle-orm/postgres-js'));
-    } catch (err) {
-      if (isModuleMissing(err, 'postgres')) {
-        throw new SinkConnectError(
-          'database',
-          'PostgreSQL needs the postgres package (postgres.js), which is not installed: npm install postgres@3',
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    const postgres: typeof postgresJs = (
+      await importSdk('postgres', () => import('postgres'), 'database sink', {
+        hint: 'PostgreSQL needs postgres.js 3: npm install postgres@3',
+      })
+    ).default;
+    const { drizzle }: { drizzle: typeof drizzlePostgres } =
+      await import('drizzle-orm/postgres-js');
     const logger = this.context.logger;
     const client = postgres(this.target.url, {
       max: 1,
@@ -114,7 +108,7 @@ export class PostgresWriter implements DatabaseWriter {
             : '';
         throw new SinkConnectError(
           'database',
-          `cannot ${what} "${this.tableLabel}" in ${this.where}: ${redact(messageOf(err))}${hint}`,
+          `cannot ${what} "${this.tableLabel}" in ${this.where}: ${this.context.redact(messageOf(err))}${hint}`,
           { cause: err },
         );
       }
@@ -160,14 +154,14 @@ export class PostgresWriter implements DatabaseWriter {
     }
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(batch: RecordBatch): Promise<void> {
     const client = this.client;
     if (!client) throw new SinkWriteError('database sink is not connected', { retryable: false });
     try {
-      await copyIn(client, this.copyStatement, encodeCopyRows(records));
+      await copyIn(client, this.copyStatement, this.rows.encode(batch));
     } catch (err) {
       throw new SinkWriteError(
-        `PostgreSQL COPY into "${this.tableLabel}" at ${this.where} failed, batch rolled back: ${describePgError(err)}`,
+        `PostgreSQL COPY into "${this.tableLabel}" at ${this.where} failed, batch rolled back: ${describePgError(err, this.context.redact)}`,
         { retryable: retryablePg(err), cause: err },
       );
     }
@@ -198,19 +192,19 @@ export class PostgresWriter implements DatabaseWriter {
         break;
       case 'EACCES':
       case 'ENOENT':
-        message = `cannot connect to PostgreSQL at ${where}: ${describePgError(err)}; check the host in connection_string`;
+        message = `cannot connect to PostgreSQL at ${where}: ${describePgError(err, this.context.redact)}; check the host in connection_string`;
         break;
       case '28P01':
         message = `password authentication failed for user "${user}" at ${where}; check the user and password in connection_string`;
         break;
       case '28000':
-        message = `PostgreSQL at ${where} rejected user "${user}": ${redact(messageOf(err))}; check the user name and pg_hba.conf`;
+        message = `PostgreSQL at ${where} rejected user "${user}": ${this.context.redact(messageOf(err))}; check the user name and pg_hba.conf`;
         break;
       case '3D000':
         message = `database "${database}" does not exist on ${address}; create it (createdb ${database}) or fix the database in connection_string`;
         break;
       default:
-        message = `cannot connect to PostgreSQL at ${where}: ${describePgError(err)}`;
+        message = `cannot connect to PostgreSQL at ${where}: ${describePgError(err, this.context.redact)}`;
     }
     return new SinkConnectError('database', message, { cause: err });
   }
@@ -283,16 +277,64 @@ export function copyText(s: string): string {
   return COPY_SPECIAL.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
 }
 
-/** Records as COPY text-format rows, columns in SENSOR_COLUMNS order. */
-export function encodeCopyRows(records: readonly SensorRecord[]): string {
-  let out = '';
-  for (const r of records) {
-    out +=
-      `${copyText(r.sensor_name)}\t${copyText(r.industry)}\t${copyText(r.device_id)}\t${r.value}\t` +
-      `${copyText(r.unit)}\t${copyText(r.sensor_type)}\t${r.timestamp}\t${r.min_value}\t` +
-      `${r.max_value}\t${r.nominal_value}\t${r.fault_active ? 't' : 'f'}\t${copyText(metadataJson(r.metadata))}\n`;
+/** The constant text of one channel's COPY rows, around its value and timestamp. */
+interface ChannelRow {
+  /** `sensor_name⇥industry⇥device_id⇥` */
+  readonly head: string;
+  /** `⇥unit⇥sensor_type⇥` */
+  readonly middle: string;
+  /** `⇥min⇥max⇥nominal⇥t⇥metadata\n`, and the same with `f`. */
+  readonly endTrue: string;
+  readonly endFalse: string;
+}
+
+function channelRow(c: RecordChannel): ChannelRow {
+  const tail = `\t${c.minValue}\t${c.maxValue}\t${c.nominalValue}\t`;
+  const metadata = `\t${copyText(metadataJson(c.metadata))}\n`;
+  return {
+    head: `${copyText(c.sensorName)}\t${copyText(c.industry)}\t${copyText(c.deviceId)}\t`,
+    middle: `\t${copyText(c.unit)}\t${copyText(c.sensorType)}\t`,
+    endTrue: `${tail}t${metadata}`,
+    endFalse: `${tail}f${metadata}`,
+  };
+}
+
+/**
+ * Builds COPY text-format rows from a batch's frames (`batch.forEach`): each channel's constant
+ * text is escaped once (per channel of the run's table) and reused for every reading of it.
+ */
+export class CopyRowEncoder {
+  private readonly byTable = new WeakMap<object, (ChannelRow | undefined)[]>();
+  private readonly standalone = new WeakMap<RecordChannel, ChannelRow>();
+
+  /** The rows of `batch`, columns in SENSOR_COLUMNS order. */
+  encode(batch: RecordBatch): string {
+    let out = '';
+    batch.forEach((c, value, timestamp, fault) => {
+      const row = this.rowOf(c);
+      out += `${row.head}${value}${row.middle}${timestamp}${fault ? row.endTrue : row.endFalse}`;
+    });
+    return out;
   }
-  return out;
+
+  private rowOf(c: RecordChannel): ChannelRow {
+    if (c.table !== undefined) {
+      let list = this.byTable.get(c.table);
+      if (!list) this.byTable.set(c.table, (list = []));
+      return (list[c.index] ??= channelRow(c));
+    }
+    let row = this.standalone.get(c);
+    if (!row) this.standalone.set(c, (row = channelRow(c)));
+    return row;
+  }
+}
+
+/** Records (or a batch) as COPY text-format rows, columns in SENSOR_COLUMNS order. */
+export function encodeCopyRows(records: RecordBatch | readonly SensorRecord[]): string {
+  const batch = Array.isArray(records)
+    ? RecordBatch.of(records as readonly SensorRecord[])
+    : (records as RecordBatch);
+  return new CopyRowEncoder().encode(batch);
 }
 
 /** SQLSTATE classes where retrying the same batch cannot help. */
@@ -309,7 +351,7 @@ function retryablePg(err: unknown): boolean {
   return state === undefined || !PERMANENT_CLASSES.has(state.slice(0, 2));
 }
 
-function describePgError(err: unknown): string {
+function describePgError(err: unknown, redact: (text: string) => string): string {
   const state = sqlState(err);
   const code = (err as { code?: unknown }).code;
   const detail = state ? ` (SQLSTATE ${state})` : typeof code === 'string' ? ` (${code})` : '';

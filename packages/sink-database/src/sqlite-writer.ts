@@ -2,7 +2,13 @@ import { resolve } from 'node:path';
 import { dirname } from 'node:path';
 import { existsSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
-import { isModuleMissing, SinkConnectError, SinkWriteError, type SensorRecord } from '@iotsim/core';
+import {
+  importSdk,
+  SinkConnectError,
+  SinkWriteError,
+  type ReadingVisitor,
+  type RecordBatch,
+} from '@iotsim/core';
 import type { SqliteTarget, TableName } from './options.js';
 import {
   shapeProblems,
@@ -21,12 +27,12 @@ interface TableInfoRow {
 }
 
 /**
- * Writes batches to SQLite through better-sqlite3: one prepared INSERT run for every record inside
- * one transaction per batch. Files use WAL mode.
+ * Writes batches to SQLite through better-sqlite3: one prepared INSERT run for every reading inside
+ * one transaction per batch, read straight from the batch's frames. Files use WAL mode.
  */
 export class SqliteWriter implements DatabaseWriter {
   private db: BetterSqlite3.Database | undefined;
-  private insertBatch: ((records: readonly SensorRecord[]) => void) | undefined;
+  private insertBatch: ((batch: RecordBatch) => void) | undefined;
 
   constructor(
     private readonly target: SqliteTarget,
@@ -46,19 +52,11 @@ export class SqliteWriter implements DatabaseWriter {
   }
 
   async connect(): Promise<void> {
-    let Database: typeof BetterSqlite3;
-    try {
-      Database = (await import('better-sqlite3')).default;
-    } catch (err) {
-      if (isModuleMissing(err, 'better-sqlite3')) {
-        throw new SinkConnectError(
-          'database',
-          'SQLite needs the better-sqlite3 package, which is not installed: npm install better-sqlite3@12',
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    const Database = (
+      await importSdk('better-sqlite3', () => import('better-sqlite3'), 'database sink', {
+        hint: 'SQLite needs it; use version 12: npm install better-sqlite3@12',
+      })
+    ).default;
     const memory = this.target.path === ':memory:';
     const file = memory ? ':memory:' : resolve(this.target.path);
     if (!memory && !existsSync(dirname(file))) {
@@ -138,32 +136,32 @@ export class SqliteWriter implements DatabaseWriter {
       );
     }
     const insert = db.prepare(sqliteInsertStatement(this.table));
-    this.insertBatch = db.transaction((records: readonly SensorRecord[]) => {
-      for (const r of records) {
-        insert.run(
-          r.sensor_name,
-          r.industry,
-          r.device_id,
-          r.value,
-          r.unit,
-          r.sensor_type,
-          r.timestamp,
-          r.min_value,
-          r.max_value,
-          r.nominal_value,
-          r.fault_active ? 1 : 0,
-          metadataJson(r.metadata),
-        );
-      }
-    });
+    // Channel fields from the reading's channel; value, timestamp and fault flag as given.
+    const row: ReadingVisitor = (c, value, timestamp, fault) => {
+      insert.run(
+        c.sensorName,
+        c.industry,
+        c.deviceId,
+        value,
+        c.unit,
+        c.sensorType,
+        timestamp,
+        c.minValue,
+        c.maxValue,
+        c.nominalValue,
+        fault ? 1 : 0,
+        metadataJson(c.metadata),
+      );
+    };
+    this.insertBatch = db.transaction((batch: RecordBatch) => batch.forEach(row));
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(batch: RecordBatch): Promise<void> {
     if (!this.insertBatch) {
       throw new SinkWriteError('database sink is not connected', { retryable: false });
     }
     try {
-      this.insertBatch(records);
+      this.insertBatch(batch);
     } catch (err) {
       throw new SinkWriteError(
         `SQLite insert into "${this.table.name}" failed, batch rolled back: ${messageOf(err)}`,

@@ -1,11 +1,11 @@
-import type { Logger, MetadataValue, SensorRecord } from '@iotsim/core';
+import type { Logger, MetadataValue, RecordBatch } from '@iotsim/core';
 
 /** The dialect-specific half of DatabaseSink: one per driver. */
 export interface DatabaseWriter {
   /** Opens the connection, creates the table if missing and checks its shape. */
   connect(): Promise<void>;
-  /** Writes one batch in one transaction: all of it lands or none. */
-  write(records: readonly SensorRecord[]): Promise<void>;
+  /** Writes one batch (read from its frames) in one transaction: all of it lands or none. */
+  write(batch: RecordBatch): Promise<void>;
   /** Releases the connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -13,6 +13,8 @@ export interface DatabaseWriter {
 /** What a writer needs from its sink. */
 export interface WriterContext {
   readonly logger: Logger;
+  /** Removes the sink's secrets (and core's patterns: URL passwords …) from a message. */
+  readonly redact: (text: string) => string;
 }
 
 const metadataCache = new WeakMap<object, string>();

@@ -19,7 +19,7 @@ import {
   serviceEnv,
 } from '@iotsim/test-utils';
 import { DatabaseSink } from '../src/index.js';
-import { rowToDict, type SensorRow } from './helpers.js';
+import { rowToDict, writeRequest, type SensorRow } from './helpers.js';
 
 const run = promisify(execFile);
 const PG_URL = serviceEnv('IOTSIM_PG_URL');
@@ -70,8 +70,8 @@ const withPassword = (password: string): string => {
 };
 
 describeSinkConformance('database (PostgreSQL)', {
-  create(throughput) {
-    return new DatabaseSink({ ...throughput, connectionString: PG_URL, table: freshTable() });
+  create() {
+    return new DatabaseSink({ connectionString: PG_URL, table: freshTable() });
   },
   async readBack(sink) {
     return readTable(sink.options.table.name);
@@ -86,9 +86,8 @@ describe('database sink on PostgreSQL', () => {
     const sink = new DatabaseSink({
       connectionString: PG_URL.replace('postgres://', 'postgresql+asyncpg://'),
       table,
-      batchSize: 256,
     });
-    const m = await runThrough(sink, records);
+    const m = await runThrough(sink, records, { throughput: { batchSize: 256 } });
     expect(m.delivered).toBe(700);
     expect(await readTable(table)).toEqual(expected(records));
 
@@ -171,15 +170,15 @@ describe('database sink on PostgreSQL', () => {
     const poison = new SensorRecord('poison', 'x', 'x-001', 1, 'u', 'status', 2e9, 0, 1, 0, false);
     const sink = new DatabaseSink({ connectionString: PG_URL, table });
     await sink.connect();
-    await sink.write(good.slice(0, 50));
+    await sink.write(writeRequest(good.slice(0, 50)));
     // postgres.js alone would never settle this COPY (porsager/postgres#1173): it must reject.
     const error = await sink
-      .write([...good.slice(50, 60), poison, ...good.slice(60, 70)])
+      .write(writeRequest([...good.slice(50, 60), poison, ...good.slice(60, 70)]))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SinkWriteError);
     expect((error as SinkWriteError).retryable).toBe(false);
     expect((error as Error).message).toContain('poison row rejected');
-    await sink.write(good.slice(70, 100));
+    await sink.write(writeRequest(good.slice(70, 100)));
     await sink.close();
     expect(await readTable(table)).toEqual(
       expected([...good.slice(0, 50), ...good.slice(70, 100)]),
@@ -218,11 +217,13 @@ describe('database sink on PostgreSQL', () => {
     const records = makeRecords(30, { seed: 6 });
     const sink = new DatabaseSink({ connectionString: PG_URL, table });
     await sink.connect();
-    await sink.write(records.slice(0, 10));
+    await sink.write(writeRequest(records.slice(0, 10)));
     await serviceCtl('postgres', 'stop');
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const error = await sink.write(records.slice(10, 20)).catch((e: unknown) => e);
+        const error = await sink
+          .write(writeRequest(records.slice(10, 20)))
+          .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SinkWriteError);
         expect((error as SinkWriteError).retryable).toBe(true);
         expect((error as Error).message).toContain('127.0.0.1:5432/iotsim');
@@ -230,23 +231,23 @@ describe('database sink on PostgreSQL', () => {
     } finally {
       await serviceCtl('postgres', 'start');
     }
-    await sink.write(records.slice(10, 30));
+    await sink.write(writeRequest(records.slice(10, 30)));
     await sink.close();
     expect(await readTable(table)).toEqual(expected(records));
   });
 
   it('survives a server restart mid-run: retries, exact accounting, the table holds what was delivered', async () => {
     const table = freshTable();
-    const sink = new DatabaseSink({
-      connectionString: PG_URL,
-      table,
-      batchSize: 500,
-      backpressure: 'block',
-      maxBufferSize: 5000,
-      retryCount: 60,
-      retryDelayS: 0.25,
+    const sink = new DatabaseSink({ connectionString: PG_URL, table });
+    const runner = new SinkRunner(sink, {
+      throughput: {
+        batchSize: 500,
+        backpressure: 'block',
+        maxBufferSize: 5000,
+        retryCount: 60,
+        retryDelayS: 0.25,
+      },
     });
-    const runner = new SinkRunner(sink);
     await runner.start();
     const records = makeRecords(150_000, {
       seed: 9,

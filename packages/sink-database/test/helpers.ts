@@ -1,4 +1,51 @@
-import type { MetadataValue, SensorRecordDict } from '@iotsim/core';
+import {
+  DataGenerator,
+  type Frame,
+  RecordBatch,
+  type MetadataValue,
+  type SensorRecord,
+  type SensorRecordDict,
+  type WriteRequest,
+} from '@iotsim/core';
+
+/**
+ * A frame as the engine makes it: `ticks` ticks of the mining industry plus a custom sensor whose
+ * name, unit and metadata need COPY escaping.
+ */
+export function makeFrame(ticks: number): Frame {
+  const gen = new DataGenerator({
+    industries: ['mining'],
+    seed: 7,
+    customSensors: [
+      {
+        name: 'tab\tname "q"',
+        sensorType: 'level',
+        unit: 'm\\s',
+        minValue: 0,
+        maxValue: 10,
+        nominalValue: 5,
+        anomalyProbability: 0.2,
+        metadata: { note: 'a "b" \\ c\nd', asset: 42 },
+      },
+    ],
+  });
+  const timestamps = Float64Array.from({ length: ticks }, (_, k) => 1_700_000_000 + k * 0.25);
+  return gen.generate(0, timestamps, 0.25);
+}
+
+let batchIds = 0;
+/** A write request for `records` (a first attempt), as the runner builds one. */
+export function writeRequest(records: readonly SensorRecord[]): WriteRequest {
+  const batch = RecordBatch.of(records);
+  return {
+    batchId: ++batchIds,
+    attempt: 0,
+    size: batch.size,
+    records,
+    batch,
+    signal: new AbortController().signal,
+  };
+}
 
 /** A row read back from a sensor table, with the dialect's value types. */
 export interface SensorRow {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, redact } from '@iotsim/core';
+import {
+  ConfigError,
+  Redactor,
+  resolveThroughput,
+  SinkRunner,
+  splitSinkConfig,
+} from '@iotsim/core';
 import {
   DatabaseSink,
   parseConnectionString,
@@ -146,24 +152,30 @@ describe('DatabaseSink options', () => {
     expect(sink.options.target).toEqual({ dialect: 'sqlite', path: 'sensor_data.db' });
     expect(sink.options.table).toEqual({ schema: undefined, name: 'sensor_data' });
     expect(sink.type).toBe('database');
-    expect(sink.throughput.batchSize).toBe(100);
+    expect(new SinkRunner(sink).throughput.batchSize).toBe(100);
   });
 
   it('reads the original YAML keys', () => {
-    const sink = DatabaseSink.fromConfig({
+    // The registry splits one YAML mapping into the sink's options and the throughput beside it.
+    const { throughput, own } = splitSinkConfig({
       connection_string: 'postgresql+asyncpg://user:pass@localhost/iot',
       table: 'sensor_readings',
       rate_hz: 1.0,
       batch_size: 200,
       max_buffer_size: 10000,
     });
+    const sink = DatabaseSink.fromConfig(own);
     expect(sink.options.target).toMatchObject({
       dialect: 'postgresql',
       host: 'localhost',
       database: 'iot',
     });
     expect(sink.options.table.name).toBe('sensor_readings');
-    expect(sink.throughput).toMatchObject({ rateHz: 1, batchSize: 200, maxBufferSize: 10000 });
+    expect(resolveThroughput(throughput)).toMatchObject({
+      rateHz: 1,
+      batchSize: 200,
+      maxBufferSize: 10000,
+    });
   });
 
   it('reports every problem at once, with YAML paths', () => {
@@ -197,6 +209,18 @@ describe('DatabaseSink options', () => {
     expect(sink.describe()).toBe(
       'database (postgresql writer@db.example:5433/plant, table ops.readings)',
     );
-    expect(redact('failed with Zq9-very-secret inside')).toBe('failed with *** inside');
+    // Registered with the sink (its run redacts it everywhere), not process-wide.
+    expect(sink.secrets).toEqual(['Zq9-very-secret']);
+    expect(new Redactor().add(...sink.secrets).redact('failed with Zq9-very-secret inside')).toBe(
+      'failed with *** inside',
+    );
+  });
+
+  it('rejects throughput options among its own: they go beside the sink', () => {
+    expect(
+      () => new DatabaseSink({ connectionString: 'sqlite::memory:', batchSize: 5000 } as never),
+    ).toThrow(
+      "batchSize: is a throughput option: give it beside the sink (sim.addSink(sink, { batchSize: … })), not in the sink's options",
+    );
   });
 });

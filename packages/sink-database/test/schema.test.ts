@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { RECORD_FIELDS, SensorRecord } from '@iotsim/core';
+import { RECORD_FIELDS, RecordBatch, SensorRecord } from '@iotsim/core';
 import { makeRecords } from '@iotsim/test-utils';
 import { SENSOR_COLUMNS } from '../src/columns.js';
-import { copyText, encodeCopyRows } from '../src/postgres-writer.js';
+import { copyText, CopyRowEncoder, encodeCopyRows } from '../src/postgres-writer.js';
+import { metadataJson } from '../src/writer.js';
+import { makeFrame } from './helpers.js';
 import {
   pgCopyStatement,
   pgCreateStatements,
@@ -109,6 +111,42 @@ describe('COPY text encoding', () => {
     expect(lines.pop()).toBe('');
     expect(lines).toHaveLength(120);
     for (const line of lines) expect(line.split('\t')).toHaveLength(12);
+  });
+
+  it("reads a batch of the engine's frames: the same rows as the records, field by field", () => {
+    const frame = makeFrame(20);
+    const n = frame.table.length;
+    // Starts and ends inside ticks, across two frames.
+    const batch = new RecordBatch(
+      [
+        { frame, start: 3, end: frame.size },
+        { frame: makeFrame(2), start: 0, end: n + 1 },
+      ],
+      frame.size - 3 + n + 1,
+    );
+    // Each record's row, escaped field by field (what the sink wrote before it read frames).
+    const row = (r: SensorRecord): string =>
+      [
+        copyText(r.sensor_name),
+        copyText(r.industry),
+        copyText(r.device_id),
+        r.value,
+        copyText(r.unit),
+        copyText(r.sensor_type),
+        r.timestamp,
+        r.min_value,
+        r.max_value,
+        r.nominal_value,
+        r.fault_active ? 't' : 'f',
+        copyText(metadataJson(r.metadata)),
+      ].join('\t') + '\n';
+    const expected = batch.records.map(row).join('');
+    expect(batch.records.some((r) => r.fault_active)).toBe(true);
+    expect(expected).toContain('tab\\tname "q"\t');
+    const encoder = new CopyRowEncoder();
+    expect(encoder.encode(batch)).toBe(expected);
+    expect(encoder.encode(batch)).toBe(expected); // again, from its per-channel cache
+    expect(encodeCopyRows(batch.records)).toBe(expected);
   });
 
   it('encodes metadata JSON with its backslashes escaped, and booleans as t/f', () => {

@@ -19,7 +19,7 @@ import {
 } from '@iotsim/test-utils';
 import { DatabaseSink } from '../src/index.js';
 import type { SqliteWriter } from '../src/sqlite-writer.js';
-import { rowToDict, type SensorRow } from './helpers.js';
+import { makeFrame, rowToDict, writeRequest, type SensorRow } from './helpers.js';
 
 let dir: { path: string; remove: () => Promise<void> };
 let tableCount = 0;
@@ -48,9 +48,8 @@ function readFile(file: string, table: string): SensorRecordDict[] {
 const fileOf = (sink: DatabaseSink): string => (sink.options.target as { path: string }).path;
 
 describeSinkConformance('database (SQLite file)', {
-  create(throughput) {
+  create() {
     return new DatabaseSink({
-      ...throughput,
       connectionString: `sqlite+aiosqlite:///${join(dir.path, 'conformance.db')}`,
       table: freshTable(),
     });
@@ -81,8 +80,8 @@ class KeptMemorySink extends DatabaseSink {
 }
 
 describeSinkConformance('database (SQLite :memory:)', {
-  create(throughput) {
-    return new KeptMemorySink({ ...throughput, connectionString: 'sqlite::memory:' });
+  create() {
+    return new KeptMemorySink({ connectionString: 'sqlite::memory:' });
   },
   async readBack(sink) {
     return sink.rows();
@@ -90,11 +89,23 @@ describeSinkConformance('database (SQLite :memory:)', {
 });
 
 describe('database sink on SQLite', () => {
+  it("stores the engine's frames, read straight from their columns, field by field", async () => {
+    const frames = [makeFrame(40), makeFrame(15)];
+    const sink = new KeptMemorySink({ connectionString: 'sqlite::memory:' });
+    const runner = new SinkRunner(sink, { throughput: { batchSize: 333 } });
+    await runner.start();
+    for (const f of frames) runner.enqueue(f);
+    await runner.stop(30);
+    const records = frames.flatMap((f) => f.records());
+    expect(runner.metrics()).toMatchObject({ delivered: records.length, failed: 0 });
+    expect(sink.rows()).toEqual(dicts(records));
+  });
+
   it('stores every field: rows read back equal the records, metadata as JSON text', async () => {
     const file = join(dir.path, 'fields.db');
     const records = makeRecords(500, { seed: 21 });
-    const sink = new DatabaseSink({ connectionString: `sqlite:///${file}`, batchSize: 128 });
-    const m = await runThrough(sink, records);
+    const sink = new DatabaseSink({ connectionString: `sqlite:///${file}` });
+    const m = await runThrough(sink, records, { throughput: { batchSize: 128 } });
     expect(m.delivered).toBe(500);
     expect(readFile(file, 'sensor_data')).toEqual(dicts(records));
     const db = new Database(file, { readonly: true });
@@ -221,12 +232,12 @@ describe('database sink on SQLite', () => {
     const batch = [...good.slice(50, 60), poison, ...good.slice(60, 70)];
     const sink = new DatabaseSink({ connectionString: url, table: 'atomic' });
     await sink.connect();
-    await sink.write(good.slice(0, 50));
-    const error = await sink.write(batch).catch((e: unknown) => e);
+    await sink.write(writeRequest(good.slice(0, 50)));
+    const error = await sink.write(writeRequest(batch)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SinkWriteError);
     expect((error as SinkWriteError).retryable).toBe(false);
     expect((error as Error).message).toContain('poison row rejected');
-    await sink.write(good.slice(70, 100));
+    await sink.write(writeRequest(good.slice(70, 100)));
     await sink.close();
     expect(readFile(file, 'atomic')).toEqual(dicts([...good.slice(0, 50), ...good.slice(70, 100)]));
   });
@@ -247,8 +258,8 @@ describe('database sink on SQLite', () => {
       new SensorRecord('poison', 'x', 'x-001', 1, 'u', 'status', 2e9, 0, 1, 0, false),
       ...records.slice(120),
     ];
-    const sink = new DatabaseSink({ connectionString: url, batchSize: 50, retryDelayS: 0 });
-    const runner = new SinkRunner(sink);
+    const sink = new DatabaseSink({ connectionString: url });
+    const runner = new SinkRunner(sink, { throughput: { batchSize: 50, retryDelayS: 0 } });
     await runner.start();
     runner.enqueue(poisoned);
     await runner.stop(30);

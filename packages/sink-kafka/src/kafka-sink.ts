@@ -1,21 +1,25 @@
 import { readFile } from 'node:fs/promises';
 import {
   ConfigError,
-  isModuleMissing,
-  parseSinkOptions,
+  importSdk,
   JSON_RECORD_LAYOUT,
+  RecordBatch,
   RecordTextEncoder,
+  readSinkOptions,
   redact,
-  registerSecret,
+  Redactor,
   Sink,
   SinkConnectError,
   SinkWriteError,
   type Logger,
+  type RecordChannel,
   type SensorRecord,
+  type SinkContext,
+  type WriteRequest,
 } from '@iotsim/core';
 import type * as KafkaJs from 'kafkajs';
 import { installCodec, loadCodec, type CodecTable } from './codecs.js';
-import { installFastProduce, type FastProduceStatus } from './fast-produce.js';
+import { installFastProduce, KAFKAJS_VERSION, type FastProduceStatus } from './fast-produce.js';
 import {
   readKafkaOptions,
   type KafkaSinkOptions,
@@ -32,6 +36,12 @@ type KafkaModule = typeof KafkaJs;
  * batches then go out as several requests.
  */
 export const MAX_MESSAGES_PER_REQUEST = 2000;
+
+/**
+ * Most writes in flight at once (the throughput option `maxInFlight`): Kafka's own default for
+ * `max.in.flight.requests.per.connection`.
+ */
+export const MAX_IN_FLIGHT = 5;
 
 /** Bytes a message adds to a produce request besides its key and value (record header, varints). */
 const RECORD_OVERHEAD = 24;
@@ -55,13 +65,31 @@ export function messageKey(record: SensorRecord, keyField: KeyField | null): str
   return keyField === null ? null : record[keyField];
 }
 
+/** The channel field of each key field. */
+const CHANNEL_KEY: Readonly<Record<KeyField, (channel: RecordChannel) => string>> = {
+  sensor_name: (c) => c.sensorName,
+  industry: (c) => c.industry,
+  device_id: (c) => c.deviceId,
+};
+
+/** The message key of every reading of a batch, in order, read from the channels. */
+function batchKeys(batch: RecordBatch, keyField: KeyField): string[] {
+  const keyOf = CHANNEL_KEY[keyField];
+  const keys = new Array<string>(batch.size);
+  let i = 0;
+  batch.forEach((channel) => {
+    keys[i++] = keyOf(channel);
+  });
+  return keys;
+}
+
 /**
  * The kafkajs messages of a batch: the record's JSON as value, the configured field as key.
  * Returns them split into runs of at most `maxRequestSize` bytes (key + value + overhead) and
  * MAX_MESSAGES_PER_REQUEST messages, each run sent as one produce request.
  */
 export function toMessages(
-  records: readonly SensorRecord[],
+  records: RecordBatch | readonly SensorRecord[],
   keyField: KeyField | null,
   maxRequestSize: number,
   maxMessages = MAX_MESSAGES_PER_REQUEST,
@@ -75,21 +103,25 @@ export function toMessages(
  * when the request before it is done, so no more of them are alive at once than one request holds.
  */
 export function* messageRuns(
-  records: readonly SensorRecord[],
+  records: RecordBatch | readonly SensorRecord[],
   keyField: KeyField | null,
   maxRequestSize: number,
   maxMessages = MAX_MESSAGES_PER_REQUEST,
   encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT),
 ): Generator<KafkaJs.Message[]> {
+  // Read straight from the batch's frames: no record objects are built.
+  const batch = Array.isArray(records)
+    ? RecordBatch.of(records as readonly SensorRecord[])
+    : (records as RecordBatch);
   // The whole batch's JSON in one buffer; each message value is a view of its record's bytes.
   const ends: number[] = [];
-  const json = encoder.encode(records, ends);
+  const json = encoder.encodeBatch(batch, ends);
+  const keys = keyField === null ? undefined : batchKeys(batch, keyField);
   let run: KafkaJs.Message[] = [];
   let bytes = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
+  for (let i = 0; i < ends.length; i++) {
     const value = json.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
-    const key = messageKey(r, keyField);
+    const key = keys === undefined ? null : keys[i]!;
     // Keys are names: their length is a close, cheap estimate of their UTF-8 size.
     const size = value.length + (key === null ? 0 : key.length) + RECORD_OVERHEAD;
     if (run.length > 0 && (bytes + size > maxRequestSize || run.length >= maxMessages)) {
@@ -160,11 +192,11 @@ export function rootCause(err: unknown): ErrorLike {
   return e ?? {};
 }
 
-function errorText(err: unknown): string {
+function errorText(err: unknown, redactText: (text: string) => string): string {
   const root = rootCause(err);
   const outer = (err as ErrorLike)?.message ?? String(err);
   const inner = root.message ?? String(root);
-  return redact(outer === inner || outer.includes(inner) ? outer : `${outer}: ${inner}`);
+  return redactText(outer === inner || outer.includes(inner) ? outer : `${outer}: ${inner}`);
 }
 
 function isAuthFailure(err: unknown): boolean {
@@ -203,14 +235,20 @@ export function logMethod(
 /** Fields of a kafkajs log entry left out of our line (our logger stamps time; stacks are noise). */
 const LOG_SKIP = new Set(['timestamp', 'logger', 'stack']);
 
-/** One kafkajs log entry as a line: `kafkajs Producer: message (key=value ...)`, secrets redacted. */
-export function formatLogEntry(entry: KafkaJs.LogEntry): string {
+/**
+ * One kafkajs log entry as a line: `kafkajs Producer: message (key=value ...)`, secrets redacted
+ * by `redactText` (default: core's process-wide redaction; the sink passes its own).
+ */
+export function formatLogEntry(
+  entry: KafkaJs.LogEntry,
+  redactText: (text: string) => string = redact,
+): string {
   const { message, ...extra } = entry.log;
   const details = Object.entries(extra)
     .filter(([k, v]) => !LOG_SKIP.has(k) && v !== undefined && v !== null && v !== '')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return redact(`kafkajs ${entry.namespace}: ${message}${details ? ` (${details})` : ''}`);
+  return redactText(`kafkajs ${entry.namespace}: ${message}${details ? ` (${details})` : ''}`);
 }
 
 /**
@@ -218,25 +256,56 @@ export function formatLogEntry(entry: KafkaJs.LogEntry): string {
  * request per flushed batch, keyed by `sensor_name` (or another field), compressed with snappy,
  * gzip, lz4 or zstd.
  *
+ * Capabilities: up to `MAX_IN_FLIGHT` writes may be in flight (`maxInFlight` in the throughput
+ * options; default 1). kafkajs pipelines them on its connections, but a batch that fails and is
+ * retried lands after batches written later, so the sink is not `ordered` then: with one write
+ * in flight (the default) order per partition is kept, also across retries. An idempotent
+ * producer takes one write at a time (checked when the runner attaches the sink).
+ *
  * @example
  * sim.addSink(
- *   new KafkaSink({ bootstrapServers: 'localhost:9092', topic: 'iot-data', batchSize: 500 }),
+ *   new KafkaSink({ bootstrapServers: 'localhost:9092', topic: 'iot-data' }),
+ *   { batchSize: 500 },
  * );
  */
 export class KafkaSink extends Sink {
-  readonly type = 'kafka';
+  static override readonly type = 'kafka';
+  static override readonly capabilities = {
+    ordered: false,
+    maxInFlight: MAX_IN_FLIGHT,
+    defaultInFlight: 1,
+    idempotentRetry: false,
+    singleton: false,
+  };
   /** Validated options (the password is in `sasl.password`; never log this object). */
   readonly options: ResolvedKafkaOptions;
   private producer: KafkaJs.Producer | undefined;
   private compressionType = 0;
   private fast: FastProduceStatus = { encoder: false, grouping: false };
   private readonly encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT);
+  /** This sink's secrets (and core's patterns) out of every message it makes. */
+  private readonly redactor = new Redactor();
+  private readonly redactText = (text: string): string => this.redactor.redact(text);
 
   constructor(options: KafkaSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readKafkaOptions);
-    super(throughput);
-    this.options = own;
-    registerSecret(own.sasl?.password);
+    super();
+    this.options = readSinkOptions(options, readKafkaOptions);
+    for (const secret of this.options.secrets) this.registerSecret(secret);
+    this.redactor.add(...this.secrets);
+  }
+
+  /** Takes the runner's settings; an idempotent producer cannot have several writes in flight. */
+  override attach(context: SinkContext): void {
+    super.attach(context);
+    const inFlight = context.throughput.maxInFlight;
+    if (this.options.idempotent && inFlight > 1) {
+      throw new ConfigError([
+        {
+          path: 'maxInFlight',
+          message: `must be 1 for an idempotent producer (kafkajs cannot pipeline idempotent sends), got ${inFlight}`,
+        },
+      ]);
+    }
   }
 
   async connect(): Promise<void> {
@@ -270,7 +339,8 @@ export class KafkaSink extends Sink {
       requestTimeout: REQUEST_TIMEOUT_MS,
       retry: CLUSTER_RETRY,
       logLevel: kafkajs.logLevel.INFO,
-      logCreator: () => (entry) => this.logger[logMethod(entry)](formatLogEntry(entry)),
+      logCreator: () => (entry) =>
+        this.logger[logMethod(entry)](formatLogEntry(entry, this.redactText)),
     });
     const producer = kafka.producer({
       idempotent: o.idempotent,
@@ -287,19 +357,27 @@ export class KafkaSink extends Sink {
     this.producer = producer;
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     const producer = this.producer;
     if (!producer) throw new SinkWriteError('kafka: write before connect', { retryable: false });
     const o = this.options;
+    const size = request.size;
     let delivered = 0;
     const maxMessages = this.fast.grouping ? Infinity : MAX_MESSAGES_PER_REQUEST;
     for (const messages of messageRuns(
-      records,
+      request.batch,
       o.keyField,
       o.maxRequestSize,
       maxMessages,
       this.encoder,
     )) {
+      // A batch sent as several requests stops at the shutdown deadline (kafkajs takes no signal).
+      if (request.signal.aborted) {
+        throw new SinkWriteError(
+          `kafka: ${size - delivered} records not sent to topic '${o.topic}': the sink is stopping`,
+          { retryable: false, delivered },
+        );
+      }
       try {
         await producer.send({
           topic: o.topic,
@@ -308,8 +386,9 @@ export class KafkaSink extends Sink {
           compression: this.compressionType,
         });
       } catch (err) {
-        throw this.writeError(err, records.length, delivered);
+        throw this.writeError(err, size, delivered);
       }
+      this.count('requests');
       delivered += messages.length;
     }
   }
@@ -354,7 +433,7 @@ export class KafkaSink extends Sink {
     if (isAuthFailure(err) && o.sasl) {
       return new SinkConnectError(
         this.type,
-        `authentication failed at ${where} (${o.securityProtocol} ${o.sasl.mechanism}, user '${o.sasl.username}'): ${errorText(err)}; check sasl_username, sasl_password and sasl_mechanism`,
+        `authentication failed at ${where} (${o.securityProtocol} ${o.sasl.mechanism}, user '${o.sasl.username}'): ${errorText(err, this.redactText)}; check sasl_username, sasl_password and sasl_mechanism`,
         { cause: err },
       );
     }
@@ -362,7 +441,7 @@ export class KafkaSink extends Sink {
       o.securityProtocol === 'PLAINTEXT' ? '' : ` and that it speaks ${o.securityProtocol} there`;
     return new SinkConnectError(
       this.type,
-      `cannot connect to Kafka at ${where}: ${errorText(err)}; check bootstrap_servers and that the broker is running${hint}`,
+      `cannot connect to Kafka at ${where}: ${errorText(err, this.redactText)}; check bootstrap_servers and that the broker is running${hint}`,
       { cause: err },
     );
   }
@@ -374,29 +453,20 @@ export class KafkaSink extends Sink {
         ? ` (lower batch_size or max_request_size, or raise the broker's message.max.bytes)`
         : '';
     return new SinkWriteError(
-      `kafka: send of ${size - delivered} records to topic '${this.options.topic}' failed: ${errorText(err)}${hint}`,
+      `kafka: send of ${size - delivered} records to topic '${this.options.topic}' failed: ${errorText(err, this.redactText)}${hint}`,
       { retryable: isRetryableSendError(err), delivered, cause: err },
     );
   }
 }
 
 async function loadKafkajs(): Promise<{ kafkajs: KafkaModule; fast: FastProduceStatus }> {
-  try {
-    // before kafkajs loads: it captures its grouping function at load time
-    const fast = installFastProduce();
-    const mod = (await import('kafkajs')) as KafkaModule & { default?: KafkaModule };
-    // kafkajs is CommonJS: CompressionCodecs is only on the default export.
-    return { kafkajs: mod.default ?? mod, fast };
-  } catch (err) {
-    if (isModuleMissing(err, 'kafkajs'))
-      throw new ConfigError(
-        'the kafka sink needs kafkajs, which is not installed; install it with: npm install kafkajs@2.2.4',
-        {
-          cause: err,
-        },
-      );
-    throw err;
-  }
+  // before kafkajs loads: it captures its grouping function at load time
+  const fast = installFastProduce();
+  const mod = (await importSdk('kafkajs', () => import('kafkajs'), 'kafka sink', {
+    hint: `version ${KAFKAJS_VERSION}`,
+  })) as KafkaModule & { default?: KafkaModule };
+  // kafkajs is CommonJS: CompressionCodecs is only on the default export.
+  return { kafkajs: mod.default ?? mod, fast };
 }
 
 function compressionTypeOf(kafkajs: KafkaModule, c: ResolvedKafkaOptions['compression']): number {

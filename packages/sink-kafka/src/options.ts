@@ -1,4 +1,4 @@
-import type { OptionReader, ThroughputOptions } from '@iotsim/core';
+import type { OptionReader } from '@iotsim/core';
 
 /** Compression codecs a Kafka record batch can use. */
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
@@ -32,8 +32,11 @@ export interface KafkaSslOptions {
   rejectUnauthorized?: boolean;
 }
 
-/** Options of KafkaSink (YAML keys are the snake_case forms, e.g. `bootstrap_servers`). */
-export interface KafkaSinkOptions extends ThroughputOptions {
+/**
+ * Options of KafkaSink (YAML keys are the snake_case forms, e.g. `bootstrap_servers`). Throughput
+ * (`batchSize`, `rateHz`, `maxInFlight` …) is given beside the sink, not here.
+ */
+export interface KafkaSinkOptions {
   /** Brokers to bootstrap from: `host:port`, comma-separated or a list. Default `localhost:9092`. */
   bootstrapServers?: string | readonly string[];
   /** Topic to produce to (auto-created if the broker allows it). Default `iot-sensor-data`. */
@@ -54,7 +57,7 @@ export interface KafkaSinkOptions extends ThroughputOptions {
   saslPassword?: string;
   /** Client id the brokers see in their logs and quotas. Default `iotsim`. */
   clientId?: string;
-  /** Idempotent producer: no duplicates from producer retries; needs acks `all` and maxInFlight 1. Default false. */
+  /** Idempotent producer: no duplicates from producer retries; needs acks `all` and the throughput option maxInFlight 1. Default false. */
   idempotent?: boolean;
   /** TLS settings for SSL / SASL_SSL. */
   ssl?: KafkaSslOptions;
@@ -78,6 +81,8 @@ export interface ResolvedKafkaOptions {
   readonly idempotent: boolean;
   readonly ssl: Readonly<KafkaSslOptions>;
   readonly maxRequestSize: number;
+  /** The credentials among the options (the SASL password), for the sink to register as secrets. */
+  readonly secrets: readonly string[];
 }
 
 const DEFAULT_PORT = 9092;
@@ -234,15 +239,9 @@ export function readKafkaOptions(r: OptionReader): ResolvedKafkaOptions {
       'ssl',
       `is only used with securityProtocol SSL or SASL_SSL (it is ${securityProtocol})`,
     );
-  if (idempotent) {
-    if (acks !== -1) r.problem('acks', `must be 'all' for an idempotent producer, got ${acks}`);
-    const inFlight = r.raw('maxInFlight');
-    if (inFlight !== undefined && inFlight !== null && Number(inFlight) > 1)
-      r.problem(
-        'maxInFlight',
-        `must be 1 for an idempotent producer (kafkajs cannot pipeline idempotent sends), got ${String(inFlight)}`,
-      );
-  }
+  // An idempotent producer also needs maxInFlight 1: a throughput setting, checked when the runner attaches.
+  if (idempotent && acks !== -1)
+    r.problem('acks', `must be 'all' for an idempotent producer, got ${acks}`);
 
   return {
     brokers,
@@ -257,5 +256,6 @@ export function readKafkaOptions(r: OptionReader): ResolvedKafkaOptions {
     idempotent,
     ssl,
     maxRequestSize,
+    secrets: password ? [password] : [],
   };
 }

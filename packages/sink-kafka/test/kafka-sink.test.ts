@@ -3,12 +3,19 @@
 import { createRequire } from 'node:module';
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import {
+  ChannelTable,
   ConfigError,
+  Frame,
+  RecordBatch,
   recordToJson,
   SinkConnectError,
   SinkRunner,
   SinkWriteError,
+  THROUGHPUT_DEFAULTS,
   type Logger,
+  type SensorRecord,
+  type SinkContext,
+  type WriteRequest,
 } from '@iotsim/core';
 import { makeRecords } from '@iotsim/test-utils';
 import type * as KafkaJs from 'kafkajs';
@@ -71,8 +78,14 @@ jest.unstable_mockModule('kafkajs-lz4', () => {
 });
 
 const { KafkaSink } = await import('../src/index.js');
-const { messageKey, toMessages, logMethod, formatLogEntry, MAX_MESSAGES_PER_REQUEST } =
-  await import('../src/kafka-sink.js');
+const {
+  messageKey,
+  toMessages,
+  logMethod,
+  formatLogEntry,
+  MAX_IN_FLIGHT,
+  MAX_MESSAGES_PER_REQUEST,
+} = await import('../src/kafka-sink.js');
 
 function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -80,12 +93,69 @@ function capture(): Logger & { lines: string[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
+/** What the runner hands a sink, with one write in flight unless told otherwise. */
+function context(logger: Logger, maxInFlight = 1): SinkContext {
+  return { logger, throughput: { ...THROUGHPUT_DEFAULTS, maxInFlight }, name: 'kafka' };
+}
+
+/** A write request for `records` (first attempt), as the runner builds it. */
+function request(
+  records: readonly SensorRecord[],
+  signal = new AbortController().signal,
+): WriteRequest {
+  const batch = RecordBatch.of(records);
+  return { batchId: 1, attempt: 0, size: batch.size, records, batch, signal };
+}
+
 async function connected(options: ConstructorParameters<typeof KafkaSink>[0] = {}) {
   const sink = new KafkaSink({ compression: 'none', ...options });
   const logger = capture();
-  sink.attach({ logger });
+  sink.attach(context(logger));
   await sink.connect();
   return { sink, logger };
+}
+
+/** A frame of `ticks` ticks over three channels (one with metadata), values 0.5, 1.5, …. */
+function frame(ticks: number): Frame {
+  const base = { unit: '°C', sensorType: 'temperature', minValue: 0, maxValue: 100 };
+  const table = new ChannelTable({
+    channels: [
+      {
+        ...base,
+        sensorName: 'inlet',
+        industry: 'mining',
+        deviceId: 'mining-1',
+        deviceIndex: 0,
+        nominalValue: 20,
+        metadata: {},
+      },
+      {
+        ...base,
+        sensorName: 'outlet',
+        industry: 'mining',
+        deviceId: 'mining-1',
+        deviceIndex: 0,
+        nominalValue: 30,
+        metadata: { site: 'B "2"' },
+      },
+      {
+        ...base,
+        sensorName: 'inlet',
+        industry: 'mining',
+        deviceId: 'mining-2',
+        deviceIndex: 1,
+        nominalValue: 20,
+        metadata: {},
+      },
+    ],
+  });
+  const f = Frame.allocate(table, 0, ticks);
+  for (let k = 0; k < ticks; k++) f.timestamps[k] = 1_700_000_000 + k;
+  for (let i = 0; i < f.size; i++) {
+    f.values[i] = i + 0.5;
+    f.faults[i] = i % 7 === 0 ? 1 : 0;
+  }
+  return f;
 }
 
 async function failure(p: Promise<unknown>): Promise<Error> {
@@ -126,6 +196,28 @@ describe('message keys and payloads', () => {
     );
     const [plain] = toMessages(records, null, 1_000_000);
     expect(plain!.every((m) => !('key' in m))).toBe(true);
+  });
+
+  it("reads a batch of frames straight from its columns: the same messages as the batch's records", () => {
+    const f = frame(40);
+    // A batch that starts and ends inside ticks, across two frames.
+    const batch = new RecordBatch(
+      [
+        { frame: f, start: 4, end: 119 },
+        { frame: f, start: 0, end: 5 },
+      ],
+      120,
+    );
+    const records = batch.records;
+    const fromFrames = toMessages(batch, 'device_id', 1_000_000);
+    expect(fromFrames.flat().map((m) => ({ key: m.key, value: String(m.value) }))).toEqual(
+      records.map((x) => ({ key: x.device_id, value: recordToJson(x) })),
+    );
+    expect(
+      toMessages(batch, 'sensor_name', 4096)
+        .flat()
+        .map((m) => m.key),
+    ).toEqual(records.map((x) => x.sensor_name));
   });
 
   it('caps a produce request at MAX_MESSAGES_PER_REQUEST messages', () => {
@@ -198,7 +290,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
       keyField: 'industry',
     });
     const records = makeRecords(250);
-    await sink.write(records);
+    await sink.write(request(records));
     expect(state.sends).toHaveLength(1);
     const [req] = state.sends;
     expect(req).toMatchObject({ topic: 't1', acks: 1, compression: real.CompressionTypes.GZIP });
@@ -243,7 +335,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
         cause: refused,
       }),
     ];
-    const err = await failure(sink.write(records));
+    const err = await failure(sink.write(request(records)));
     expect(err).toBeInstanceOf(SinkWriteError);
     const w = err as SinkWriteError;
     expect(w.delivered).toBe(first);
@@ -263,26 +355,87 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
       retriable: false,
     });
     state.sendErrors = [new errors.KafkaJSNonRetriableError!(tooLarge, { cause: tooLarge })];
-    const err = (await failure(sink.write(makeRecords(10)))) as SinkWriteError;
+    const err = (await failure(sink.write(request(makeRecords(10))))) as SinkWriteError;
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(
       /larger than the max message size.*lower batch_size or max_request_size/,
     );
   });
 
-  it('the runner retries a failed send, then counts the batch failed with the broker error', async () => {
-    const sink = new KafkaSink({
-      compression: 'none',
-      batchSize: 50,
-      retryCount: 2,
-      retryDelayS: 0,
+  it('a batch sent as several requests stops at the shutdown deadline, reporting what landed', async () => {
+    const { sink } = await connected({ maxRequestSize: 4096 });
+    const records = makeRecords(100);
+    const first = toMessages(records, 'sensor_name', 4096)[0]!.length;
+    const deadline = new AbortController();
+    const send = state.sends.push.bind(state.sends);
+    state.sends.push = (...reqs: SendRequest[]) => {
+      deadline.abort(new Error('shutdown timeout of 1s reached'));
+      return send(...reqs);
+    };
+    const err = (await failure(sink.write(request(records, deadline.signal)))) as SinkWriteError;
+    expect(state.sends).toHaveLength(1);
+    expect(err.delivered).toBe(first);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toBe(
+      `kafka: ${100 - first} records not sent to topic 'iot-sensor-data': the sink is stopping`,
+    );
+  });
+
+  it('counts the produce requests it sent in its own metrics', async () => {
+    const { sink } = await connected({ maxRequestSize: 4096 });
+    const records = makeRecords(100);
+    await sink.write(request(records));
+    expect(sink.sinkMetrics()).toEqual({ requests: state.sends.length });
+    expect(state.sends.length).toBe(toMessages(records, 'sensor_name', 4096).length);
+  });
+
+  it('pipelines up to MAX_IN_FLIGHT writes, and one at a time by default', async () => {
+    expect(KafkaSink.capabilities).toMatchObject({
+      maxInFlight: MAX_IN_FLIGHT,
+      defaultInFlight: 1,
     });
+    expect(new SinkRunner(new KafkaSink()).throughput.maxInFlight).toBe(1);
+    const runner = new SinkRunner(new KafkaSink({ compression: 'none' }), {
+      throughput: { batchSize: 10, maxInFlight: MAX_IN_FLIGHT },
+    });
+    await runner.start();
+    runner.enqueue(makeRecords(200));
+    await runner.stop(10);
+    expect(runner.metrics()).toMatchObject({ delivered: 200, failed: 0, batches: 20 });
+    expect(runner.metrics().sinkMetrics).toEqual({ requests: 20 });
+    expect(() => new SinkRunner(new KafkaSink(), { throughput: { maxInFlight: 6 } })).toThrow(
+      'maxInFlight: must be <= 5 for the kafka sink, got 6',
+    );
+  });
+
+  it('an idempotent producer with more than one write in flight fails at start, before connecting', async () => {
+    const sink = new KafkaSink({ idempotent: true, compression: 'none' });
+    const err = await failure(new SinkRunner(sink, { throughput: { maxInFlight: 2 } }).start());
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues).toEqual([
+      {
+        path: 'maxInFlight',
+        message:
+          'must be 1 for an idempotent producer (kafkajs cannot pipeline idempotent sends), got 2',
+      },
+    ]);
+    expect(state.configs).toHaveLength(0);
+    const one = new SinkRunner(new KafkaSink({ idempotent: true, compression: 'none' }));
+    await one.start();
+    expect(state.producerConfigs[0]!.idempotent).toBe(true);
+    await one.stop(10);
+  });
+
+  it('the runner retries a failed send, then counts the batch failed with the broker error', async () => {
+    const sink = new KafkaSink({ compression: 'none' });
     const refused = new errors.KafkaJSConnectionError!(
       'Connection error: connect ECONNREFUSED 127.0.0.1:19092',
     );
     const exhausted = () => new errors.KafkaJSNumberOfRetriesExceeded!(refused, { cause: refused });
     state.sendErrors = [exhausted(), undefined, exhausted(), exhausted(), exhausted()];
-    const runner = new SinkRunner(sink);
+    const runner = new SinkRunner(sink, {
+      throughput: { batchSize: 50, retryCount: 2, retryDelayS: 0 },
+    });
     await runner.start();
     runner.enqueue(makeRecords(100));
     await runner.stop(10);
@@ -380,7 +533,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
     const { sink } = await connected();
     await sink.close();
     expect(state.disconnects).toBe(1);
-    const err = (await failure(sink.write(makeRecords(1)))) as SinkWriteError;
+    const err = (await failure(sink.write(request(makeRecords(1))))) as SinkWriteError;
     expect(err.retryable).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, OptionReader } from '@iotsim/core';
+import { ConfigError, OptionReader, resolveThroughput, splitSinkConfig } from '@iotsim/core';
 import { KafkaSink, readKafkaOptions, type KafkaSinkOptions } from '../src/index.js';
 
 function read(options: Record<string, unknown>) {
@@ -171,9 +171,18 @@ describe('KafkaSink options', () => {
     expect(read({ idempotent: true }).issues).toEqual([]);
   });
 
-  it('an idempotent producer cannot have more than one batch in flight', () => {
-    expect(problems({ idempotent: true, maxInFlight: 2 }, 'maxInFlight')[0]).toMatch(/must be 1/);
-    expect(() => new KafkaSink({ maxInFlight: 2 })).not.toThrow();
+  it('throughput options are not sink options: they go beside the sink', () => {
+    // maxInFlight with an idempotent producer is checked when the runner attaches (kafka-sink.test.ts).
+    const err = configError(
+      () => new KafkaSink({ idempotent: true, maxInFlight: 2 } as KafkaSinkOptions),
+    );
+    expect(err.issues).toEqual([
+      {
+        path: 'maxInFlight',
+        message:
+          "is a throughput option: give it beside the sink (sim.addSink(sink, { maxInFlight: … })), not in the sink's options",
+      },
+    ]);
   });
 
   it('maxRequestSize is a whole number of at least 1024 bytes', () => {
@@ -186,7 +195,7 @@ describe('KafkaSink options', () => {
         new KafkaSink({
           topic: 'bad topic',
           acks: 'some',
-          batchSize: 0,
+          batchSize: 100,
           compresion: 'gzip',
         } as unknown as KafkaSinkOptions),
     );
@@ -197,18 +206,22 @@ describe('KafkaSink options', () => {
       'topic',
     ]);
     expect(err.message).toMatch(/compresion: unknown option \(did you mean 'compression'\?\)/);
+    expect(err.message).toMatch(/batchSize: is a throughput option: give it beside the sink/);
   });
 
   it('YAML configs use snake_case keys and report YAML paths', () => {
-    const sink = KafkaSink.fromConfig({
+    // The registry splits one YAML mapping into the sink's options and the throughput beside it.
+    const { throughput, own } = splitSinkConfig({
       bootstrap_servers: '127.0.0.1:19092',
       key_field: 'industry',
       compression: null,
       batch_size: 500,
+      max_in_flight: 3,
     });
+    const sink = KafkaSink.fromConfig(own);
     expect(sink.options.keyField).toBe('industry');
     expect(sink.options.compression).toBe('none');
-    expect(sink.throughput.batchSize).toBe(500);
+    expect(resolveThroughput(throughput)).toMatchObject({ batchSize: 500, maxInFlight: 3 });
     const err = configError(() =>
       KafkaSink.fromConfig(
         { security_protocol: 'SASL_PLAINTEXT', sasl_username: 'u' },
@@ -233,5 +246,7 @@ describe('KafkaSink options', () => {
       'kafka k1:9093 topic=iot-sensor-data compression=snappy acks=all key=sensor_name SASL_SSL PLAIN user=bob',
     );
     expect(sink.describe()).not.toContain('hunter2');
+    // Registered with the sink (its run redacts it everywhere), not process-wide.
+    expect(sink.secrets).toEqual(['hunter2-secret']);
   });
 });

@@ -1,10 +1,13 @@
-import type { OptionReader, ThroughputOptions } from '@iotsim/core';
+import type { OptionReader } from '@iotsim/core';
 
 /** HTTP methods the webhook sink can send its batches with. */
 export type WebhookMethod = 'POST' | 'PUT';
 
-/** Options of `WebhookSink` (YAML keys in snake_case: `timeout_s`, `tls_reject_unauthorized`). */
-export interface WebhookSinkOptions extends ThroughputOptions {
+/**
+ * Options of `WebhookSink` (YAML keys in snake_case: `timeout_s`, `tls_reject_unauthorized`).
+ * Throughput (`batchSize`, `rateHz` …) is given beside the sink, not here.
+ */
+export interface WebhookSinkOptions {
   /** Target endpoint, `http://` or `https://` (required). */
   url?: string;
   /** Extra HTTP headers sent with every request (secret-looking values are redacted from logs). */
@@ -27,6 +30,8 @@ export interface ResolvedWebhookOptions {
   readonly gzip: boolean;
   readonly method: WebhookMethod;
   readonly tlsRejectUnauthorized: boolean;
+  /** Credentials found in the headers and the URL, for the sink to register as secrets. */
+  readonly secrets: readonly string[];
 }
 
 /** Header names whose values are credentials: registered as secrets, never logged. */
@@ -61,11 +66,38 @@ export function readWebhookOptions(r: OptionReader): ResolvedWebhookOptions {
   return {
     url,
     headers,
+    secrets: credentials(url, headers),
     timeoutS: r.number('timeoutS', 30, { above: 0 }),
     gzip: r.boolean('gzip', false),
     method: readMethod(r),
     tlsRejectUnauthorized: r.boolean('tlsRejectUnauthorized', true),
   };
+}
+
+/**
+ * Secret-looking header values (and, for `Bearer abc`, the credential alone), a password in the
+ * URL, and secret-looking query values.
+ */
+function credentials(url: URL, headers: Readonly<Record<string, string>>): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!SECRET_HEADER.test(name)) continue;
+    out.push(value);
+    // `Bearer abc`: the credential alone must be redacted too.
+    if (value.includes(' ')) out.push(value.split(' ').pop()!);
+  }
+  if (url.password) {
+    out.push(url.password);
+    try {
+      out.push(decodeURIComponent(url.password));
+    } catch {
+      // not percent-encoded: the raw form is registered
+    }
+  }
+  for (const [name, value] of url.searchParams) {
+    if (SECRET_HEADER.test(name) || /^(code|key|sig|signature)$/i.test(name)) out.push(value);
+  }
+  return out;
 }
 
 function readMethod(r: OptionReader): WebhookMethod {

@@ -4,20 +4,18 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import {
   Sink,
-  SinkConnectError,
   SinkWriteError,
-  isModuleMissing,
+  importSdk,
   parseRetryAfter,
-  parseSinkOptions,
-  encodeJsonArray,
+  readSinkOptions,
   jsonArrayEncoder,
-  redact,
-  registerSecret,
-  type SensorRecord,
+  Redactor,
+  type RecordBatch,
+  type RecordTextEncoder,
+  type WriteRequest,
 } from '@iotsim/core';
 import type { Got, RequestError } from 'got';
 import {
-  SECRET_HEADER,
   readWebhookOptions,
   type ResolvedWebhookOptions,
   type WebhookSinkOptions,
@@ -44,41 +42,35 @@ const TLS_ERRORS = new Set([
  * `Content-Type: application/json`, optionally gzipped. Connection errors, timeouts, 408, 429 and
  * 5xx are retried by the runner (honouring `Retry-After`); other 4xx fail the batch at once.
  *
+ * One batch at a time (the default capabilities): concurrent requests could land out of order.
+ * A request still running at the shutdown deadline is cancelled (the write request's signal).
+ *
  * @example
  * const sink = new WebhookSink({
  *   url: 'https://example.com/api/ingest',
  *   headers: { Authorization: 'Bearer my-token' },
  *   timeoutS: 10,
- *   batchSize: 500,
  * });
+ * sim.addSink(sink, { batchSize: 500 });
  */
 export class WebhookSink extends Sink {
-  readonly type = 'webhook';
+  static override readonly type = 'webhook';
   private readonly options: ResolvedWebhookOptions;
   private readonly headers: Record<string, string>;
   private readonly target: string;
   private client: Got | undefined;
   private agents: { http: HttpAgent; https: HttpsAgent } | undefined;
   private readonly encoder = jsonArrayEncoder();
+  /** This sink's secrets (and core's patterns) out of every message it makes. */
+  private readonly redactor = new Redactor();
 
   constructor(options: WebhookSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readWebhookOptions);
-    super(throughput);
+    super();
+    const own = readSinkOptions(options, readWebhookOptions);
     this.options = own;
-    for (const [name, value] of Object.entries(own.headers)) {
-      if (SECRET_HEADER.test(name)) registerSecret(value);
-      // `Bearer abc`: the credential alone must be redacted too.
-      if (SECRET_HEADER.test(name) && value.includes(' ')) registerSecret(value.split(' ').pop());
-    }
+    for (const secret of own.secrets) this.registerSecret(secret);
+    this.redactor.add(...this.secrets);
     const url = own.url;
-    if (url.password) {
-      registerSecret(url.password);
-      registerSecret(decodeURIComponent(url.password));
-    }
-    for (const [name, value] of url.searchParams) {
-      if (SECRET_HEADER.test(name) || /^(code|key|sig|signature)$/i.test(name))
-        registerSecret(value);
-    }
     this.target = `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
     this.headers = {
       'user-agent': 'iotsim-sink-webhook',
@@ -93,19 +85,9 @@ export class WebhookSink extends Sink {
   }
 
   async connect(): Promise<void> {
-    let got: Got;
-    try {
-      ({ got } = await import('got'));
-    } catch (err) {
-      if (isModuleMissing(err, 'got')) {
-        throw new SinkConnectError(
-          this.type,
-          `the HTTP client 'got' is not installed; reinstall @iotsim/sink-webhook (npm install @iotsim/sink-webhook)`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    const { got } = await importSdk('got', () => import('got'), 'webhook sink', {
+      hint: 'it comes with @iotsim/sink-webhook: reinstall that',
+    });
     const { tlsRejectUnauthorized, timeoutS } = this.options;
     if (!tlsRejectUnauthorized) {
       this.logger.warn(
@@ -129,22 +111,25 @@ export class WebhookSink extends Sink {
     });
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     const client = this.client;
     if (!client)
       throw new SinkWriteError('webhook sink: write before connect', { retryable: false });
     // A Buffer, not a string: got would otherwise UTF-8-encode the text once more to measure it.
-    const json = encodeJsonArray(this.encoder, records);
+    const json = jsonArrayOf(this.encoder, request.batch);
     const body = this.options.gzip ? await gzip(json) : json;
     const what = `${this.options.method} ${this.target}`;
     let status: number;
     let responseText: string;
     let headers: Record<string, string | string[] | undefined>;
     try {
+      this.count('requests');
       const res = await client(this.options.url, {
         method: this.options.method,
         body,
         headers: this.headers,
+        // Fires at the shutdown deadline: a hung request is cancelled, not waited for.
+        signal: request.signal,
       });
       status = res.statusCode;
       responseText = res.body;
@@ -157,18 +142,18 @@ export class WebhookSink extends Sink {
     const detail = `${what} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`;
     if (status === 408 || status === 429 || status >= 500) {
       const retryAfterS = parseRetryAfter(headers['retry-after']);
-      throw new SinkWriteError(redact(detail), { retryAfterS });
+      throw new SinkWriteError(this.redact(detail), { retryAfterS });
     }
     if (status >= 300 && status < 400) {
       const location = headerValue(headers.location);
       throw new SinkWriteError(
-        redact(
+        this.redact(
           `${what} answered HTTP ${status} redirect${location ? ` to ${location}` : ''}; redirects are not followed, set url to the final address`,
         ),
         { retryable: false },
       );
     }
-    throw new SinkWriteError(redact(detail), { retryable: false });
+    throw new SinkWriteError(this.redact(detail), { retryable: false });
   }
 
   override async close(): Promise<void> {
@@ -178,8 +163,18 @@ export class WebhookSink extends Sink {
     this.client = undefined;
   }
 
+  private redact(text: string): string {
+    return this.redactor.redact(text);
+  }
+
   private requestFailure(err: RequestError, what: string): SinkWriteError {
     const code = err.code;
+    if (err.name === 'AbortError') {
+      return new SinkWriteError(`${what}: cancelled, the sink is stopping`, {
+        retryable: false,
+        cause: err,
+      });
+    }
     if (err.name === 'TimeoutError') {
       return new SinkWriteError(
         `${what}: no complete response within ${this.options.timeoutS} s (timeout_s)`,
@@ -188,16 +183,31 @@ export class WebhookSink extends Sink {
     }
     if (code && TLS_ERRORS.has(code)) {
       return new SinkWriteError(
-        redact(
+        this.redact(
           `${what}: TLS certificate rejected (${code}); give Node the CA with NODE_EXTRA_CA_CERTS, or set tls_reject_unauthorized: false to skip verification`,
         ),
         { retryable: false, cause: err },
       );
     }
-    return new SinkWriteError(redact(`${what}: ${code ?? err.name}: ${err.message}`), {
+    return new SinkWriteError(this.redact(`${what}: ${code ?? err.name}: ${err.message}`), {
       cause: err,
     });
   }
+}
+
+/**
+ * A JSON array of a batch's records (`JSON.stringify` of their dicts), as UTF-8 bytes: core's
+ * `encodeJsonArray`, read straight from the batch's frames (`encodeBatch`).
+ */
+function jsonArrayOf(encoder: RecordTextEncoder, batch: RecordBatch): Buffer {
+  if (batch.size === 0) return Buffer.from('[]');
+  const items = encoder.encodeBatch(batch);
+  // The items end with a comma: open the array in a new buffer and close it over that comma.
+  const out = Buffer.allocUnsafe(items.length + 1);
+  out[0] = 0x5b; // [
+  items.copy(out, 1);
+  out[out.length - 1] = 0x5d; // ]
+  return out;
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

@@ -1,12 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  ChannelTable,
   ConfigError,
+  Frame,
+  RecordBatch,
   SinkRunner,
+  SinkWriteError,
   parseRetryAfter,
+  resolveThroughput,
+  splitSinkConfig,
   type Logger,
   type SinkMetrics,
   type SensorRecord,
+  type ThroughputOptions,
 } from '@iotsim/core';
 import {
   describeSinkConformance,
@@ -38,10 +45,11 @@ function captureLogger(): Logger & { lines: string[] } {
 async function run(
   options: WebhookSinkOptions,
   records: readonly SensorRecord[],
+  throughput: ThroughputOptions = {},
 ): Promise<{ m: SinkMetrics; log: string[]; sink: WebhookSink }> {
   const logger = captureLogger();
   const sink = new WebhookSink(options);
-  const runner = new SinkRunner(sink, { logger });
+  const runner = new SinkRunner(sink, { logger, throughput });
   await runner.start();
   await runner.enqueue(records, true);
   await runner.stop(60);
@@ -59,10 +67,10 @@ function freshPath(): string {
 
 const conformancePaths = new Map<WebhookSink, string>();
 describeSinkConformance('webhook', {
-  create(throughput) {
+  create() {
     const path = freshPath();
     server.handler = (_req, res) => res.writeHead(200).end();
-    const sink = new WebhookSink({ url: server.url + path, ...throughput });
+    const sink = new WebhookSink({ url: server.url + path });
     conformancePaths.set(sink, path);
     return sink;
   },
@@ -79,13 +87,14 @@ describe('webhook: payload and headers', () => {
     const { m } = await run(
       {
         url: server.url + path,
-        batchSize: 50,
         headers: { 'X-Tenant': 'plant-7', Accept: 'application/json' },
       },
       records,
+      { batchSize: 50 },
     );
     expect(m.delivered).toBe(120);
     expect(m.batches).toBe(3);
+    expect(m.sinkMetrics).toEqual({ requests: 3 });
     const reqs = server.to(path);
     expect(reqs.map((r) => r.method)).toEqual(['POST', 'POST', 'POST']);
     for (const r of reqs) {
@@ -103,13 +112,47 @@ describe('webhook: payload and headers', () => {
     ]);
   });
 
+  it("sends the engine's frames as the same JSON, read straight from their columns", async () => {
+    server.handler = (_req, res) => res.writeHead(200).end();
+    const path = freshPath();
+    const table = new ChannelTable({
+      channels: ['inlet', 'outlet "B"'].map((sensorName, i) => ({
+        sensorName,
+        industry: 'water',
+        deviceId: 'water-1',
+        deviceIndex: 0,
+        unit: 'm³/h',
+        sensorType: 'flow',
+        minValue: 0,
+        maxValue: 500,
+        nominalValue: 120,
+        metadata: i === 1 ? { site: 'Zürich' } : ({} as Record<string, string>),
+      })),
+    });
+    const frame = Frame.allocate(table, 0, 30);
+    for (let k = 0; k < frame.ticks; k++) frame.timestamps[k] = 1_700_000_000 + k * 0.5;
+    for (let i = 0; i < frame.size; i++) {
+      frame.values[i] = 100 + i / 3;
+      frame.faults[i] = i % 5 === 0 ? 1 : 0;
+    }
+    const sink = new WebhookSink({ url: server.url + path });
+    const runner = new SinkRunner(sink, { throughput: { batchSize: 25 } });
+    await runner.start();
+    runner.enqueue(frame);
+    await runner.stop(10);
+    expect(runner.metrics().delivered).toBe(60);
+    const reqs = server.to(path);
+    expect(reqs.map((r) => r.raw.toString('utf8'))).toEqual(
+      [0, 25, 50].map((from) => JSON.stringify(dicts(frame.records().slice(from, from + 25)))),
+    );
+  });
+
   it('gzips the body when asked, and sends PUT when asked', async () => {
     const path = freshPath();
     const records = makeRecords(300);
-    const { m } = await run(
-      { url: server.url + path, batchSize: 300, gzip: true, method: 'PUT' },
-      records,
-    );
+    const { m } = await run({ url: server.url + path, gzip: true, method: 'PUT' }, records, {
+      batchSize: 300,
+    });
     expect(m.delivered).toBe(300);
     const [req] = server.to(path);
     expect(req!.method).toBe('PUT');
@@ -143,13 +186,15 @@ describe('webhook: retries and failures', () => {
       else res.writeHead(200).end();
     };
     const records = makeRecords(80);
-    const { m, log } = await run(
-      { url: server.url + path, batchSize: 80, retryCount: 3, retryDelayS: 0.01 },
-      records,
-    );
+    const { m, log } = await run({ url: server.url + path }, records, {
+      batchSize: 80,
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     expect(m.delivered).toBe(80);
     expect(m.failed).toBe(0);
     expect(m.retries).toBe(1);
+    expect(m.sinkMetrics).toEqual({ requests: 2 });
     expect(m.lastError).toContain('HTTP 500');
     expect(m.lastError).toContain('database is restarting');
     expect(log.some((l) => l.startsWith('warn') && l.includes('retry 1'))).toBe(true);
@@ -166,10 +211,11 @@ describe('webhook: retries and failures', () => {
       else res.writeHead(200).end();
       void req;
     };
-    const { m } = await run(
-      { url: server.url + path, batchSize: 10, retryCount: 2, retryDelayS: 0.01 },
-      makeRecords(10),
-    );
+    const { m } = await run({ url: server.url + path }, makeRecords(10), {
+      batchSize: 10,
+      retryCount: 2,
+      retryDelayS: 0.01,
+    });
     expect(m.delivered).toBe(10);
     expect(m.retries).toBe(1);
     const [first, second] = server.to(path);
@@ -183,10 +229,11 @@ describe('webhook: retries and failures', () => {
       const s = statuses.shift();
       res.writeHead(s ?? 200).end();
     };
-    const { m } = await run(
-      { url: server.url + path, batchSize: 5, retryCount: 3, retryDelayS: 0.01 },
-      makeRecords(5),
-    );
+    const { m } = await run({ url: server.url + path }, makeRecords(5), {
+      batchSize: 5,
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     expect(m.retries).toBe(2);
     expect(m.delivered).toBe(5);
     expect(server.to(path)).toHaveLength(3);
@@ -198,10 +245,11 @@ describe('webhook: retries and failures', () => {
       res
         .writeHead(400, { 'content-type': 'application/json' })
         .end(JSON.stringify({ error: 'field "value" must be a string', pad: 'x'.repeat(1000) }));
-    const { m, log } = await run(
-      { url: server.url + path, batchSize: 20, retryCount: 3, retryDelayS: 0.01 },
-      makeRecords(20),
-    );
+    const { m, log } = await run({ url: server.url + path }, makeRecords(20), {
+      batchSize: 20,
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     expect(m.failed).toBe(20);
     expect(m.delivered).toBe(0);
     expect(m.retries).toBe(0);
@@ -216,7 +264,7 @@ describe('webhook: retries and failures', () => {
   it('does not follow a redirect (the body would go elsewhere) and does not retry it', async () => {
     const path = freshPath();
     server.handler = (_req, res) => res.writeHead(301, { location: '/elsewhere' }).end();
-    const { m } = await run({ url: server.url + path, retryCount: 2 }, makeRecords(4));
+    const { m } = await run({ url: server.url + path }, makeRecords(4), { retryCount: 2 });
     expect(m.failed).toBe(4);
     expect(server.to(path)).toHaveLength(1);
     expect(server.to('/elsewhere')).toHaveLength(0);
@@ -227,22 +275,66 @@ describe('webhook: retries and failures', () => {
     const path = freshPath();
     server.handler = () => {}; // reads the body, never answers
     const started = performance.now();
-    const { m } = await run(
-      {
-        url: server.url + path,
-        batchSize: 15,
-        timeoutS: 0.3,
-        retryCount: 2,
-        retryDelayS: 0.01,
-      },
-      makeRecords(15),
-    );
+    const { m } = await run({ url: server.url + path, timeoutS: 0.3 }, makeRecords(15), {
+      batchSize: 15,
+      retryCount: 2,
+      retryDelayS: 0.01,
+    });
     expect(performance.now() - started).toBeGreaterThanOrEqual(900);
     expect(m.failed).toBe(15);
     expect(m.delivered).toBe(0);
     expect(m.retries).toBe(2);
     expect(server.to(path)).toHaveLength(3);
     expect(m.lastError).toContain('no complete response within 0.3 s');
+  });
+
+  it("cancels a hung request when the write request's signal fires (the shutdown deadline)", async () => {
+    const path = freshPath();
+    let closed = false;
+    server.handler = (_req, _res, msg) => {
+      msg.socket.on('close', () => (closed = true));
+    }; // never answers
+    const sink = new WebhookSink({ url: server.url + path, timeoutS: 30 });
+    await sink.connect();
+    const deadline = new AbortController();
+    const records = makeRecords(5);
+    const batch = RecordBatch.of(records);
+    const started = performance.now();
+    const writing = sink.write({
+      batchId: 1,
+      attempt: 0,
+      size: 5,
+      records,
+      batch,
+      signal: deadline.signal,
+    });
+    setTimeout(() => deadline.abort(new Error('shutdown timeout of 0.2s reached')), 200);
+    const err = await writing.catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(err).toBeInstanceOf(SinkWriteError);
+    expect((err as SinkWriteError).retryable).toBe(false);
+    expect((err as Error).message).toBe(
+      `POST ${server.url}${path}: cancelled, the sink is stopping`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(true);
+    await sink.close();
+  });
+
+  it('a runner stopped with a request hanging returns at its deadline, the batch counted failed', async () => {
+    const path = freshPath();
+    server.handler = () => {}; // never answers
+    const started = performance.now();
+    const sink = new WebhookSink({ url: server.url + path, timeoutS: 30 });
+    const runner = new SinkRunner(sink, { throughput: { batchSize: 10 } });
+    await runner.start();
+    runner.enqueue(makeRecords(10));
+    await runner.stop(0.3);
+    expect(performance.now() - started).toBeLessThan(5000);
+    const m = runner.metrics();
+    expectAccounting(m);
+    expect(m).toMatchObject({ delivered: 0, failed: 10, buffered: 0 });
+    expect(m.lastError).toContain('shutdown timeout of 0.3s reached');
   });
 
   it('retries after a connection reset', async () => {
@@ -252,10 +344,11 @@ describe('webhook: retries and failures', () => {
       else res.writeHead(200).end();
     };
     const records = makeRecords(30);
-    const { m } = await run(
-      { url: server.url + path, batchSize: 30, retryCount: 2, retryDelayS: 0.01 },
-      records,
-    );
+    const { m } = await run({ url: server.url + path }, records, {
+      batchSize: 30,
+      retryCount: 2,
+      retryDelayS: 0.01,
+    });
     expect(m.retries).toBe(1);
     expect(m.delivered).toBe(30);
     expect(m.lastError).toMatch(/ECONNRESET|socket hang up/);
@@ -266,10 +359,11 @@ describe('webhook: retries and failures', () => {
     const closed = await RecordingServer.start();
     const url = `${closed.url}/gone`;
     await closed.close();
-    const { m } = await run(
-      { url, batchSize: 10, retryCount: 1, retryDelayS: 0.01 },
-      makeRecords(25),
-    );
+    const { m } = await run({ url }, makeRecords(25), {
+      batchSize: 10,
+      retryCount: 1,
+      retryDelayS: 0.01,
+    });
     expect(m.failed).toBe(25);
     expect(m.failedBatches).toBe(3);
     expect(m.retries).toBe(3);
@@ -289,14 +383,9 @@ describe('webhook: secrets', () => {
       res.writeHead(status).end(`denied: ${JSON.stringify(req.headers)}`);
     };
     const { m, log, sink } = await run(
-      {
-        url: server.url + path,
-        headers: { Authorization: token, 'X-API-Key': apiKey },
-        batchSize: 5,
-        retryCount: 2,
-        retryDelayS: 0.01,
-      },
+      { url: server.url + path, headers: { Authorization: token, 'X-API-Key': apiKey } },
       makeRecords(5),
+      { batchSize: 5, retryCount: 2, retryDelayS: 0.01 },
     );
     const [first] = server.to(path);
     expect(first!.headers.authorization).toBe(token);
@@ -315,6 +404,8 @@ describe('webhook: secrets', () => {
       url: 'https://ingest:pa55w0rd@example.com/api/in?code=abc123xyz',
     });
     expect(sink.describe()).toBe('webhook POST https://example.com/api/in?…');
+    // Registered with the sink: its run redacts them from every log line and error.
+    expect(sink.secrets).toEqual(['pa55w0rd', 'abc123xyz']);
   });
 });
 
@@ -335,10 +426,10 @@ describe('webhook: TLS', () => {
   });
 
   it('verifies certificates by default: a self-signed one fails at once, no retries', async () => {
-    const { m } = await run(
-      { url: `${tls!.url}/secure`, retryCount: 3, retryDelayS: 0.01 },
-      makeRecords(5),
-    );
+    const { m } = await run({ url: `${tls!.url}/secure` }, makeRecords(5), {
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     expect(m.failed).toBe(5);
     expect(m.retries).toBe(0);
     expect(m.lastError).toContain('TLS certificate rejected');
@@ -381,19 +472,27 @@ describe('webhook: options', () => {
     expect(() => new WebhookSink({})).toThrow('url: is required');
   });
 
-  it('reads the YAML keys of the original', () => {
-    const sink = WebhookSink.fromConfig(
-      {
-        url: 'https://example.com/ingest',
-        timeout_s: 5,
-        tls_reject_unauthorized: false,
-        rate_hz: 0.5,
-        batch_size: 100,
-        headers: { Authorization: 'Bearer yaml-token-123' },
-      },
-      'sinks[0].',
+  it('rejects throughput options among its own: they go beside the sink', () => {
+    expect(
+      () => new WebhookSink({ url: 'https://example.com/in', batchSize: 5 } as WebhookSinkOptions),
+    ).toThrow(
+      "batchSize: is a throughput option: give it beside the sink (sim.addSink(sink, { batchSize: … })), not in the sink's options",
     );
-    expect(sink.throughput.batchSize).toBe(100);
+  });
+
+  it('reads the YAML keys of the original', () => {
+    // The registry splits one YAML mapping into the sink's options and the throughput beside it.
+    const { throughput, own } = splitSinkConfig({
+      url: 'https://example.com/ingest',
+      timeout_s: 5,
+      tls_reject_unauthorized: false,
+      rate_hz: 0.5,
+      batch_size: 100,
+      headers: { Authorization: 'Bearer yaml-token-123' },
+    });
+    const sink = WebhookSink.fromConfig(own, 'sinks[0].');
+    expect(resolveThroughput(throughput)).toMatchObject({ rateHz: 0.5, batchSize: 100 });
+    expect(sink.secrets).toEqual(['Bearer yaml-token-123', 'yaml-token-123']);
     expect(sink.describe()).toBe('webhook POST https://example.com/ingest');
     expect(() => WebhookSink.fromConfig({ url: 'x', timeout_s: -1 }, 'sinks[3].')).toThrow(
       /sinks\[3\]\.url: is not a valid URL[\s\S]*sinks\[3\]\.timeout_s: must be > 0/,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, registerSecret } from '@iotsim/core';
+import { ConfigError } from '@iotsim/core';
 
 /** OAuth client credentials and the workspace that issues tokens. */
 export interface DatabricksCredentials {
@@ -113,7 +113,6 @@ export async function resolveCredentials(
       })),
     );
   }
-  registerSecret(values.clientSecret.value);
   const host = values.workspaceUrl.value!.replace(/\/+$/, '');
   return {
     workspaceUrl: /^https?:\/\//.test(host) ? host : `https://${host}`,

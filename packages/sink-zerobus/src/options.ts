@@ -1,10 +1,10 @@
-import { registerSecret, type OptionReader, type ThroughputOptions } from '@iotsim/core';
+import type { OptionReader } from '@iotsim/core';
 
 /** How records travel: JSON text (default) or protobuf messages generated from the record schema. */
 export type ZerobusRecordType = 'json' | 'proto';
 
 /** Options of `ZerobusSink` (YAML keys in snake_case: `server_endpoint`, `table_name`, …). */
-export interface ZerobusSinkOptions extends ThroughputOptions {
+export interface ZerobusSinkOptions {
   /** Zerobus endpoint, e.g. `1234567890123456.zerobus.us-west-2.cloud.databricks.com` (TLS); `http://host:port` for plaintext. Required. */
   serverEndpoint?: string;
   /** Unity Catalog table, `catalog.schema.table`. Required. */
@@ -76,7 +76,6 @@ export function readZerobusOptions(r: OptionReader): ResolvedZerobusOptions {
   const tableName = r.requiredString('tableName', 'a Unity Catalog table, catalog.schema.table');
   if (tableName) for (const p of tableNameProblems(tableName)) r.problem('tableName', p);
   const clientSecret = r.string('clientSecret');
-  registerSecret(clientSecret);
   const workspaceUrl = r.string('workspaceUrl');
   if (workspaceUrl && !/^https?:\/\/[^\s/]+/.test(workspaceUrl))
     r.problem('workspaceUrl', `must start with https://, got ${JSON.stringify(workspaceUrl)}`);

@@ -3,16 +3,15 @@ import type * as Grpc from '@grpc/grpc-js';
 import type * as ProtoLoader from '@grpc/proto-loader';
 import type * as Protobuf from 'protobufjs';
 import {
-  isModuleMissing,
-  parseSinkOptions,
+  importSdk,
+  readSinkOptions,
   recordToJson,
   redact,
-  registerSecret,
   Sink,
   SinkConnectError,
-  SinkNotInstalledError,
   SinkWriteError,
   type SensorRecord,
+  type WriteRequest,
 } from '@iotsim/core';
 import { resolveCredentials, type DatabricksCredentials } from './credentials.js';
 import {
@@ -83,7 +82,7 @@ interface Request {
  * });
  */
 export class ZerobusSink extends Sink {
-  readonly type = 'zerobus';
+  static override readonly type = 'zerobus';
   private readonly options: ResolvedZerobusOptions;
   private readonly endpoint: ReturnType<typeof parseEndpoint>;
   private credentials: DatabricksCredentials | undefined;
@@ -96,9 +95,10 @@ export class ZerobusSink extends Sink {
   streamsOpened = 0;
 
   constructor(options: ZerobusSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readZerobusOptions);
-    super(throughput);
+    super();
+    const own = readSinkOptions(options, readZerobusOptions);
     this.options = own;
+    this.registerSecret(own.clientSecret);
     this.endpoint = own.serverEndpoint
       ? parseEndpoint(own.serverEndpoint)
       : { address: '', secure: true, host: '', workspaceId: '' };
@@ -117,6 +117,7 @@ export class ZerobusSink extends Sink {
       profile: o.databricksProfile,
     });
     const c = this.credentials;
+    this.registerSecret(c.clientSecret);
     this.logger.debug(
       `zerobus: workspace from ${c.sources.workspaceUrl}, client id from ${c.sources.clientId}, secret from ${c.sources.clientSecret}`,
     );
@@ -174,7 +175,7 @@ export class ZerobusSink extends Sink {
       this.options.tableName,
       this.endpoint.workspaceId,
     );
-    registerSecret(this.token.token);
+    this.registerSecret(this.token.token);
     return this.token;
   }
 
@@ -220,7 +221,8 @@ export class ZerobusSink extends Sink {
     return out;
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
+    const records = request.records;
     if (!this.client)
       throw new SinkWriteError('zerobus sink is not connected', { retryable: false });
     if (records.length === 0) return;
@@ -288,14 +290,14 @@ function errorText(err: unknown): string {
 }
 
 async function loadSdk<T>(name: string): Promise<T> {
-  try {
-    const mod = (await import(name)) as { default?: T } & T;
-    return (mod.default ?? mod) as T;
-  } catch (err) {
-    const pkg = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!;
-    if (isModuleMissing(err, pkg) || isModuleMissing(err, name)) {
-      throw new SinkNotInstalledError('zerobus', pkg, { cause: err });
-    }
-    throw err;
-  }
+  const pkg = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!;
+  const mod = await importSdk(
+    pkg,
+    () => import(name) as Promise<{ default?: T } & T>,
+    'zerobus sink',
+    {
+      alsoMissing: [name],
+    },
+  );
+  return (mod.default ?? mod) as T;
 }

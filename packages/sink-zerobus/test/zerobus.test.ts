@@ -65,17 +65,17 @@ const stringMeta = (d: SensorRecordDict): SensorRecordDict => ({
 });
 
 describeSinkConformance('zerobus (json)', {
-  create: (throughput) => {
+  create: () => {
     server.reset();
-    return sink(throughput);
+    return sink();
   },
   readBack: async () => [...server.committed],
 });
 
 describeSinkConformance('zerobus (proto)', {
-  create: (throughput) => {
+  create: () => {
     server.reset();
-    return sink({ recordType: 'proto', ...throughput });
+    return sink({ recordType: 'proto' });
   },
   readBack: async () => [...server.committed],
   expected: stringMeta,
@@ -86,10 +86,9 @@ describe('zerobus: protocol', () => {
     server.reset();
     tokens.requests.length = 0;
     const records = makeRecords(300, { seed: 21 });
-    const m = await runThrough(
-      sink({ batchSize: 100, rateHz: 0.001, maxRecordsPerRequest: 25 }),
-      records,
-    );
+    const m = await runThrough(sink({ maxRecordsPerRequest: 25 }), records, {
+      throughput: { batchSize: 100, rateHz: 0.001 },
+    });
     expect(m.delivered).toBe(300);
     expect(server.rejections).toEqual([]);
     expect(server.streams).toHaveLength(1);
@@ -115,8 +114,8 @@ describe('zerobus: protocol', () => {
     ];
     const { logger, lines } = capture();
     const records = makeRecords(200, { seed: 22 });
-    const s = sink({ batchSize: 50, maxRecordsPerRequest: 10 });
-    const runner = new SinkRunner(s, { logger });
+    const s = sink({ maxRecordsPerRequest: 10 });
+    const runner = new SinkRunner(s, { logger, throughput: { batchSize: 50 } });
     await runner.start();
     runner.enqueue(records);
     await runner.stop(60);
@@ -136,7 +135,9 @@ describe('zerobus: protocol', () => {
     server.reset();
     server.faults = [{ afterRequests: 2, kind: 'signal' }];
     const records = makeRecords(100, { seed: 23 });
-    const m = await runThrough(sink({ batchSize: 20, maxRecordsPerRequest: 20 }), records);
+    const m = await runThrough(sink({ maxRecordsPerRequest: 20 }), records, {
+      throughput: { batchSize: 20 },
+    });
     expect(m.delivered).toBe(100);
     expect(server.streams.length).toBe(2);
     expect(server.committed).toEqual(records.map((r) => r.toDict()));
@@ -146,14 +147,10 @@ describe('zerobus: protocol', () => {
     server.reset();
     server.faults = [2, 3, 4].map((n) => ({ afterRequests: n, kind: 'error' as const }));
     const records = makeRecords(40, { seed: 24 });
-    const s = sink({
-      batchSize: 40,
-      rateHz: 0.001,
-      maxRecordsPerRequest: 10,
-      maxStreamRecoveries: 2,
-      retryCount: 0,
+    const s = sink({ maxRecordsPerRequest: 10, maxStreamRecoveries: 2 });
+    const m = await runThrough(s, records, {
+      throughput: { batchSize: 40, rateHz: 0.001, retryCount: 0 },
     });
-    const m = await runThrough(s, records);
     expectAccounting(m);
     expect(m.delivered).toBe(10);
     expect(m.failed).toBe(30);

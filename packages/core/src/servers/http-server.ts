@@ -1,4 +1,9 @@
-import { createServer, type IncomingMessage, type Server as NodeServer, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as NodeServer,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import { ServerStartError } from '../errors.js';
 import type { LiveState } from '../live-state.js';
@@ -38,7 +43,9 @@ export class HttpServer extends Server {
 
   /** The address served, once started (`http://127.0.0.1:8080`). */
   get address(): string | undefined {
-    return this.boundPort === undefined ? undefined : `http://${hostForUrl(this.host)}:${this.boundPort}`;
+    return this.boundPort === undefined
+      ? undefined
+      : `http://${hostForUrl(this.host)}:${this.boundPort}`;
   }
 
   async start(state: LiveState, context: ServerContext): Promise<void> {
@@ -81,7 +88,9 @@ export class HttpServer extends Server {
   private handle(state: LiveState, req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      res
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' })
+        .end('method not allowed\n');
       return;
     }
     if (path === '/healthz') {
@@ -95,7 +104,9 @@ export class HttpServer extends Server {
       res.end(body);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /state or /healthz\n');
+    res
+      .writeHead(404, { 'content-type': 'text/plain' })
+      .end('not found: try GET /state or /healthz\n');
   }
 }
 
