@@ -1,4 +1,10 @@
-import { RECORD_FIELDS, type SensorRecord } from '@iotsim/core';
+import {
+  RECORD_FIELDS,
+  type Frame,
+  type RecordBatch,
+  type RecordChannel,
+  type SensorRecord,
+} from '@iotsim/core';
 import type * as Arrow from 'apache-arrow';
 
 /** How the `timestamp` column is stored. */
@@ -123,6 +129,16 @@ export class RecordBatchEncoder {
     return new a.RecordBatch(this.schema, data);
   }
 
+  /**
+   * One Arrow RecordBatch holding a write request's batch, read straight from its frames (no
+   * record objects): per-channel columns are copied from bytes built once per channel table.
+   */
+  encodeBatch(batch: RecordBatch): Arrow.RecordBatch {
+    const builder = new RecordColumnBuilder(this.arrow, this.columns, this.schema, batch.size);
+    builder.append(batch, 0, batch.size);
+    return builder.build();
+  }
+
   private column(c: RecordColumn, records: readonly SensorRecord[], n: number): Arrow.Data {
     const a = this.arrow;
     const name = c.name;
@@ -199,6 +215,339 @@ export class RecordBatchEncoder {
     this.buffer = next;
     return next;
   }
+}
+
+type ColumnName = RecordColumn['name'];
+type ChannelStringField = 'sensorName' | 'industry' | 'deviceId' | 'unit' | 'sensorType';
+type ChannelNumberField = 'minValue' | 'maxValue' | 'nominalValue';
+
+const CHANNEL_STRINGS: Partial<Record<ColumnName, ChannelStringField>> = {
+  sensor_name: 'sensorName',
+  industry: 'industry',
+  device_id: 'deviceId',
+  unit: 'unit',
+  sensor_type: 'sensorType',
+};
+const CHANNEL_NUMBERS: Partial<Record<ColumnName, ChannelNumberField>> = {
+  min_value: 'minValue',
+  max_value: 'maxValue',
+  nominal_value: 'nominalValue',
+};
+
+/** A channel's text for a string column (`metadata` as its JSON). */
+function channelText(c: RecordChannel, name: ColumnName): string {
+  const field = CHANNEL_STRINGS[name];
+  if (field) return c[field];
+  for (const key in c.metadata)
+    if (Object.hasOwn(c.metadata, key)) return JSON.stringify(c.metadata);
+  return '{}';
+}
+
+/** The constant columns of every channel of one table: UTF-8 bytes back to back, and doubles. */
+interface TableColumns {
+  /** Per column (by position): the channels' bytes one after another, and where each starts. */
+  readonly strings: ({ readonly bytes: Uint8Array; readonly offsets: Int32Array } | undefined)[];
+  readonly numbers: (Float64Array | undefined)[];
+}
+
+const tableColumnCache = new WeakMap<object, Map<string, TableColumns>>();
+
+function tableColumns(
+  table: object,
+  channels: readonly RecordChannel[],
+  columns: readonly RecordColumn[],
+): TableColumns {
+  let byLayout = tableColumnCache.get(table);
+  if (!byLayout) tableColumnCache.set(table, (byLayout = new Map()));
+  const key = columns.map((c) => c.name).join(',');
+  let cached = byLayout.get(key);
+  if (cached) return cached;
+  const n = channels.length;
+  cached = {
+    strings: columns.map((col) => {
+      if (col.type !== 'utf8') return undefined;
+      const parts = channels.map((c) => Buffer.from(channelText(c, col.name)));
+      const offsets = new Int32Array(n + 1);
+      for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + parts[i]!.length;
+      const bytes = new Uint8Array(offsets[n]!);
+      for (let i = 0; i < n; i++) bytes.set(parts[i]!, offsets[i]!);
+      return { bytes, offsets };
+    }),
+    numbers: columns.map((col) => {
+      const field = CHANNEL_NUMBERS[col.name];
+      if (!field) return undefined;
+      return Float64Array.from(channels, (c) => c[field]);
+    }),
+  };
+  byLayout.set(key, cached);
+  return cached;
+}
+
+/** The channels of the table a channel belongs to, when it has one. */
+function channelsOfTable(table: object | undefined): readonly RecordChannel[] | undefined {
+  const channels = (table as { channels?: readonly RecordChannel[] } | undefined)?.channels;
+  return Array.isArray(channels) ? channels : undefined;
+}
+
+/**
+ * Builds the record columns of up to `capacity` rows from write-request batches, copying values,
+ * timestamps and fault flags from the frames' typed arrays and the constant columns from bytes
+ * made once per channel table. `build()` hands the arrays to Arrow and starts afresh.
+ */
+export class RecordColumnBuilder {
+  private rows = 0;
+  private doubles: (Float64Array | undefined)[] = [];
+  private faults!: Uint8Array;
+  private text: (Buffer | undefined)[] = [];
+  private textUsed: number[] = [];
+  private offsets: (Int32Array | undefined)[] = [];
+  private readonly kinds: readonly ('value' | 'timestamp' | 'fault' | 'number' | 'string')[];
+  private readonly timestampColumn: number;
+
+  constructor(
+    private readonly arrow: ArrowModule,
+    private readonly columns: readonly RecordColumn[],
+    private readonly schema: Arrow.Schema,
+    /** Rows this builder holds at most before `build()`. */
+    readonly capacity: number,
+  ) {
+    this.kinds = columns.map((c) =>
+      c.name === 'value'
+        ? 'value'
+        : c.name === 'timestamp'
+          ? 'timestamp'
+          : c.name === 'fault_active'
+            ? 'fault'
+            : c.type === 'utf8'
+              ? 'string'
+              : 'number',
+    );
+    this.timestampColumn = columns.findIndex((c) => c.name === 'timestamp');
+    this.reset();
+  }
+
+  /** Rows held. */
+  get length(): number {
+    return this.rows;
+  }
+
+  /** Room left before `build()` is due. */
+  get room(): number {
+    return this.capacity - this.rows;
+  }
+
+  private reset(): void {
+    const cap = this.capacity;
+    this.rows = 0;
+    this.doubles = this.kinds.map((k) =>
+      k === 'value' || k === 'timestamp' || k === 'number' ? new Float64Array(cap) : undefined,
+    );
+    this.faults = new Uint8Array(cap);
+    this.text = this.kinds.map((k) =>
+      k === 'string' ? Buffer.allocUnsafeSlow(cap * 16) : undefined,
+    );
+    this.textUsed = this.kinds.map(() => 0);
+    this.offsets = this.kinds.map((k) => (k === 'string' ? new Int32Array(cap + 1) : undefined));
+  }
+
+  /**
+   * Appends readings `[from, to)` of `batch` (at most `room` of them); returns how many it took.
+   */
+  append(batch: RecordBatch, from: number, to: number): number {
+    let skip = from;
+    let want = Math.min(to - from, this.room);
+    const taken = want;
+    for (const s of batch.segments) {
+      if (want <= 0) break;
+      const len = s.end - s.start;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const start = s.start + skip;
+      const end = Math.min(s.end, start + want);
+      skip = 0;
+      if (s.frame) this.appendFrame(s.frame, start, end);
+      else this.appendRecords(s.records, start, end);
+      want -= end - start;
+    }
+    return taken;
+  }
+
+  /** Appends `records[from, to)` (at most `room` of them); returns how many it took. */
+  appendRecordList(records: readonly SensorRecord[], from: number, to: number): number {
+    const end = Math.min(to, from + this.room);
+    this.appendRecords(records, from, end);
+    return end - from;
+  }
+
+  private appendFrame(frame: Frame, start: number, end: number): void {
+    const channels = frame.table.channels;
+    const n = channels.length;
+    const cache = tableColumns(frame.table, channels, this.columns);
+    const { values, timestamps, faults } = frame;
+    const kinds = this.kinds;
+    let pos = start;
+    while (pos < end) {
+      const k = (pos / n) | 0;
+      const base = k * n;
+      const c0 = pos - base;
+      const c1 = Math.min(n, end - base);
+      const len = c1 - c0;
+      const at = this.rows;
+      for (let col = 0; col < kinds.length; col++) {
+        switch (kinds[col]) {
+          case 'value':
+            this.doubles[col]!.set(values.subarray(pos, pos + len), at);
+            break;
+          case 'timestamp':
+            this.doubles[col]!.fill(timestamps[k]!, at, at + len);
+            break;
+          case 'fault':
+            this.faults.set(faults.subarray(pos, pos + len), at);
+            break;
+          case 'number':
+            this.doubles[col]!.set(cache.numbers[col]!.subarray(c0, c1), at);
+            break;
+          case 'string': {
+            const { bytes, offsets } = cache.strings[col]!;
+            const b0 = offsets[c0]!;
+            const b1 = offsets[c1]!;
+            let used = this.textUsed[col]!;
+            const buf = this.roomFor(col, b1 - b0);
+            buf.set(bytes.subarray(b0, b1), used);
+            const out = this.offsets[col]!;
+            const shift = used - b0;
+            for (let c = c0 + 1, i = at + 1; c <= c1; c++, i++) out[i] = offsets[c]! + shift;
+            used += b1 - b0;
+            this.textUsed[col] = used;
+            break;
+          }
+        }
+      }
+      this.rows += len;
+      pos += len;
+    }
+  }
+
+  private appendRecords(records: readonly SensorRecord[], start: number, end: number): void {
+    const kinds = this.kinds;
+    const columns = this.columns;
+    let tableOf: object | undefined;
+    let cache: TableColumns | undefined;
+    for (let i = start; i < end; i++) {
+      const r = records[i]!;
+      const channel = r.channel;
+      if (channel.table !== undefined && channel.table !== tableOf) {
+        const list = channelsOfTable(channel.table);
+        tableOf = channel.table;
+        cache =
+          list && list[channel.index] === channel
+            ? tableColumns(tableOf, list, columns)
+            : undefined;
+      }
+      const cached = channel.table !== undefined && channel.table === tableOf ? cache : undefined;
+      const at = this.rows;
+      for (let col = 0; col < kinds.length; col++) {
+        switch (kinds[col]) {
+          case 'value':
+            this.doubles[col]![at] = r.value;
+            break;
+          case 'timestamp':
+            this.doubles[col]![at] = r.timestamp;
+            break;
+          case 'fault':
+            this.faults[at] = r.fault_active ? 1 : 0;
+            break;
+          case 'number':
+            this.doubles[col]![at] = cached
+              ? cached.numbers[col]![channel.index]!
+              : channel[CHANNEL_NUMBERS[columns[col]!.name]!];
+            break;
+          case 'string': {
+            let used = this.textUsed[col]!;
+            if (cached) {
+              const { bytes, offsets } = cached.strings[col]!;
+              const b0 = offsets[channel.index]!;
+              const b1 = offsets[channel.index + 1]!;
+              this.roomFor(col, b1 - b0).set(bytes.subarray(b0, b1), used);
+              used += b1 - b0;
+            } else {
+              const s = channelText(channel, columns[col]!.name);
+              used += this.roomFor(col, s.length * 3).write(s, used);
+            }
+            this.textUsed[col] = used;
+            this.offsets[col]![at + 1] = used;
+            break;
+          }
+        }
+      }
+      this.rows++;
+    }
+  }
+
+  /** The text buffer of column `col`, grown to hold `extra` more bytes. */
+  private roomFor(col: number, extra: number): Buffer {
+    const buf = this.text[col]!;
+    const used = this.textUsed[col]!;
+    if (used + extra <= buf.length) return buf;
+    const next = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + extra));
+    buf.copy(next, 0, 0, used);
+    this.text[col] = next;
+    return next;
+  }
+
+  /** An Arrow RecordBatch of the rows held (which it then owns); the builder starts empty. */
+  build(): Arrow.RecordBatch {
+    const a = this.arrow;
+    const n = this.rows;
+    const children = this.columns.map((c, col): Arrow.Data => {
+      switch (c.type) {
+        case 'double':
+          return a.makeData({
+            type: new a.Float64(),
+            length: n,
+            data: this.doubles[col]!.subarray(0, n),
+          });
+        case 'boolean': {
+          const bits = new Uint8Array((n + 7) >> 3);
+          const f = this.faults;
+          for (let i = 0; i < n; i++) if (f[i]) bits[i >> 3]! |= 1 << (i & 7);
+          return a.makeData({ type: new a.Bool(), length: n, data: bits });
+        }
+        case 'timestamp_us_utc':
+          return a.makeData({
+            type: new a.TimestampMicrosecond('UTC'),
+            length: n,
+            data: microsOf(this.doubles[this.timestampColumn]!, n),
+          });
+        case 'utf8': {
+          const buf = this.text[col]!;
+          return a.makeData({
+            type: new a.Utf8(),
+            length: n,
+            valueOffsets: this.offsets[col]!.subarray(0, n + 1),
+            data: new Uint8Array(buf.buffer, buf.byteOffset, this.textUsed[col]!),
+          });
+        }
+      }
+    });
+    const data = a.makeData({ type: new a.Struct(this.schema.fields), length: n, children });
+    this.reset();
+    return new a.RecordBatch(this.schema, data);
+  }
+}
+
+/** Epoch seconds to int64 microseconds, as two 32-bit halves (exact for |micros| < 2^53, no BigInt). */
+function microsOf(seconds: Float64Array, n: number): BigInt64Array {
+  const words = new Int32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const us = Math.round(seconds[i]! * 1e6);
+    const hi = Math.floor(us / 4294967296);
+    words[2 * i] = us - hi * 4294967296;
+    words[2 * i + 1] = hi;
+  }
+  return new BigInt64Array(words.buffer);
 }
 
 /** `metadata` as compact JSON, `{}` when empty (same text as `recordToJson`). */

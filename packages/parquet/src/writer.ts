@@ -1,8 +1,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import type { SensorRecord } from '@iotsim/core';
+import type { RecordBatch, SensorRecord } from '@iotsim/core';
+import type * as Arrow from 'apache-arrow';
 import type * as ParquetWasm from 'parquet-wasm';
 import {
   RecordBatchEncoder,
+  RecordColumnBuilder,
   loadArrow,
   type ArrowModule,
   type RecordSchemaOptions,
@@ -40,6 +42,11 @@ export interface ParquetWriteResult {
 export interface ParquetRecordWriter {
   /** Appends records (one call at a time). Resolves once they are taken; the file lags by at most a row group. */
   write(records: readonly SensorRecord[]): Promise<void>;
+  /**
+   * Appends a write request's batch (`request.batch`), read straight from its frames without
+   * building record objects; otherwise as `write`. Calls of `write` and `writeBatch` may be mixed.
+   */
+  writeBatch(batch: RecordBatch): Promise<void>;
   /** Writes the last row group and the footer, closes the output; the file is then complete. */
   close(): Promise<ParquetWriteResult>;
   /** Stops writing without completing the file (after an error); closes the output. */
@@ -61,7 +68,7 @@ export interface ParquetByteSink {
 /** The default rows per row group: bounded memory, and large enough for good compression. */
 export const DEFAULT_ROW_GROUP_SIZE = 131_072;
 
-/** Records are encoded into Arrow batches of at least this many rows (or a row group, if smaller). */
+/** Records are encoded into Arrow batches of this many rows (or a row group, if smaller). */
 const ENCODE_ROWS = 8192;
 
 type ParquetWasmModule = typeof ParquetWasm;
@@ -125,32 +132,36 @@ class StreamingParquetWriter implements ParquetRecordWriter {
   rows = 0;
   bytes = 0;
   private controller!: ReadableStreamDefaultController<ParquetWasm.RecordBatch>;
-  private pulled: (() => void) | undefined;
+  /** Writes waiting for the encoder to take more (several, when writes overlap). */
+  private pulled: (() => void)[] = [];
   private failure: unknown;
   private failed: Promise<never>;
   private readonly pipe: Promise<void>;
   private state: 'open' | 'closing' | 'closed' = 'open';
-  private pending: SensorRecord[] = [];
-  private readonly encodeRows: number;
+  /** Rows taken but not yet handed to the Parquet encoder, as Arrow columns being filled. */
+  private pending: RecordColumnBuilder;
 
   constructor(
     private readonly arrow: ArrowModule,
     private readonly pw: ParquetWasmModule,
-    private readonly encoder: RecordBatchEncoder,
+    encoder: RecordBatchEncoder,
     properties: ParquetWasm.WriterProperties,
     private readonly output: ParquetByteSink,
     rowGroupSize: number,
   ) {
-    this.encodeRows = Math.min(ENCODE_ROWS, rowGroupSize);
+    this.pending = new RecordColumnBuilder(
+      arrow,
+      encoder.columns,
+      encoder.schema,
+      Math.min(ENCODE_ROWS, rowGroupSize),
+    );
     const input = new ReadableStream<ParquetWasm.RecordBatch>(
       {
         start: (c) => {
           this.controller = c;
         },
         pull: () => {
-          const p = this.pulled;
-          this.pulled = undefined;
-          p?.();
+          for (const wake of this.pulled.splice(0)) wake();
         },
       },
       { highWaterMark: 1 },
@@ -175,30 +186,43 @@ class StreamingParquetWriter implements ParquetRecordWriter {
     this.failed.catch(() => {});
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  write(records: readonly SensorRecord[]): Promise<void> {
+    return this.take(records.length, (from, to) =>
+      this.pending.appendRecordList(records, from, to),
+    );
+  }
+
+  writeBatch(batch: RecordBatch): Promise<void> {
+    return this.take(batch.size, (from, to) => this.pending.append(batch, from, to));
+  }
+
+  /**
+   * Copies `n` rows into the pending columns (`append(from, to)` takes what fits) and hands each
+   * full set of columns to the encoder. Rows are gathered first because each Arrow batch costs a
+   * fixed IPC and WebAssembly round trip; held rows are no less durable than rows of an
+   * unfinished row group.
+   */
+  private async take(n: number, append: (from: number, to: number) => number): Promise<void> {
     if (this.state !== 'open') throw new Error('parquet writer: write after close');
     if (this.failure !== undefined) throw this.failure;
-    if (records.length === 0) return;
-    this.rows += records.length;
-    // Small batches are gathered first: each Arrow batch costs a fixed IPC and WebAssembly round
-    // trip. Held records are no less durable than rows of an unfinished row group.
-    if (this.pending.length === 0 && records.length >= this.encodeRows) {
-      this.enqueue(records);
-    } else {
-      for (const r of records) this.pending.push(r);
-      if (this.pending.length < this.encodeRows) return;
-      const batch = this.pending;
-      this.pending = [];
-      this.enqueue(batch);
+    if (n === 0) return;
+    this.rows += n;
+    let full = false;
+    for (let done = 0; done < n;) {
+      done += append(done, n);
+      if (this.pending.room === 0) {
+        this.enqueue(this.pending.build());
+        full = true;
+      }
     }
-    if ((this.controller.desiredSize ?? 0) <= 0) {
-      const room = new Promise<void>((resolve) => (this.pulled = resolve));
+    if (full && (this.controller.desiredSize ?? 0) <= 0) {
+      const room = new Promise<void>((resolve) => this.pulled.push(resolve));
       await Promise.race([room, this.failed]);
     }
   }
 
-  private enqueue(records: readonly SensorRecord[]): void {
-    const ipc = this.arrow.RecordBatchStreamWriter.writeAll([this.encoder.encode(records)]);
+  private enqueue(batch: Arrow.RecordBatch): void {
+    const ipc = this.arrow.RecordBatchStreamWriter.writeAll([batch]);
     const table = this.pw.Table.fromIPCStream(ipc.toUint8Array(true));
     try {
       for (const b of table.recordBatches()) this.controller.enqueue(b);
@@ -213,8 +237,7 @@ class StreamingParquetWriter implements ParquetRecordWriter {
     try {
       // A file with no rows still needs its schema: one zero-row batch.
       if (this.failure === undefined && (this.pending.length > 0 || this.rows === 0)) {
-        this.enqueue(this.pending);
-        this.pending = [];
+        this.enqueue(this.pending.build());
       }
       this.controller.close();
       await this.pipe;
@@ -231,7 +254,6 @@ class StreamingParquetWriter implements ParquetRecordWriter {
   async abort(reason?: unknown): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.pending = [];
     try {
       this.controller.error(reason ?? new Error('parquet writer aborted'));
     } catch {

@@ -1,14 +1,16 @@
 import {
+  JSON_RECORD_LAYOUT,
+  RecordTextEncoder,
   Sink,
   SinkConnectError,
   SinkWriteError,
-  isModuleMissing,
+  importSdk,
   parseRetryAfter,
-  parseSinkOptions,
-  recordToJson,
-  redact,
-  registerSecret,
+  readSinkOptions,
+  Redactor,
   type SensorRecord,
+  type SinkCapabilities,
+  type WriteRequest,
 } from '@iotsim/core';
 import type * as IotData from '@aws-sdk/client-iot-data-plane';
 import type { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
@@ -26,7 +28,15 @@ const MAX_TOPIC_BYTES = 256;
 interface Message {
   topic: string;
   payload: Buffer;
-  records: SensorRecord[];
+  /** Positions of its records in the write request. */
+  positions: number[];
+}
+
+/** What the publishes of a failed batch achieved, kept for the retries of that batch (same `batchId`). */
+interface Progress {
+  readonly batchId: number;
+  /** 1 for each record of the batch's first attempt that AWS accepted. */
+  readonly published: Uint8Array;
 }
 
 /** What the SDK's errors carry (service exceptions and deserialization errors alike). */
@@ -46,24 +56,38 @@ interface SdkError extends Error {
  *   endpoint: 'abc123-ats.iot.us-east-1.amazonaws.com',
  *   topic: 'iot/{industry}/{device_id}',
  *   region: 'us-east-1',
- *   rateHz: 1,
- *   batchSize: 50,
  * });
+ * sim.addSink(sink, { rateHz: 1, batchSize: 50 });
  */
 export class AWSIoTSink extends Sink {
-  readonly type = 'aws_iot';
+  static override readonly type = 'aws_iot';
+  /** A retry publishes only what the failed attempts of its batch did not (tracked by `batchId`). */
+  static override readonly capabilities: SinkCapabilities = {
+    ordered: true,
+    maxInFlight: 1,
+    defaultInFlight: 1,
+    idempotentRetry: true,
+    singleton: false,
+  };
   private readonly options: ResolvedAWSIoTOptions;
   private client: IoTDataPlaneClient | undefined;
   private Publish: typeof PublishCommand | undefined;
-  /** Records of a failed batch already published: a retry of the batch skips them. */
-  private published = new WeakSet<SensorRecord>();
+  private readonly encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT);
+  /** The last failed batch and which of its records were published: its retries skip those. */
+  private progress: Progress | undefined;
+  /** Removes this sink's credentials from its own error texts (a runner may not know them). */
+  private readonly redactor = new Redactor();
 
   constructor(options: AWSIoTSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readAWSIoTOptions);
-    super(throughput);
-    this.options = own;
-    registerSecret(own.credentials?.secretAccessKey);
-    registerSecret(own.credentials?.sessionToken);
+    super();
+    this.options = readSinkOptions(options, readAWSIoTOptions);
+    for (const secret of [
+      this.options.credentials?.secretAccessKey,
+      this.options.credentials?.sessionToken,
+    ]) {
+      this.registerSecret(secret);
+      this.redactor.add(secret);
+    }
   }
 
   override describe(): string {
@@ -72,19 +96,12 @@ export class AWSIoTSink extends Sink {
   }
 
   async connect(): Promise<void> {
-    let sdk: typeof IotData;
-    try {
-      sdk = await import('@aws-sdk/client-iot-data-plane');
-    } catch (err) {
-      if (isModuleMissing(err, '@aws-sdk/client-iot-data-plane')) {
-        throw new SinkConnectError(
-          this.type,
-          `the AWS SDK package '@aws-sdk/client-iot-data-plane' is not installed; reinstall @iotsim/sink-aws-iot (npm install @iotsim/sink-aws-iot)`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    const sdk: typeof IotData = await importSdk(
+      '@aws-sdk/client-iot-data-plane',
+      () => import('@aws-sdk/client-iot-data-plane'),
+      'aws_iot sink',
+      { hint: 'a dependency of @iotsim/sink-aws-iot: reinstall it' },
+    );
     const o = this.options;
     const client = new sdk.IoTDataPlaneClient({
       endpoint: o.endpoint,
@@ -105,7 +122,7 @@ export class AWSIoTSink extends Sink {
       client.destroy();
       throw new SinkConnectError(
         this.type,
-        `no AWS credentials for ${o.endpoint}: ${redact((err as Error).message)}; set aws_access_key_id and aws_secret_access_key, or configure the default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)`,
+        `no AWS credentials for ${o.endpoint}: ${this.redactor.redact((err as Error).message)}; set aws_access_key_id and aws_secret_access_key, or configure the default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)`,
         { cause: err },
       );
     }
@@ -113,18 +130,40 @@ export class AWSIoTSink extends Sink {
     this.Publish = sdk.PublishCommand;
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     const client = this.client;
     const Publish = this.Publish;
     if (!client || !Publish)
       throw new SinkWriteError('aws_iot sink: write before connect', { retryable: false });
-    const pending = records.filter((r) => !this.published.has(r));
+    const { size, signal } = request;
+    // A retry of a failed batch is the batch less its delivered prefix: same id, fewer records.
+    const last = this.progress;
+    const published =
+      last && last.batchId === request.batchId && last.published.length >= size
+        ? last.published
+        : new Uint8Array(size);
+    const offset = published.length - size;
+    const pending: number[] = [];
+    for (let i = 0; i < size; i++) if (published[offset + i] === 0) pending.push(i);
+    // The JSON of every pending record, record k ending at ends[k]. A fresh batch is encoded
+    // straight from its frames; row views are built only for a topic template or an error.
+    const ends: number[] = [];
+    const json =
+      pending.length === size
+        ? this.encoder.encodeBatch(request.batch, ends)
+        : this.encoder.encode(
+            pending.map((i) => request.records[i]!),
+            ends,
+          );
+    const recordAt = (i: number): SensorRecord => request.records[i]!;
+    const topicOf = this.options.topicFor;
+    const topicAt = topicOf ? (i: number) => topicOf(recordAt(i)) : () => this.options.topic;
     // A lane is published in order; lanes run in parallel. Batch mode: one lane per topic, so the
     // parts of a split array arrive in order. Record mode: every record is its own lane.
     const lanes: Message[][] =
       this.options.payloadMode === 'record'
-        ? perRecord(pending, this.topicOf).map((m) => [m])
-        : perTopic(pending, this.topicOf);
+        ? perRecord(pending, json, ends, recordAt, topicAt).map((m) => [m])
+        : perTopic(pending, json, ends, recordAt, topicAt);
     const failures: Failure[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -134,8 +173,9 @@ export class AWSIoTSink extends Sink {
           try {
             await client.send(
               new Publish({ topic: m.topic, qos: this.options.qos, payload: m.payload }),
+              { abortSignal: signal },
             );
-            for (const r of m.records) this.published.add(r);
+            for (const i of m.positions) published[offset + i] = 1;
           } catch (err) {
             failures.push(describeFailure(err as SdkError, m, this.options.timeoutS));
             return;
@@ -146,83 +186,105 @@ export class AWSIoTSink extends Sink {
     const workers = Math.min(this.options.concurrency, lanes.length);
     await Promise.all(Array.from({ length: workers }, worker));
     if (failures.length === 0) {
-      for (const r of records) this.published.delete(r);
+      this.progress = undefined;
       return;
     }
+    this.progress = { batchId: request.batchId, published };
     let delivered = 0;
-    while (delivered < records.length && this.published.has(records[delivered]!)) delivered++;
-    throw toWriteError(failures, delivered);
+    while (delivered < size && published[offset + delivered] === 1) delivered++;
+    throw toWriteError(failures, delivered, this.redactor);
   }
 
   override async close(): Promise<void> {
     this.client?.destroy();
     this.client = undefined;
   }
-
-  private readonly topicOf = (record: SensorRecord): string =>
-    this.options.topicFor ? this.options.topicFor(record) : this.options.topic;
 }
 
+/** One message per pending record; `json` holds their JSON objects, record k ending at `ends[k]`. */
 function perRecord(
-  records: readonly SensorRecord[],
-  topicOf: (r: SensorRecord) => string,
+  pending: readonly number[],
+  json: Buffer,
+  ends: readonly number[],
+  recordAt: (i: number) => SensorRecord,
+  topicAt: (i: number) => string,
 ): Message[] {
-  return records.map((r) => {
-    const payload = Buffer.from(recordToJson(r), 'utf8');
-    checkSize(payload.length, r);
-    return { topic: checkTopic(topicOf(r)), payload, records: [r] };
+  return pending.map((i, k) => {
+    const payload = json.subarray(k === 0 ? 0 : ends[k - 1]!, ends[k]!);
+    checkSize(payload.length, recordAt, i);
+    return { topic: checkTopic(topicAt(i)), payload, positions: [i] };
   });
 }
 
 /** One JSON array per topic (split where it would exceed 128 KB), topics in order of first appearance. */
 function perTopic(
-  records: readonly SensorRecord[],
-  topicOf: (r: SensorRecord) => string,
+  pending: readonly number[],
+  json: Buffer,
+  ends: readonly number[],
+  recordAt: (i: number) => SensorRecord,
+  topicAt: (i: number) => string,
 ): Message[][] {
-  const groups = new Map<string, SensorRecord[]>();
-  for (const r of records) {
-    const t = topicOf(r);
+  // Lanes of record numbers k (the k-th pending record, bytes `ends[k-1]..ends[k]` of `json`).
+  const groups = new Map<string, number[]>();
+  for (let k = 0; k < pending.length; k++) {
+    const t = topicAt(pending[k]!);
     const g = groups.get(t);
-    if (g) g.push(r);
-    else groups.set(t, [r]);
+    if (g) g.push(k);
+    else groups.set(t, [k]);
   }
   const out: Message[][] = [];
   for (const [topic, group] of groups) {
     checkTopic(topic);
     const lane: Message[] = [];
-    let text = '[';
     let bytes = 2;
-    let members: SensorRecord[] = [];
-    for (const r of group) {
-      const json = recordToJson(r);
-      const size = Buffer.byteLength(json, 'utf8');
-      checkSize(size + 2, r);
+    let members: number[] = [];
+    for (const k of group) {
+      const size = ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
+      checkSize(size + 2, recordAt, pending[k]!);
       if (members.length > 0 && bytes + 1 + size > MAX_PAYLOAD_BYTES) {
-        lane.push({ topic, payload: Buffer.from(`${text}]`, 'utf8'), records: members });
-        text = '[';
+        lane.push(arrayMessage(topic, members, bytes, json, ends, pending));
         bytes = 2;
         members = [];
       }
-      if (members.length > 0) {
-        text += ',';
-        bytes++;
-      }
-      text += json;
+      if (members.length > 0) bytes++;
       bytes += size;
-      members.push(r);
+      members.push(k);
     }
-    lane.push({ topic, payload: Buffer.from(`${text}]`, 'utf8'), records: members });
+    lane.push(arrayMessage(topic, members, bytes, json, ends, pending));
     out.push(lane);
   }
   return out;
 }
 
-function checkSize(bytes: number, r: SensorRecord): void {
-  if (bytes > MAX_PAYLOAD_BYTES)
-    throw new SinkWriteError(
-      `aws_iot: record ${r.device_id}/${r.sensor_name} is ${bytes} bytes as JSON, over AWS IoT's 128 KB message limit`,
-      { retryable: false },
-    );
+/** The JSON array `[json_k, …]` of record numbers `members`, `bytes` long. */
+function arrayMessage(
+  topic: string,
+  members: readonly number[],
+  bytes: number,
+  json: Buffer,
+  ends: readonly number[],
+  pending: readonly number[],
+): Message {
+  const payload = Buffer.allocUnsafe(bytes);
+  let off = 0;
+  payload[off++] = 0x5b; // [
+  for (let j = 0; j < members.length; j++) {
+    const k = members[j]!;
+    if (j > 0) payload[off++] = 0x2c; // ,
+    off += json.copy(payload, off, k === 0 ? 0 : ends[k - 1]!, ends[k]!);
+  }
+  payload[off] = 0x5d; // ]
+  return { topic, payload, positions: members.map((k) => pending[k]!) };
+}
+
+/** Fails the batch when record `i` is too large for one message. */
+function checkSize(bytes: number, recordAt: (i: number) => SensorRecord, i: number): void {
+  if (bytes <= MAX_PAYLOAD_BYTES) return;
+  const r = recordAt(i);
+  throw new SinkWriteError(
+    `aws_iot: record ${r.device_id}/${r.sensor_name} is ${bytes} bytes as JSON, over AWS IoT's 128 KB message limit`,
+    { retryable: false },
+  );
 }
 
 function checkTopic(topic: string): string {
@@ -267,16 +329,16 @@ function describeFailure(err: SdkError, m: Message, timeoutS: number): Failure {
     cause: err,
     retryable,
     retryAfterS: parseRetryAfter(err.$response?.headers?.['retry-after']),
-    text: `publish of ${m.records.length} record(s) to '${m.topic}' failed (${what || 'error'})${detail}${hint}`,
+    text: `publish of ${m.positions.length} record(s) to '${m.topic}' failed (${what || 'error'})${detail}${hint}`,
   };
 }
 
-function toWriteError(failures: Failure[], delivered: number): SinkWriteError {
+function toWriteError(failures: Failure[], delivered: number, redactor: Redactor): SinkWriteError {
   const first = failures.find((f) => !f.retryable) ?? failures[0]!;
   const retryable = failures.every((f) => f.retryable);
   const waits = failures.map((f) => f.retryAfterS).filter((s): s is number => s !== undefined);
   const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed publish(es))` : '';
-  return new SinkWriteError(redact(`aws_iot: ${first.text}${more}`), {
+  return new SinkWriteError(redactor.redact(`aws_iot: ${first.text}${more}`), {
     retryable,
     delivered,
     ...(waits.length ? { retryAfterS: Math.max(...waits) } : {}),

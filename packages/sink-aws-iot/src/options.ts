@@ -1,10 +1,13 @@
-import type { OptionReader, SensorRecord, ThroughputOptions } from '@iotsim/core';
+import type { OptionReader, SensorRecord } from '@iotsim/core';
 
 /** `batch`: one Publish per distinct topic with a JSON array; `record`: one Publish per record. */
 export type AWSIoTPayloadMode = 'batch' | 'record';
 
-/** Options of `AWSIoTSink` (YAML keys in snake_case: `aws_access_key_id`, `payload_mode`). */
-export interface AWSIoTSinkOptions extends ThroughputOptions {
+/**
+ * Options of `AWSIoTSink` (YAML keys in snake_case: `aws_access_key_id`, `payload_mode`).
+ * Throughput (`rateHz`, `batchSize` …) is given beside the sink, not here.
+ */
+export interface AWSIoTSinkOptions {
   /** AWS IoT data endpoint, a host (`abc123-ats.iot.us-east-1.amazonaws.com`) or an https URL (required). */
   endpoint?: string;
   /** MQTT topic; may use `{industry}`, `{device_id}`, `{sensor_name}`, `{sensor_type}`. Default `iot/sensor-data`. */

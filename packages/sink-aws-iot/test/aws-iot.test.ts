@@ -5,8 +5,13 @@ import {
   SinkConnectError,
   SinkRunner,
   SinkWriteError,
+  RecordBatch,
+  resolveThroughput,
+  splitSinkConfig,
   type Logger,
   type SinkMetrics,
+  type ThroughputOptions,
+  type WriteRequest,
 } from '@iotsim/core';
 import { describeSinkConformance, dicts, expectAccounting, makeRecords } from '@iotsim/test-utils';
 import { AWSIoTSink, MAX_PAYLOAD_BYTES, type AWSIoTSinkOptions } from '../src/index.js';
@@ -55,9 +60,10 @@ function captureLogger(): Logger & { lines: string[] } {
 async function run(
   opts: AWSIoTSinkOptions,
   records: readonly SensorRecord[],
+  throughput: ThroughputOptions = {},
 ): Promise<{ m: SinkMetrics; log: string[] }> {
   const logger = captureLogger();
-  const runner = new SinkRunner(new AWSIoTSink(opts), { logger });
+  const runner = new SinkRunner(new AWSIoTSink(opts), { logger, throughput });
   await runner.start();
   await runner.enqueue(records, true);
   await runner.stop(60);
@@ -67,12 +73,19 @@ async function run(
   return { m, log: logger.lines };
 }
 
+/** A write request as the runner makes it: `attempt` > 0 with the same `batchId` is a retry. */
+function request(records: readonly SensorRecord[], batchId: number, attempt = 0): WriteRequest {
+  const batch = RecordBatch.of(records);
+  const signal = new AbortController().signal;
+  return { batchId, attempt, size: batch.size, records, batch, signal };
+}
+
 const conformanceTopics = new Map<AWSIoTSink, string>();
 describeSinkConformance('aws_iot (batch mode)', {
-  create(throughput) {
+  create() {
     const topic = freshTopic('conformance');
     fake.fault = () => undefined;
-    const sink = new AWSIoTSink(options({ topic, ...throughput }));
+    const sink = new AWSIoTSink(options({ topic }));
     conformanceTopics.set(sink, topic);
     return sink;
   },
@@ -84,12 +97,10 @@ describeSinkConformance('aws_iot (batch mode)', {
 describeSinkConformance('aws_iot (record mode, 4 publishes in parallel)', {
   ordered: false,
   count: 300,
-  create(throughput) {
+  create() {
     const topic = freshTopic('conformance-record');
     fake.fault = () => undefined;
-    const sink = new AWSIoTSink(
-      options({ topic, payloadMode: 'record', concurrency: 4, ...throughput }),
-    );
+    const sink = new AWSIoTSink(options({ topic, payloadMode: 'record', concurrency: 4 }));
     conformanceTopics.set(sink, topic);
     return sink;
   },
@@ -105,7 +116,7 @@ describe('aws_iot: the Publish request', () => {
   it('is SigV4-signed for iotdata in the region, on /topics/<topic>?qos=1, with the JSON array', async () => {
     const topic = freshTopic('shape');
     const records = makeRecords(40);
-    const { m } = await run(options({ topic, batchSize: 40 }), records);
+    const { m } = await run(options({ topic }), records, { batchSize: 40 });
     expect(m.delivered).toBe(40);
     const [req, ...rest] = fake.requests.filter((r) => r.topic === topic);
     expect(rest).toHaveLength(0);
@@ -143,10 +154,10 @@ describe('aws_iot: the Publish request', () => {
 
   it('is rejected (403, not retried) when signed for the wrong region', async () => {
     const topic = freshTopic('wrong-region');
-    const { m } = await run(
-      options({ topic, region: 'us-west-2', retryCount: 3, retryDelayS: 0.01 }),
-      makeRecords(10),
-    );
+    const { m } = await run(options({ topic, region: 'us-west-2' }), makeRecords(10), {
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     expect(m.failed).toBe(10);
     expect(m.retries).toBe(0);
     expect(m.lastError).toContain('HTTP 403');
@@ -157,10 +168,9 @@ describe('aws_iot: the Publish request', () => {
 
   it('is rejected when the secret is wrong: the fake really checks the signature', async () => {
     const topic = freshTopic('wrong-secret');
-    const { m } = await run(
-      options({ topic, awsSecretAccessKey: `${SECRET}x`, retryCount: 1 }),
-      makeRecords(3),
-    );
+    const { m } = await run(options({ topic, awsSecretAccessKey: `${SECRET}x` }), makeRecords(3), {
+      retryCount: 1,
+    });
     expect(m.failed).toBe(3);
     expect(m.lastError).toContain('signature we calculated does not match');
     expect(fake.requests.filter((r) => r.topic === topic)).toHaveLength(1);
@@ -207,10 +217,9 @@ describe('aws_iot: topics and payloads', () => {
   it('publishes one JSON array per distinct topic of a template, in order', async () => {
     const prefix = freshTopic('tpl');
     const records = makeRecords(200, { industries: ['mining', 'aerospace', 'utilities'] });
-    const { m } = await run(
-      options({ topic: `${prefix}/{industry}/{device_id}`, batchSize: 200 }),
-      records,
-    );
+    const { m } = await run(options({ topic: `${prefix}/{industry}/{device_id}` }), records, {
+      batchSize: 200,
+    });
     expect(m.delivered).toBe(200);
     const mine = fake.accepted().filter((r) => r.topic.startsWith(`${prefix}/`));
     const expectedTopics = [
@@ -241,13 +250,30 @@ describe('aws_iot: topics and payloads', () => {
   it('splits a batch whose JSON would exceed 128 KB into several messages', async () => {
     const topic = freshTopic('split');
     const records = makeRecords(1500);
-    const { m } = await run(options({ topic, batchSize: 1500 }), records);
+    const { m } = await run(options({ topic }), records, { batchSize: 1500 });
     expect(m.delivered).toBe(1500);
     expect(m.batches).toBe(1);
     const msgs = fake.accepted(topic);
     expect(msgs.length).toBeGreaterThanOrEqual(3);
     for (const r of msgs) expect(r.payload.length).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
     expect(fake.records(topic)).toEqual(dicts(records));
+  });
+});
+
+describe('aws_iot: limits', () => {
+  it('fails (not retried) a record whose JSON alone is over 128 KB, naming it', async () => {
+    const topic = freshTopic('huge');
+    const base = makeRecords(1, { awkward: false })[0]!.toDict();
+    const huge = SensorRecord.fromDict({ ...base, metadata: { blob: 'x'.repeat(140_000) } });
+    for (const payloadMode of ['batch', 'record'] as const) {
+      const { m } = await run(options({ topic, payloadMode }), [huge], { retryCount: 2 });
+      expect(m.failed).toBe(1);
+      expect(m.retries).toBe(0);
+      expect(m.lastError).toContain(
+        `record ${base.device_id}/${base.sensor_name} is ${Buffer.byteLength(huge.toJsonString()) + (payloadMode === 'batch' ? 2 : 0)} bytes as JSON, over AWS IoT's 128 KB message limit`,
+      );
+    }
+    expect(fake.requests.filter((r) => r.topic === topic)).toHaveLength(0);
   });
 });
 
@@ -262,7 +288,7 @@ describe('aws_iot: split arrays', () => {
     const records = makeRecords(1500);
     const sink = new AWSIoTSink(options({ topic }));
     await sink.connect();
-    const err = await sink.write(records).then(
+    const err = await sink.write(request(records, 1)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -270,7 +296,7 @@ describe('aws_iot: split arrays', () => {
     expect(firstPart).toBeGreaterThan(0);
     expect((err as SinkWriteError).delivered).toBe(firstPart);
     expect(fake.requests.filter((r) => r.topic === topic)).toHaveLength(2); // stopped at the failure
-    await sink.write(records.slice(firstPart));
+    await sink.write(request(records.slice(firstPart), 1, 1)); // the runner's retry
     await sink.close();
     fake.fault = () => undefined;
     expect(fake.records(topic)).toEqual(dicts(records));
@@ -290,7 +316,10 @@ describe('aws_iot: retries and failures', () => {
           }
         : undefined;
     const records = makeRecords(30);
-    const { m } = await run(options({ topic, retryCount: 2, retryDelayS: 0.01 }), records);
+    const { m } = await run(options({ topic }), records, {
+      retryCount: 2,
+      retryDelayS: 0.01,
+    });
     fake.fault = () => undefined;
     expect(m.delivered).toBe(30);
     expect(m.retries).toBe(1);
@@ -310,7 +339,10 @@ describe('aws_iot: retries and failures', () => {
       if (n === 2) return { status: 502, raw: '<html>Bad Gateway</html>' };
       return undefined;
     };
-    const { m } = await run(options({ topic, retryCount: 3, retryDelayS: 0.01 }), makeRecords(20));
+    const { m } = await run(options({ topic }), makeRecords(20), {
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     fake.fault = () => undefined;
     expect(m.delivered).toBe(20);
     expect(m.retries).toBe(2);
@@ -324,10 +356,10 @@ describe('aws_iot: retries and failures', () => {
       req.topic === topic
         ? { status: 403, type: 'ForbiddenException', message: 'not authorized to iot:Publish' }
         : undefined;
-    const { m, log } = await run(
-      options({ topic, retryCount: 3, retryDelayS: 0.01 }),
-      makeRecords(8),
-    );
+    const { m, log } = await run(options({ topic }), makeRecords(8), {
+      retryCount: 3,
+      retryDelayS: 0.01,
+    });
     fake.fault = () => undefined;
     expect(m.failed).toBe(8);
     expect(m.retries).toBe(0);
@@ -347,7 +379,7 @@ describe('aws_iot: retries and failures', () => {
     const records = makeRecords(10);
     const sink = new AWSIoTSink(options({ topic, payloadMode: 'record', concurrency: 1 }));
     await sink.connect();
-    const err = await sink.write(records).then(
+    const err = await sink.write(request(records, 7)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -355,11 +387,33 @@ describe('aws_iot: retries and failures', () => {
     expect((err as SinkWriteError).delivered).toBe(3);
     expect((err as SinkWriteError).retryable).toBe(true);
     expect((err as SinkWriteError).message).toContain('ServiceUnavailableException, HTTP 503');
-    await sink.write(records.slice(3)); // what the runner re-sends
+    await sink.write(request(records.slice(3), 7, 1)); // what the runner re-sends
     await sink.close();
     fake.fault = () => undefined;
     expect(fake.requests.filter((r) => r.topic === topic)).toHaveLength(11);
     expect(fake.records(topic)).toEqual(dicts(records)); // exactly once each, in order
+  });
+
+  it('skips published records only in retries of the same batch (batchId), not in a new one', async () => {
+    const topic = freshTopic('batch-id');
+    let n = 0;
+    fake.fault = (req) =>
+      req.topic === topic && ++n === 3
+        ? { status: 500, type: 'InternalFailureException' }
+        : undefined;
+    const records = makeRecords(6);
+    const sink = new AWSIoTSink(options({ topic, payloadMode: 'record', concurrency: 1 }));
+    await sink.connect();
+    const err = await sink.write(request(records, 1)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as SinkWriteError).delivered).toBe(2);
+    // A new batch that happens to hold the same record objects is published in full.
+    await sink.write(request(records, 2));
+    await sink.close();
+    fake.fault = () => undefined;
+    expect(fake.records(topic)).toEqual(dicts([...records.slice(0, 2), ...records]));
   });
 
   it('record mode, in parallel: a failed publish is re-sent without duplicating the others', async () => {
@@ -370,10 +424,10 @@ describe('aws_iot: retries and failures', () => {
         ? { status: 500, type: 'InternalFailureException' }
         : undefined;
     const records = makeRecords(40);
-    const { m } = await run(
-      options({ topic, payloadMode: 'record', concurrency: 8, batchSize: 40, retryDelayS: 0.01 }),
-      records,
-    );
+    const { m } = await run(options({ topic, payloadMode: 'record', concurrency: 8 }), records, {
+      batchSize: 40,
+      retryDelayS: 0.01,
+    });
     fake.fault = () => undefined;
     expect(m.delivered).toBe(40);
     expect(m.retries).toBe(1);
@@ -396,10 +450,10 @@ describe('aws_iot: retries and failures', () => {
       }
       return undefined;
     };
-    const { m } = await run(
-      options({ topic: `${prefix}/{industry}`, batchSize: 120, retryDelayS: 0.01 }),
-      records,
-    );
+    const { m } = await run(options({ topic: `${prefix}/{industry}` }), records, {
+      batchSize: 120,
+      retryDelayS: 0.01,
+    });
     fake.fault = () => undefined;
     expect(m.delivered).toBe(120);
     expect(m.retries).toBe(1);
@@ -412,10 +466,10 @@ describe('aws_iot: retries and failures', () => {
   it('times out on a server that never answers, then fails after retries', async () => {
     const topic = freshTopic('hang');
     fake.fault = (req) => (req.topic === topic ? { status: 0, hang: true } : undefined);
-    const { m } = await run(
-      options({ topic, timeoutS: 0.3, retryCount: 1, retryDelayS: 0.01 }),
-      makeRecords(6),
-    );
+    const { m } = await run(options({ topic, timeoutS: 0.3 }), makeRecords(6), {
+      retryCount: 1,
+      retryDelayS: 0.01,
+    });
     fake.fault = () => undefined;
     expect(m.failed).toBe(6);
     expect(m.retries).toBe(1);
@@ -427,10 +481,10 @@ describe('aws_iot: retries and failures', () => {
     const gone = await FakeIoTData.start(REGION, {});
     const endpoint = gone.endpoint;
     await gone.close();
-    const { m } = await run(
-      options({ endpoint, topic: 'x', retryCount: 2, retryDelayS: 0.01 }),
-      makeRecords(5),
-    );
+    const { m } = await run(options({ endpoint, topic: 'x' }), makeRecords(5), {
+      retryCount: 2,
+      retryDelayS: 0.01,
+    });
     expect(m.failed).toBe(5);
     expect(m.retries).toBe(2);
     expect(m.lastError).toContain('ECONNREFUSED');
@@ -511,24 +565,40 @@ describe('aws_iot: options', () => {
     expect((err as ConfigError).message).toContain("did you mean 'record'");
   });
 
-  it('reads the YAML keys of the original', () => {
-    const sink = AWSIoTSink.fromConfig(
-      {
-        endpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
-        topic: 'plant/{industry}',
-        region: 'eu-west-1',
-        aws_access_key_id: 'AKIAYAML',
-        aws_secret_access_key: 'yaml-secret-value',
-        payload_mode: 'record',
-        rate_hz: 1,
-        batch_size: 50,
-      },
-      'sinks[1].',
-    );
-    expect(sink.throughput.batchSize).toBe(50);
+  it('reads the YAML keys of the original (throughput beside the sink)', () => {
+    const { throughput, own } = splitSinkConfig({
+      endpoint: 'abc123-ats.iot.eu-west-1.amazonaws.com',
+      topic: 'plant/{industry}',
+      region: 'eu-west-1',
+      aws_access_key_id: 'AKIAYAML',
+      aws_secret_access_key: 'yaml-secret-value',
+      payload_mode: 'record',
+      rate_hz: 1,
+      batch_size: 50,
+    });
+    const sink = AWSIoTSink.fromConfig(own, 'sinks[1].');
+    expect(resolveThroughput(throughput).batchSize).toBe(50);
     expect(sink.describe()).toContain('record mode');
+    expect(sink.secrets).toEqual(['yaml-secret-value']);
     expect(() =>
       AWSIoTSink.fromConfig({ endpoint: 'h', aws_secret_access_key: 'x1y2z3' }, 'sinks[1].'),
     ).toThrow('sinks[1].aws_access_key_id: is required');
+  });
+
+  it('says where a throughput option belongs when it is given in the sink options', () => {
+    expect(() => new AWSIoTSink({ endpoint: 'h', batchSize: 50 } as AWSIoTSinkOptions)).toThrow(
+      'batchSize: is a throughput option: give it beside the sink',
+    );
+  });
+
+  it('registers the secret key and session token as its own secrets', () => {
+    const sink = new AWSIoTSink(
+      options({
+        awsAccessKeyId: TEMP_KEY_ID,
+        awsSecretAccessKey: TEMP_SECRET,
+        awsSessionToken: SESSION_TOKEN,
+      }),
+    );
+    expect([...sink.secrets].sort()).toEqual([SESSION_TOKEN, TEMP_SECRET].sort());
   });
 });

@@ -4,15 +4,16 @@ import type { Client, Message } from 'azure-iot-device';
 import type * as AzureMqtt from 'azure-iot-device-mqtt';
 import {
   ConfigError,
-  isModuleMissing,
-  parseSinkOptions,
-  recordToJson,
-  redact,
+  importSdk,
+  JSON_RECORD_LAYOUT,
+  readSinkOptions,
+  RecordTextEncoder,
+  Redactor,
   Sink,
   SinkConnectError,
-  SinkNotInstalledError,
   SinkWriteError,
   type SensorRecord,
+  type WriteRequest,
 } from '@iotsim/core';
 import {
   readAzureIoTOptions,
@@ -33,33 +34,50 @@ const MAX_BODY_BYTES = 255 * 1024;
 interface Part {
   start: number;
   end: number;
-  body: string;
+  body: Buffer;
 }
 
-/** Packs records into JSON arrays no larger than MAX_BODY_BYTES (a larger record goes alone). */
-function packBatches(records: readonly SensorRecord[]): Part[] {
-  const parts: Part[] = [];
-  let start = 0;
-  let items: string[] = [];
-  let size = 2;
-  records.forEach((r, i) => {
-    const json = recordToJson(r);
-    const bytes = Buffer.byteLength(json) + 1;
-    if (items.length > 0 && size + bytes > MAX_BODY_BYTES) {
-      parts.push({ start, end: i, body: `[${items.join(',')}]` });
-      start = i;
-      items = [];
-      size = 2;
-    }
-    items.push(json);
-    size += bytes;
-  });
-  parts.push({ start, end: records.length, body: `[${items.join(',')}]` });
+/** One message per record: `json` holds the records' JSON objects, record i ending at `ends[i]`. */
+function packRecords(json: Buffer, ends: readonly number[]): Part[] {
+  const parts = new Array<Part>(ends.length);
+  for (let i = 0; i < ends.length; i++) {
+    parts[i] = { start: i, end: i + 1, body: json.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]) };
+  }
   return parts;
 }
 
-function errorText(err: unknown): string {
-  return redact(err instanceof Error ? err.message || err.name : String(err));
+/** Packs records into JSON arrays no larger than MAX_BODY_BYTES (a larger record goes alone). */
+function packBatches(json: Buffer, ends: readonly number[]): Part[] {
+  const parts: Part[] = [];
+  let start = 0;
+  let size = 2;
+  for (let i = 0; i < ends.length; i++) {
+    const bytes = ends[i]! - (i === 0 ? 0 : ends[i - 1]!) + 1;
+    if (i > start && size + bytes > MAX_BODY_BYTES) {
+      parts.push({ start, end: i, body: jsonArray(json, ends, start, i) });
+      start = i;
+      size = 2;
+    }
+    size += bytes;
+  }
+  parts.push({ start, end: ends.length, body: jsonArray(json, ends, start, ends.length) });
+  return parts;
+}
+
+/** `[json_start,…,json_end-1]`: the JSON objects are contiguous in `json`, so only commas go between. */
+function jsonArray(json: Buffer, ends: readonly number[], start: number, end: number): Buffer {
+  const from = start === 0 ? 0 : ends[start - 1]!;
+  const out = Buffer.allocUnsafe(ends[end - 1]! - from + (end - start) + 1);
+  out[0] = 0x5b; // [
+  let off = 1;
+  let at = from;
+  for (let i = start; i < end; i++) {
+    if (i > start) out[off++] = 0x2c; // ,
+    off += json.copy(out, off, at, ends[i]!);
+    at = ends[i]!;
+  }
+  out[off] = 0x5d; // ]
+  return out;
 }
 
 function propertyValue(r: SensorRecord, key: (typeof ROUTING_PROPERTIES)[number]): string {
@@ -76,19 +94,25 @@ function propertyValue(r: SensorRecord, key: (typeof ROUTING_PROPERTIES)[number]
  * const sink = new AzureIoTSink({
  *   connectionString: process.env.IOTHUB_DEVICE_CONNECTION_STRING,
  *   payloadMode: 'batch',
- *   batchSize: 50,
  * });
+ * sim.addSink(sink, { batchSize: 50 });
  */
 export class AzureIoTSink extends Sink {
-  readonly type = 'azure_iot';
+  static override readonly type = 'azure_iot';
   private readonly options: ResolvedAzureIoTOptions;
   private client: Client | undefined;
   private device: DeviceModule | undefined;
+  private readonly encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT);
+  /** Removes the connection string, key and signature from this sink's own texts. */
+  private readonly redactor = new Redactor();
 
   constructor(options: AzureIoTSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readAzureIoTOptions);
-    super(throughput);
-    this.options = own;
+    super();
+    this.options = readSinkOptions(options, readAzureIoTOptions);
+    for (const secret of this.options.secrets) {
+      this.registerSecret(secret);
+      this.redactor.add(secret);
+    }
   }
 
   override describe(): string {
@@ -99,8 +123,8 @@ export class AzureIoTSink extends Sink {
   async connect(): Promise<void> {
     const { hostName, deviceId } = this.options.connection;
     const [device, mqtt] = await Promise.all([
-      loadSdk<DeviceModule>('azure-iot-device'),
-      loadSdk<MqttModule>('azure-iot-device-mqtt'),
+      loadSdk<DeviceModule>('azure-iot-device', () => import('azure-iot-device')),
+      loadSdk<MqttModule>('azure-iot-device-mqtt', () => import('azure-iot-device-mqtt')),
     ]);
     let ca: string | undefined;
     if (this.options.caFile) {
@@ -108,7 +132,12 @@ export class AzureIoTSink extends Sink {
         ca = await readFile(this.options.caFile, 'utf8');
       } catch (err) {
         throw new ConfigError(
-          [{ path: 'caFile', message: `cannot read ${this.options.caFile}: ${errorText(err)}` }],
+          [
+            {
+              path: 'caFile',
+              message: `cannot read ${this.options.caFile}: ${this.errorText(err)}`,
+            },
+          ],
           { cause: err },
         );
       }
@@ -118,7 +147,12 @@ export class AzureIoTSink extends Sink {
       client = device.Client.fromConnectionString(this.options.connectionString, mqtt.Mqtt);
     } catch (err) {
       throw new ConfigError(
-        [{ path: 'connectionString', message: `rejected by azure-iot-device: ${errorText(err)}` }],
+        [
+          {
+            path: 'connectionString',
+            message: `rejected by azure-iot-device: ${this.errorText(err)}`,
+          },
+        ],
         { cause: err },
       );
     }
@@ -137,25 +171,25 @@ export class AzureIoTSink extends Sink {
       throw new SinkConnectError(
         this.type,
         unauthorized
-          ? `IoT Hub ${hostName} rejected device '${deviceId}': check that the device exists and the SharedAccessKey or SharedAccessSignature is current (${errorText(err)})`
-          : `cannot connect to IoT Hub ${hostName}:8883 (MQTT over TLS) as device '${deviceId}': ${errorText(err)}; check the HostName and that port 8883 is reachable`,
+          ? `IoT Hub ${hostName} rejected device '${deviceId}': check that the device exists and the SharedAccessKey or SharedAccessSignature is current (${this.errorText(err)})`
+          : `cannot connect to IoT Hub ${hostName}:8883 (MQTT over TLS) as device '${deviceId}': ${this.errorText(err)}; check the HostName and that port 8883 is reachable`,
         { cause: err },
       );
     }
-    client.on('error', (err: Error) => this.logger.warn(`azure_iot: ${errorText(err)}`));
+    client.on('error', (err: Error) => this.logger.warn(`azure_iot: ${this.errorText(err)}`));
     this.device = device;
     this.client = client;
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
+  async write(request: WriteRequest): Promise<void> {
     const client = this.client;
     if (!client) throw new SinkWriteError('azure_iot sink is not connected', { retryable: false });
-    if (records.length === 0) return;
+    if (request.size === 0) return;
+    const ends: number[] = [];
+    const json = this.encoder.encodeBatch(request.batch, ends);
     const parts =
-      this.options.payloadMode === 'batch'
-        ? packBatches(records)
-        : records.map((r, i) => ({ start: i, end: i + 1, body: recordToJson(r) }));
-    await this.sendAll(client, records, parts);
+      this.options.payloadMode === 'batch' ? packBatches(json, ends) : packRecords(json, ends);
+    await this.sendAll(client, request.records, parts, request.signal);
   }
 
   /**
@@ -167,17 +201,23 @@ export class AzureIoTSink extends Sink {
     client: Client,
     records: readonly SensorRecord[],
     parts: readonly Part[],
+    signal: AbortSignal,
   ): Promise<void> {
     const n = parts.length;
     const ok = new Uint8Array(n);
     let next = 0;
     let failure: unknown;
+    // The SDK's sendEvent takes no signal: at the shutdown deadline no further message is sent.
     const worker = async (): Promise<void> => {
       while (failure === undefined && next < n) {
+        if (signal.aborted) {
+          failure ??= signal.reason;
+          return;
+        }
         const idx = next++;
         const p = parts[idx]!;
         try {
-          await client.sendEvent(this.message(p.body, records.slice(p.start, p.end)));
+          await client.sendEvent(this.message(p.body, records, p.start, p.end));
           ok[idx] = 1;
         } catch (err) {
           failure ??= err;
@@ -200,25 +240,37 @@ export class AzureIoTSink extends Sink {
     throw this.writeError(failure, delivered);
   }
 
-  private message(body: string, records: readonly SensorRecord[]): Message {
+  /** The message of records [start, end) with body `body`. */
+  private message(
+    body: Buffer,
+    records: readonly SensorRecord[],
+    start: number,
+    end: number,
+  ): Message {
     const msg = new this.device!.Message(body);
     msg.contentType = this.options.contentType as Message['contentType'];
     msg.contentEncoding = 'utf-8';
-    const first = records[0]!;
+    const first = records[start]!;
     for (const key of ROUTING_PROPERTIES) {
       const value = propertyValue(first, key);
-      if (records.length === 1 || records.every((r) => propertyValue(r, key) === value)) {
-        msg.properties.add(key, value);
+      let uniform = true;
+      for (let i = start + 1; uniform && i < end; i++) {
+        uniform = propertyValue(records[i]!, key) === value;
       }
+      if (uniform) msg.properties.add(key, value);
     }
     return msg;
+  }
+
+  private errorText(err: unknown): string {
+    return this.redactor.redact(err instanceof Error ? err.message || err.name : String(err));
   }
 
   private writeError(err: unknown, delivered: number): SinkWriteError {
     const name = (err as Error)?.name ?? '';
     const retryable = !/Unauthorized|Forbidden|ArgumentError|MessageTooLarge/i.test(name);
     return new SinkWriteError(
-      `azure_iot: sending to ${this.options.connection.hostName} failed: ${errorText(err)}`,
+      `azure_iot: sending to ${this.options.connection.hostName} failed: ${this.errorText(err)}`,
       { retryable, delivered, cause: err },
     );
   }
@@ -230,14 +282,8 @@ export class AzureIoTSink extends Sink {
   }
 }
 
-async function loadSdk<T>(name: string): Promise<T> {
-  try {
-    const mod = (await import(name)) as { default?: T } & T;
-    return (mod.default ?? mod) as T;
-  } catch (err) {
-    if (isModuleMissing(err, name)) {
-      throw new SinkNotInstalledError('azure_iot', name, { cause: err });
-    }
-    throw err;
-  }
+/** Loads one of the SDK's CommonJS packages (its exports are on `default` under ESM). */
+async function loadSdk<T>(name: string, load: () => Promise<unknown>): Promise<T> {
+  const mod = (await importSdk(name, load, 'azure_iot sink')) as { default?: T } & T;
+  return (mod.default ?? mod) as T;
 }

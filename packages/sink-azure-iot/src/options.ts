@@ -1,10 +1,13 @@
-import { registerSecret, type OptionReader, type ThroughputOptions } from '@iotsim/core';
+import type { OptionReader } from '@iotsim/core';
 
 /** How records are packed into device-to-cloud messages. */
 export type AzureIoTPayloadMode = 'record' | 'batch';
 
-/** Options of `AzureIoTSink` (YAML keys in snake_case: `connection_string`, `content_type`, …). */
-export interface AzureIoTSinkOptions extends ThroughputOptions {
+/**
+ * Options of `AzureIoTSink` (YAML keys in snake_case: `connection_string`, `content_type`, …).
+ * Throughput (`rateHz`, `batchSize` …) is given beside the sink, not here.
+ */
+export interface AzureIoTSinkOptions {
   /** Device connection string: `HostName=…;DeviceId=…;SharedAccessKey=…` (or `SharedAccessSignature=…`). Required. */
   connectionString?: string;
   /** MIME type set on every message (`message.contentType`). Default `application/json`. */
@@ -34,6 +37,8 @@ export interface ResolvedAzureIoTOptions {
   readonly payloadMode: AzureIoTPayloadMode;
   readonly maxConcurrentSends: number;
   readonly caFile: string | undefined;
+  /** The connection string, its key and its signature: the sink registers them as secrets. */
+  readonly secrets: readonly string[];
 }
 
 const KNOWN_PARTS = [
@@ -131,9 +136,10 @@ export function parseConnectionString(text: string): {
   };
 }
 
-/** Reads and validates the AzureIoTSink options; registers the key and the string as secrets. */
+/** Reads and validates the AzureIoTSink options; returns the key and the string in `secrets`. */
 export function readAzureIoTOptions(r: OptionReader): ResolvedAzureIoTOptions {
   const raw = r.raw('connectionString');
+  const secrets: string[] = [];
   let connectionString = '';
   let connection: AzureConnectionString | undefined;
   if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
@@ -148,11 +154,11 @@ export function readAzureIoTOptions(r: OptionReader): ResolvedAzureIoTOptions {
     );
   } else {
     connectionString = raw;
-    registerSecret(raw);
+    secrets.push(raw);
     const keyMatch = /SharedAccessKey\s*=\s*([^;]+)/i.exec(raw);
-    if (keyMatch) registerSecret(keyMatch[1]!.trim());
+    if (keyMatch) secrets.push(keyMatch[1]!.trim());
     const sasMatch = /SharedAccessSignature\s*=\s*([^;]+)/i.exec(raw);
-    if (sasMatch) registerSecret(sasMatch[1]!.trim());
+    if (sasMatch) secrets.push(sasMatch[1]!.trim());
     const parsed = parseConnectionString(raw);
     for (const p of parsed.problems) r.problem('connectionString', p);
     connection = parsed.connection;
@@ -179,5 +185,6 @@ export function readAzureIoTOptions(r: OptionReader): ResolvedAzureIoTOptions {
     payloadMode,
     maxConcurrentSends,
     caFile,
+    secrets,
   };
 }

@@ -55,9 +55,9 @@ function capture(): { logger: Logger; lines: string[] } {
 
 for (const payloadMode of ['record', 'batch'] as const) {
   describeSinkConformance(`azure_iot (${payloadMode} mode)`, {
-    create: (throughput) => {
+    create: () => {
       broker.messages.length = 0;
-      return sink({ payloadMode, ...throughput });
+      return sink({ payloadMode });
     },
     readBack: async () => received(),
     count: payloadMode === 'record' ? 500 : 1000,
@@ -68,7 +68,7 @@ describe('azure_iot: messages', () => {
   it('sets content type, encoding and routing properties on every record message', async () => {
     broker.messages.length = 0;
     const records = makeRecords(120, { seed: 3 });
-    const m = await runThrough(sink({ batchSize: 50 }), records);
+    const m = await runThrough(sink(), records, { throughput: { batchSize: 50 } });
     expect(m.delivered).toBe(120);
     expect(broker.messages).toHaveLength(120);
     broker.messages.forEach((msg, i) => {
@@ -90,8 +90,8 @@ describe('azure_iot: messages', () => {
     broker.messages.length = 0;
     const records = makeRecords(40, { industries: ['mining'], seed: 4, awkward: false });
     const mixed = makeRecords(40, { industries: ['mining', 'aerospace'], seed: 5 });
-    const s = sink({ payloadMode: 'batch', batchSize: 40, contentType: 'application/json' });
-    const runner = new SinkRunner(s);
+    const s = sink({ payloadMode: 'batch', contentType: 'application/json' });
+    const runner = new SinkRunner(s, { throughput: { batchSize: 40 } });
     await runner.start();
     runner.enqueue(records);
     await new Promise((r) => setTimeout(r, 100));
@@ -111,10 +111,9 @@ describe('azure_iot: messages', () => {
   it('in batch mode splits a batch into messages under the 256 KiB IoT Hub limit', async () => {
     broker.messages.length = 0;
     const records = makeRecords(2000, { seed: 7 });
-    const m = await runThrough(
-      sink({ payloadMode: 'batch', batchSize: 2000, rateHz: 0.001 }),
-      records,
-    );
+    const m = await runThrough(sink({ payloadMode: 'batch' }), records, {
+      throughput: { batchSize: 2000, rateHz: 0.001 },
+    });
     expect(m.delivered).toBe(2000);
     expect(broker.messages.length).toBeGreaterThan(1);
     for (const msg of broker.messages)
@@ -203,6 +202,16 @@ describe('azure_iot: connection strings and secrets', () => {
       problems: [],
     });
     expect(sink().describe()).toBe(`azure_iot → ${HOST} device ${DEVICE} (record mode)`);
+  });
+
+  it('registers the connection string and its key as its own secrets', () => {
+    expect([...sink().secrets].sort()).toEqual([CONNECTION, KEY].sort());
+  });
+
+  it('says where a throughput option belongs when it is given in the sink options', () => {
+    expect(() => sink({ batchSize: 50 } as AzureIoTSinkOptions)).toThrow(
+      'batchSize: is a throughput option: give it beside the sink',
+    );
   });
 
   it('reports a wrong key as a rejected device, never showing the key', async () => {

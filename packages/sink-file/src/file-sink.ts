@@ -2,15 +2,18 @@ import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  ConfigError,
   Sink,
   SinkConnectError,
   SinkWriteError,
-  isModuleMissing,
-  parseSinkOptions,
-  type SensorRecord,
+  THROUGHPUT_DEFAULTS,
+  importSdk,
+  readSinkOptions,
+  type SinkCapabilities,
+  type SinkContext,
+  type WriteRequest,
 } from '@iotsim/core';
 import type * as Parquet from '@iotsim/parquet';
+import { findStop, sliceBatch, timestampAt } from './batches.js';
 import { FileWriteError, openRecordFile, type RecordFileWriter } from './file-writers.js';
 import {
   FILE_EXTENSIONS,
@@ -34,6 +37,8 @@ interface OpenFile {
   readonly window: number;
 }
 
+const settle = (): void => {};
+
 /**
  * Writes records to CSV, JSON Lines or Parquet files in a directory, optionally starting a new file
  * every rotation interval of record time (so a backfill of a week with `rotation: '1d'` gives
@@ -41,35 +46,50 @@ interface OpenFile {
  * the start of their window (UTC), with `_1`, `_2`, ... when a name is taken; existing files are
  * never overwritten. A file is completed (Parquet footer written) before the next one starts.
  *
+ * Writes may overlap (`maxInFlight` up to 64): the sink applies them in the order they were
+ * issued, and after a failed write holds later batches back (failing them, to be retried) until
+ * the failed one has been retried, so files never hold batches out of order.
+ *
  * @example
  * const sink = new FileSink({ path: './data', format: 'parquet', rotation: '1h', compression: 'zstd' });
- * sim.addSink(sink);
+ * sim.addSink(sink, { batchSize: 5000 });
  */
 export class FileSink extends Sink {
-  readonly type = 'file';
+  static override readonly type = 'file';
+  static override readonly capabilities: SinkCapabilities = {
+    ordered: true,
+    maxInFlight: 64,
+    defaultInFlight: 1,
+    idempotentRetry: false,
+    // One set of files per run: with worker threads every worker's frames come here.
+    singleton: true,
+  };
   /** Validated options. */
   readonly options: ResolvedFileSinkOptions;
   private parquet: typeof Parquet | undefined;
   private current: OpenFile | undefined;
   private readonly created: string[] = [];
+  /** The last write not yet settled: later writes start after it, in the order they came. */
+  private tail: Promise<void> | undefined;
+  /** Overlapping writes: batches that failed and will be retried, with their error. */
+  private readonly toRetry = new Map<number, string>();
+  private overlapping = false;
+  private retryCount = THROUGHPUT_DEFAULTS.retryCount;
 
   constructor(options: FileSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readFileSinkOptions);
-    if (throughput.maxInFlight > 1) {
-      throw new ConfigError([
-        {
-          path: 'maxInFlight',
-          message: `must be 1 for the file sink (it appends batches in order), got ${throughput.maxInFlight}`,
-        },
-      ]);
-    }
-    super(throughput);
-    this.options = own;
+    super();
+    this.options = readSinkOptions(options, readFileSinkOptions);
   }
 
   /** Paths of every file this sink has created, in order. */
   get files(): readonly string[] {
     return this.created;
+  }
+
+  override attach(context: SinkContext): void {
+    super.attach(context);
+    this.overlapping = context.throughput.maxInFlight > 1;
+    this.retryCount = context.throughput.retryCount;
   }
 
   async connect(): Promise<void> {
@@ -85,50 +105,34 @@ export class FileSink extends Sink {
       );
     }
     if (this.options.format === 'parquet') {
-      try {
-        this.parquet = await import('@iotsim/parquet');
-        await Promise.all([this.parquet.loadParquetWasm(), this.parquet.loadArrow()]);
-      } catch (err) {
-        const missing = ['@iotsim/parquet', 'parquet-wasm', 'apache-arrow'].find((p) =>
-          isModuleMissing(err, p),
-        );
-        if (missing) {
-          throw new SinkConnectError(
-            'file',
-            `format 'parquet' needs ${missing}, which is not installed; install it with: npm install ${missing}`,
-            { cause: err },
-          );
-        }
-        throw err;
-      }
+      this.parquet = await importSdk(
+        '@iotsim/parquet',
+        async () => {
+          const parquet = await import('@iotsim/parquet');
+          await Promise.all([parquet.loadParquetWasm(), parquet.loadArrow()]);
+          return parquet;
+        },
+        'file sink',
+        { hint: "for format 'parquet'", alsoMissing: ['parquet-wasm', 'apache-arrow'] },
+      );
     }
     this.logger.debug(`file sink: writing ${this.options.format} files to ${dir}`);
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
-    const interval = this.options.rotationS;
-    let i = 0;
-    while (i < records.length) {
-      const first = records[i]!.timestamp;
-      const w = this.windowOf(first);
-      // Records of the open file's window (or late ones) stay in it; a later window rotates.
-      const target = this.current && !(w > this.current.window) ? this.current.window : w;
-      let j = i + 1;
-      if (interval === null) j = records.length;
-      else while (j < records.length && !(this.windowOf(records[j]!.timestamp) > target)) j++;
-      try {
-        const file = await this.fileFor(target, first);
-        await file.write(i === 0 && j === records.length ? records : records.slice(i, j));
-      } catch (err) {
-        await this.discard();
-        throw this.writeError(err, i);
-      }
-      i = j;
-    }
+  write(request: WriteRequest): Promise<void> {
+    // Overlapping writes start one after another, in the order they came.
+    const run = this.tail ? this.tail.then(() => this.put(request)) : this.put(request);
+    const settled = run.then(settle, settle);
+    this.tail = settled;
+    void settled.then(() => {
+      if (this.tail === settled) this.tail = undefined;
+    });
+    return run;
   }
 
   /** Completes the open file: the text flushed, the Parquet footer written. */
   override async close(): Promise<void> {
+    await this.tail;
     const open = this.current;
     this.current = undefined;
     if (open) await open.writer.close();
@@ -140,6 +144,63 @@ export class FileSink extends Sink {
     return `file (${this.options.format}${codec} → ${this.options.path}${rotation})`;
   }
 
+  /** Writes one batch, split across files where it crosses rotation windows. */
+  private async put(request: WriteRequest): Promise<void> {
+    try {
+      this.holdBack(request);
+      const batch = request.batch;
+      const n = batch.size;
+      const interval = this.options.rotationS;
+      let i = 0;
+      while (i < n) {
+        const first = timestampAt(batch, i);
+        const w = this.windowOf(first);
+        // Records of the open file's window (or late ones) stay in it; a later window rotates.
+        const target = this.current && !(w > this.current.window) ? this.current.window : w;
+        const j = interval === null ? n : findStop(batch, i + 1, (t) => this.windowOf(t) > target);
+        try {
+          const file =
+            this.current?.window === target
+              ? this.current.writer
+              : await this.fileFor(target, first);
+          const pending = file.write(sliceBatch(batch, i, j));
+          if (pending) await pending;
+        } catch (err) {
+          await this.discard();
+          throw this.writeError(err, i);
+        }
+        i = j;
+      }
+    } catch (err) {
+      this.noteFailure(request, err);
+      throw err;
+    }
+  }
+
+  /**
+   * With overlapping writes, a batch that failed is retried later by the runner while the writes
+   * after it go on: those are failed too (to be retried after it), so they never land before it.
+   */
+  private holdBack(request: WriteRequest): void {
+    if (this.toRetry.size === 0) return;
+    this.toRetry.delete(request.batchId);
+    for (const [id, error] of this.toRetry) {
+      if (id < request.batchId) {
+        throw new SinkWriteError(
+          `file sink: held back until batch ${id} is retried (it failed: ${error})`,
+          { retryable: true, delivered: 0 },
+        );
+      }
+    }
+  }
+
+  private noteFailure(request: WriteRequest, err: unknown): void {
+    if (!this.overlapping || request.attempt >= this.retryCount) return;
+    if (err instanceof SinkWriteError && !err.retryable) return;
+    if (!this.toRetry.has(request.batchId))
+      this.toRetry.set(request.batchId, err instanceof Error ? err.message : String(err));
+  }
+
   private windowOf(timestamp: number): number {
     const interval = this.options.rotationS;
     if (interval === null) return 0;
@@ -148,7 +209,6 @@ export class FileSink extends Sink {
   }
 
   private async fileFor(window: number, firstTimestamp: number): Promise<RecordFileWriter> {
-    if (this.current?.window === window) return this.current.writer;
     if (this.current) {
       // Complete the previous file before starting the next: a crash can only hurt the open one.
       const done = this.current;
@@ -166,6 +226,7 @@ export class FileSink extends Sink {
     const writer = await this.openUnique(fileStem(start));
     this.current = { writer, window };
     this.created.push(writer.path);
+    this.count('files');
     this.logger.info(`file sink: writing ${writer.path}`);
     return writer;
   }
@@ -192,6 +253,7 @@ export class FileSink extends Sink {
   }
 
   private writeError(err: unknown, delivered: number): SinkWriteError {
+    if (err instanceof SinkWriteError) return err;
     const code = (err as { code?: string }).code;
     const message = err instanceof Error ? err.message : String(err);
     return new SinkWriteError(`file sink: ${message}`, {

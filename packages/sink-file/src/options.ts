@@ -1,11 +1,14 @@
-import type { OptionReader, ThroughputOptions } from '@iotsim/core';
+import type { OptionReader } from '@iotsim/core';
 import type { ParquetCompression, ParquetTimestampType } from '@iotsim/parquet';
 
 /** Output formats: CSV, JSON Lines (`json`, written as `.jsonl`), Parquet. */
 export type FileFormat = 'csv' | 'json' | 'parquet';
 
-/** Options of FileSink (YAML keys in snake_case: `timestamp_type`, `rate_hz`, ...). */
-export interface FileSinkOptions extends ThroughputOptions {
+/**
+ * Options of FileSink (YAML keys in snake_case: `timestamp_type`, `row_group_size`, ...).
+ * Throughput (`batchSize`, `rateHz`, ...) is given beside the sink: `sim.addSink(sink, { batchSize })`.
+ */
+export interface FileSinkOptions {
   /** Output directory, created on connect (with parents). Default `./output`. */
   path?: string;
   /** `csv`, `json` (JSON Lines) or `parquet`. Default `csv`. */

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type * as FsPromises from 'node:fs/promises';
-import type { SensorRecord } from '@iotsim/core';
+import type { SensorRecord, ThroughputOptions } from '@iotsim/core';
 
 const fsp = createRequire(import.meta.url)('fs/promises') as typeof FsPromises;
 
@@ -33,7 +33,7 @@ jest.unstable_mockModule('node:fs/promises', () => ({
 }));
 
 const { SinkRunner, SinkWriteError, SensorRecord: Record_ } = await import('@iotsim/core');
-const { makeRecords, tempDirs, dicts } = await import('@iotsim/test-utils');
+const { makeRecords, tempDirs, dicts, writeRequest } = await import('@iotsim/test-utils');
 const { FileSink } = await import('../src/index.js');
 const { outputFiles, readOutputFile } = await import('./read-back.js');
 
@@ -46,8 +46,9 @@ beforeEach(() => {
 async function run(
   sink: InstanceType<typeof FileSink>,
   records: readonly SensorRecord[],
+  throughput: ThroughputOptions = {},
 ): Promise<ReturnType<InstanceType<typeof SinkRunner>['metrics']>> {
-  const runner = new SinkRunner(sink);
+  const runner = new SinkRunner(sink, { throughput });
   await runner.start();
   runner.enqueue(records);
   await runner.stop(30);
@@ -60,14 +61,12 @@ describe('FileSink disk errors', () => {
     async (format) => {
       otherwise = 'full';
       const dir = await freshDir();
-      const sink = new FileSink({
-        path: dir,
-        format,
+      const sink = new FileSink({ path: dir, format });
+      const m = await run(sink, makeRecords(200, { seed: 41 }), {
         retryCount: 2,
         retryDelayS: 0.01,
         batchSize: 1000,
       });
-      const m = await run(sink, makeRecords(200, { seed: 41 }));
       expect(m.delivered).toBe(0);
       expect(m.failed).toBe(200);
       expect(m.retries).toBe(2);
@@ -84,15 +83,9 @@ describe('FileSink disk errors', () => {
     const records = base.map((r, i) =>
       Record_.fromDict({ ...r.toDict(), timestamp: i < 6 ? 100 + i : 4000 + i }),
     );
-    const sink = new FileSink({
-      path: dir,
-      format: 'json',
-      rotation: '1h',
-      retryCount: 1,
-      retryDelayS: 0.01,
-    });
+    const sink = new FileSink({ path: dir, format: 'json', rotation: '1h' });
     await sink.connect();
-    const err = await sink.write(records).catch((e: unknown) => e);
+    const err = await sink.write(writeRequest(records)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SinkWriteError);
     expect((err as InstanceType<typeof SinkWriteError>).delivered).toBe(6);
     expect((err as InstanceType<typeof SinkWriteError>).retryable).toBe(true);
@@ -106,14 +99,8 @@ describe('FileSink disk errors', () => {
     plan = ['full'];
     const dir = await freshDir();
     const records = makeRecords(300, { seed: 43 });
-    const sink = new FileSink({
-      path: dir,
-      format: 'csv',
-      retryCount: 3,
-      retryDelayS: 0.01,
-      batchSize: 1000,
-    });
-    const m = await run(sink, records);
+    const sink = new FileSink({ path: dir, format: 'csv' });
+    const m = await run(sink, records, { retryCount: 3, retryDelayS: 0.01, batchSize: 1000 });
     expect(m).toMatchObject({ delivered: 300, failed: 0, retries: 1 });
     const files = await outputFiles(dir);
     expect(files).toHaveLength(1);
@@ -123,8 +110,8 @@ describe('FileSink disk errors', () => {
   it('EACCES is not retried', async () => {
     otherwise = 'denied';
     const dir = await freshDir();
-    const sink = new FileSink({ path: dir, retryCount: 5, retryDelayS: 0.01 });
-    const m = await run(sink, makeRecords(50, { seed: 44 }));
+    const sink = new FileSink({ path: dir });
+    const m = await run(sink, makeRecords(50, { seed: 44 }), { retryCount: 5, retryDelayS: 0.01 });
     expect(m).toMatchObject({ delivered: 0, failed: 50, retries: 0 });
     expect(m.lastError).toMatch(/file sink: EACCES: permission denied, open '.*sensor_data_/);
   });
@@ -136,7 +123,8 @@ describe('FileSink disk errors', () => {
     await sink.connect();
     const records = makeRecords(5_000, { seed: 45 });
     const attempt = async (): Promise<void> => {
-      for (let i = 0; i < records.length; i += 500) await sink.write(records.slice(i, i + 500));
+      for (let i = 0; i < records.length; i += 500)
+        await sink.write(writeRequest(records.slice(i, i + 500)));
       await sink.close();
     };
     const err = (await attempt().catch((e: unknown) => e)) as Error;

@@ -18,6 +18,7 @@ import {
   makeRecords,
   runThrough,
   tempDirs,
+  writeRequest,
 } from '@iotsim/test-utils';
 import { FileSink, fileStem, parseRotation, type FileFormat } from '../src/index.js';
 import { csvHeader, outputFiles, readOutputDir, readOutputFile } from './read-back.js';
@@ -29,7 +30,7 @@ const EXT: Record<FileFormat, string> = { csv: 'csv', json: 'jsonl', parquet: 'p
 
 for (const format of FORMATS) {
   describeSinkConformance(`FileSink (${format})`, {
-    create: async (throughput) => new FileSink({ path: await freshDir(), format, ...throughput }),
+    create: async () => new FileSink({ path: await freshDir(), format }),
     readBack: (sink) => readOutputDir(sink.options.path),
   });
 }
@@ -39,8 +40,8 @@ describe('FileSink round trip', () => {
     const dir = await freshDir();
     const records = makeRecords(3_000, { seed: 21 });
     expect(records.some((r) => r.unit === '°C' && r.sensor_name.includes('"'))).toBe(true);
-    const sink = new FileSink({ path: dir, format, batchSize: 256 });
-    const m = await runThrough(sink, records);
+    const sink = new FileSink({ path: dir, format });
+    const m = await runThrough(sink, records, { throughput: { batchSize: 256 } });
     expect(m.delivered).toBe(3_000);
     const files = await outputFiles(dir);
     expect(files).toEqual([`${fileStem(records[0]!.timestamp)}.${EXT[format]}`]);
@@ -133,8 +134,8 @@ describe('FileSink rotation', () => {
       const records = week();
       expect(Math.min(...records.map((r) => r.timestamp))).toBe(START);
       expect(Math.max(...records.map((r) => r.timestamp))).toBeLessThan(START + 7 * DAY);
-      const sink = new FileSink({ path: dir, format, rotation: '1d', batchSize: 500 });
-      const m = await runThrough(sink, records, { tick: 173 });
+      const sink = new FileSink({ path: dir, format, rotation: '1d' });
+      const m = await runThrough(sink, records, { tick: 173, throughput: { batchSize: 500 } });
       expect(m.delivered).toBe(records.length);
       const files = await outputFiles(dir);
       expect(files).toEqual(
@@ -162,7 +163,7 @@ describe('FileSink rotation', () => {
     const records = [at(0, t0), at(1, t0 + 100), at(2, t0 + 400), at(3, t0 + 2000)];
     const sink = new FileSink({ path: dir, format: 'json', rotation: '5m' });
     await sink.connect();
-    await sink.write(records);
+    await sink.write(writeRequest(records));
     await sink.close();
     expect(await outputFiles(dir)).toEqual([
       'sensor_data_20240506_130500.jsonl',
@@ -179,8 +180,8 @@ describe('FileSink rotation', () => {
       SensorRecord.fromDict({ ...base[i]!.toDict(), timestamp: t });
     const sink = new FileSink({ path: dir, format: 'csv', rotation: '1h' });
     await sink.connect();
-    await sink.write([at(0, 3600 * 10), at(1, 3600 * 11)]);
-    await sink.write([at(2, 3600 * 10 + 5)]);
+    await sink.write(writeRequest([at(0, 3600 * 10), at(1, 3600 * 11)]));
+    await sink.write(writeRequest([at(2, 3600 * 10 + 5)]));
     await sink.close();
     const files = await outputFiles(dir);
     expect(files).toHaveLength(2);
@@ -211,7 +212,8 @@ describe('FileSink rotation', () => {
     const records = makeRecords(600, { start: 0, step: 20, awkward: false, seed: 34 });
     const sink = new FileSink({ path: dir, format: 'parquet', rotation: '1m' });
     await sink.connect();
-    for (let i = 0; i < records.length; i += 100) await sink.write(records.slice(i, i + 100));
+    for (let i = 0; i < records.length; i += 100)
+      await sink.write(writeRequest(records.slice(i, i + 100)));
     const files = await outputFiles(dir);
     expect(files.length).toBeGreaterThan(2);
     const last = files.pop()!;
@@ -226,8 +228,8 @@ describe('FileSink rotation', () => {
     async (format) => {
       const dir = await freshDir();
       const records = makeRecords(20_000, { start: 0, step: 30, awkward: true, seed: 35 });
-      const sink = new FileSink({ path: dir, format, rotation: '30m', batchSize: 300 });
-      const runner = new SinkRunner(sink);
+      const sink = new FileSink({ path: dir, format, rotation: '30m' });
+      const runner = new SinkRunner(sink, { throughput: { batchSize: 300 } });
       await runner.start();
       for (let i = 0; i < 12_000; i += 150) runner.enqueue(records.slice(i, i + 150));
       await runner.stop(60);
@@ -293,13 +295,18 @@ describe('FileSink options', () => {
     expect(() => new FileSink({ format: 'csv', compression: 'zstd' })).toThrow(
       /compression: applies only to format 'parquet'/,
     );
-    expect(() => new FileSink({ maxInFlight: 2 })).toThrow(/maxInFlight: must be 1/);
+    expect(() => new FileSink({ maxInFlight: 2 } as never)).toThrow(
+      /maxInFlight: is a throughput option/,
+    );
+    expect(() => new SinkRunner(new FileSink(), { throughput: { maxInFlight: 65 } })).toThrow(
+      /maxInFlight: must be <= 64 for the file sink/,
+    );
   });
 
   it('has the original defaults and a secret-free description', () => {
     const sink = new FileSink();
     expect(sink.options).toMatchObject({ path: './output', format: 'csv', rotation: null });
-    expect(sink.throughput.batchSize).toBe(100);
+    expect(new SinkRunner(sink).throughput.batchSize).toBe(100);
     expect(new FileSink({ format: 'parquet', rotation: '1h', path: '/data' }).describe()).toBe(
       'file (parquet snappy → /data, rotation 1h)',
     );

@@ -1,4 +1,10 @@
-import { DataGenerator, SensorRecord, type SensorRecordDict } from '@iotsim/core';
+import {
+  DataGenerator,
+  RecordBatch,
+  SensorRecord,
+  type SensorRecordDict,
+  type WriteRequest,
+} from '@iotsim/core';
 
 /** Options of `makeRecords`. */
 export interface MakeRecordsOptions {
@@ -61,4 +67,22 @@ export function chunked<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+let nextTestBatchId = 1_000_000;
+
+/** A WriteRequest for calling `sink.write` directly in a test (a fresh batch id, attempt 0). */
+export function writeRequest(
+  records: readonly SensorRecord[],
+  options: { batchId?: number; attempt?: number; signal?: AbortSignal } = {},
+): WriteRequest {
+  const batch = RecordBatch.of(records);
+  return {
+    batchId: options.batchId ?? nextTestBatchId++,
+    attempt: options.attempt ?? 0,
+    size: batch.size,
+    records,
+    batch,
+    signal: options.signal ?? new AbortController().signal,
+  };
 }
