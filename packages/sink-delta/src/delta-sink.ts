@@ -4,10 +4,12 @@ import {
   Sink,
   SinkConnectError,
   SinkWriteError,
+  importSdk,
   isModuleMissing,
-  parseSinkOptions,
+  readSinkOptions,
   type ConfigIssue,
   type SensorRecord,
+  type WriteRequest,
 } from '@iotsim/core';
 import type * as ParquetModule from '@iotsim/parquet';
 import {
@@ -38,7 +40,12 @@ import {
   parseLastCheckpoint,
   type LastCheckpoint,
 } from './checkpoint.js';
-import { readDeltaOptions, type DeltaSinkOptions, type ResolvedDeltaOptions } from './options.js';
+import {
+  readDeltaOptions,
+  SECRET_STORAGE_KEYS,
+  type DeltaSinkOptions,
+  type ResolvedDeltaOptions,
+} from './options.js';
 import { groupByPartition, logPathFor } from './partition.js';
 import { S3Storage, s3Settings } from './s3-storage.js';
 import { computeStats } from './stats.js';
@@ -66,7 +73,8 @@ export class DeltaTableMismatchError extends ConfigError {
 
 /** What the pending (not yet committed) batch already has on storage, for retries. */
 interface PendingBatch {
-  readonly first: SensorRecord;
+  /** The runner's batch id: its retries carry the same one. */
+  readonly batchId: number;
   readonly length: number;
   readonly seq: number;
   readonly adds: AddAction[];
@@ -82,7 +90,7 @@ interface PendingBatch {
  * const sink = new DeltaSink({ tablePath: '/data/delta/sensors', partitionBy: ['industry'], batchSize: 10_000 });
  */
 export class DeltaSink extends Sink {
-  readonly type = 'delta';
+  static override readonly type = 'delta';
   /** The validated options. */
   readonly options: ResolvedDeltaOptions;
   /** Commits this sink has made. */
@@ -104,9 +112,11 @@ export class DeltaSink extends Sink {
   private pending: PendingBatch | undefined;
 
   constructor(options: DeltaSinkOptions = {}) {
-    const { throughput, own } = parseSinkOptions(options, readDeltaOptions);
-    super(throughput);
+    super();
+    const own = readSinkOptions(options, readDeltaOptions);
     this.options = own;
+    for (const [key, value] of Object.entries(own.storageOptions))
+      if (SECRET_STORAGE_KEYS.has(key)) this.registerSecret(value);
     this.schema = recordSchema(own.timestampType);
     this.overwritePending = own.mode === 'overwrite';
   }
@@ -130,17 +140,11 @@ export class DeltaSink extends Sink {
 
   async connect(): Promise<void> {
     const o = this.options;
-    try {
-      this.parquet = await import('@iotsim/parquet');
-    } catch (err) {
-      if (isModuleMissing(err, '@iotsim/parquet'))
-        throw new SinkConnectError(
-          this.type,
-          'the Parquet writer @iotsim/parquet is not installed: npm install @iotsim/parquet',
-          { cause: err },
-        );
-      throw err;
-    }
+    this.parquet = await importSdk(
+      '@iotsim/parquet',
+      () => import('@iotsim/parquet'),
+      'delta sink',
+    );
     let storage: TableStorage;
     if (this.isS3) {
       storage = new S3Storage(o.tablePath, s3Settings(o.storageOptions));
@@ -188,17 +192,20 @@ export class DeltaSink extends Sink {
     );
   }
 
-  async write(records: readonly SensorRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async write(request: WriteRequest): Promise<void> {
+    if (request.size === 0) return;
     const storage = this.requireStorage();
-    // A retry of the batch whose commit failed: reuse its data files and transaction number, so
-    // that a commit which did land (an ambiguous failure) is recognised and not made twice.
+    // A retry of the batch whose commit failed (same batch id): reuse its data files and
+    // transaction number, so that a commit which did land (an ambiguous failure) is recognised
+    // and not made twice.
     let batch = this.pending;
-    if (batch && (batch.first !== records[0] || batch.length !== records.length)) batch = undefined;
+    if (batch && (batch.batchId !== request.batchId || batch.length !== request.size))
+      batch = undefined;
     if (batch) await this.refresh();
     else {
+      const records = request.records;
       const adds = await this.writeDataFiles(storage, records);
-      batch = { first: records[0]!, length: records.length, seq: ++this.seq, adds };
+      batch = { batchId: request.batchId, length: records.length, seq: ++this.seq, adds };
       this.pending = batch;
     }
     await this.commit(storage, batch);
@@ -291,6 +298,7 @@ export class DeltaSink extends Sink {
       if (await storage.putIfAbsent(commitPath(version), Buffer.from(serializeCommit(actions)))) {
         this.state.apply(version, actions);
         this.commits++;
+        this.count('commits');
         this.overwritePending = false;
         if (attempt > 1)
           this.logger.debug(`delta: committed version ${version} after ${attempt - 1} clash(es)`);
@@ -300,6 +308,7 @@ export class DeltaSink extends Sink {
       }
       // Another writer took this version: catch up with the log, check it, try the next one.
       this.clashes++;
+      this.count('clashes');
       await this.refresh();
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * attempt)));
     }

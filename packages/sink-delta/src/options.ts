@@ -1,4 +1,4 @@
-import { registerSecret, type OptionReader, type ThroughputOptions } from '@iotsim/core';
+import type { OptionReader } from '@iotsim/core';
 import { closestNames } from '@iotsim/core';
 
 /** How each batch is committed on the first write of a run. */
@@ -11,7 +11,7 @@ export type DeltaTimestampType = 'double' | 'timestamp';
 export type DeltaCompression = 'snappy' | 'zstd' | 'gzip' | 'lz4' | 'none';
 
 /** Options of `DeltaSink` (TypeScript names; YAML uses the snake_case keys). */
-export interface DeltaSinkOptions extends ThroughputOptions {
+export interface DeltaSinkOptions {
   /** Table location: a local directory, a `file://` URL or `s3://bucket/prefix`. Default `/tmp/delta/sensors`. */
   tablePath?: string;
   /** `append` (default) adds to the table; `overwrite` replaces its contents with the run's first batch, then appends. */
@@ -84,7 +84,8 @@ export const IGNORED_STORAGE_KEYS = [
   'AWS_COPY_IF_NOT_EXISTS',
 ] as const;
 
-const SECRET_KEYS = new Set(['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
+/** Storage options whose values are credentials: the sink registers them as secrets. */
+export const SECRET_STORAGE_KEYS = new Set(['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
 
 /** Reads and validates DeltaSink's own options, reporting every problem through `r`. */
 export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
@@ -137,7 +138,6 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
       );
       continue;
     }
-    if (SECRET_KEYS.has(upper)) registerSecret(value);
     storageOptions[upper] = value;
   }
 

@@ -2,7 +2,7 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import type { Logger, SensorRecord } from '@iotsim/core';
-import { dicts, makeRecords, tempDirs } from '@iotsim/test-utils';
+import { dicts, makeRecords, tempDirs, writeRequest } from '@iotsim/test-utils';
 import { parquetReadObjects } from 'hyparquet';
 import {
   DeltaSink,
@@ -16,7 +16,7 @@ import {
 } from '../src/index.js';
 import { completeCheckpoints, tombstoneRetentionMs } from '../src/checkpoint.js';
 import type { TableState } from '../src/log.js';
-import { liveFiles, readLog, readTable, sortDicts } from './read-table.js';
+import { contextFor, deltaSink, liveFiles, readLog, readTable, sortDicts } from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-ckpt-');
 
@@ -39,10 +39,10 @@ async function writeBatches(
   batchSize: number,
   logger: Logger = capture(),
 ): Promise<void> {
-  sink.attach({ logger });
+  sink.attach(contextFor(logger));
   await sink.connect();
   for (let i = 0; i < records.length; i += batchSize)
-    await sink.write(records.slice(i, i + batchSize));
+    await sink.write(writeRequest(records.slice(i, i + batchSize)));
   await sink.close();
 }
 
@@ -52,8 +52,8 @@ async function connectedState(
   logger: Logger = capture(),
   partitionBy = ['industry'],
 ): Promise<{ sink: DeltaSink; state: TableState }> {
-  const sink = new DeltaSink({ tablePath: path, partitionBy });
-  sink.attach({ logger });
+  const sink = deltaSink({ tablePath: path, partitionBy });
+  sink.attach(contextFor(logger));
   await sink.connect();
   const state = (sink as unknown as { state: TableState }).state;
   await sink.close();
@@ -196,7 +196,7 @@ describe('DeltaSink checkpoints on a local table', () => {
   it('writes checkpoints at versions 9 and 19 of 25 commits; _last_checkpoint points at 19', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(250, { seed: 31 });
-    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'] });
+    const sink = deltaSink({ tablePath: path, partitionBy: ['industry'] });
     const logger = capture();
     await writeBatches(sink, records, 10, logger);
     expect(logger.warnings).toEqual([]);
@@ -255,7 +255,7 @@ describe('DeltaSink checkpoints on a local table', () => {
   it('replay from the checkpoint gives the same state as a full replay, and needs no older commits', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(250, { seed: 32 });
-    await writeBatches(new DeltaSink({ tablePath: path, partitionBy: ['industry'] }), records, 10);
+    await writeBatches(deltaSink({ tablePath: path, partitionBy: ['industry'] }), records, 10);
 
     const fromCheckpoint = await connectedState(path);
     expect(fromCheckpoint.sink.replayedFromCheckpoint).toBe(19);
@@ -278,7 +278,7 @@ describe('DeltaSink checkpoints on a local table', () => {
       await rm(join(path, '_delta_log', `${String(v).padStart(20, '0')}.json`));
     await rm(join(path, '_delta_log', checkpointFileName(9)));
     const more = makeRecords(30, { seed: 33, start: 1_800_000_000 });
-    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'] });
+    const sink = deltaSink({ tablePath: path, partitionBy: ['industry'] });
     await writeBatches(sink, more, 10);
     expect(sink.replayedFromCheckpoint).toBe(19);
     expect(sink.version).toBe(27);
@@ -296,20 +296,20 @@ describe('DeltaSink checkpoints on a local table', () => {
 
   it('writes no checkpoint with checkpointInterval 0', async () => {
     const path = join(await freshDir(), 't');
-    const sink = new DeltaSink({ tablePath: path, checkpointInterval: 0 });
+    const sink = deltaSink({ tablePath: path, checkpointInterval: 0 });
     await writeBatches(sink, makeRecords(120, { seed: 34 }), 10);
     expect(sink.commits).toBe(12);
     expect(sink.checkpoints).toBe(0);
     expect((await logNames(path)).filter((n) => !n.endsWith('.json'))).toEqual([]);
     expect(DeltaSink.fromConfig({ checkpoint_interval: 0 }).options.checkpointInterval).toBe(0);
-    expect(new DeltaSink().options.checkpointInterval).toBe(10);
-    expect(() => new DeltaSink({ checkpointInterval: -1 })).toThrow(/checkpointInterval/);
+    expect(deltaSink().options.checkpointInterval).toBe(10);
+    expect(() => deltaSink({ checkpointInterval: -1 })).toThrow(/checkpointInterval/);
   });
 
   it('falls back to an older checkpoint, then to a full replay, when checkpoints are corrupt', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(250, { seed: 35 });
-    await writeBatches(new DeltaSink({ tablePath: path, partitionBy: ['industry'] }), records, 10);
+    await writeBatches(deltaSink({ tablePath: path, partitionBy: ['industry'] }), records, 10);
     const reference = await connectedState(path);
 
     await writeFile(join(path, '_delta_log', checkpointFileName(19)), 'not parquet at all');
@@ -331,7 +331,7 @@ describe('DeltaSink checkpoints on a local table', () => {
     // A checkpoint whose action count disagrees with _last_checkpoint is not trusted either.
     const path2 = join(await freshDir(), 't2');
     await writeBatches(
-      new DeltaSink({ tablePath: path2, partitionBy: ['industry'] }),
+      deltaSink({ tablePath: path2, partitionBy: ['industry'] }),
       makeRecords(100, { seed: 36 }),
       10,
     );
@@ -347,9 +347,9 @@ describe('DeltaSink checkpoints on a local table', () => {
 
   it('a failing checkpoint write never fails the batch', async () => {
     const path = join(await freshDir(), 't');
-    const sink = new DeltaSink({ tablePath: path, checkpointInterval: 2 });
+    const sink = deltaSink({ tablePath: path, checkpointInterval: 2 });
     const logger = capture();
-    sink.attach({ logger });
+    sink.attach(contextFor(logger));
     await sink.connect();
     const storage = (sink as unknown as { storage: LocalStorage }).storage;
     const put = storage.putIfAbsent.bind(storage);
@@ -358,7 +358,7 @@ describe('DeltaSink checkpoints on a local table', () => {
       return put(p, bytes);
     };
     const records = makeRecords(50, { seed: 37 });
-    for (let i = 0; i < 50; i += 10) await sink.write(records.slice(i, i + 10));
+    for (let i = 0; i < 50; i += 10) await sink.write(writeRequest(records.slice(i, i + 10)));
     await sink.close();
     expect(sink.commits).toBe(5);
     expect(sink.checkpoints).toBe(0);
@@ -370,14 +370,14 @@ describe('DeltaSink checkpoints on a local table', () => {
   it('keeps remove tombstones of an overwrite in the checkpoint', async () => {
     const path = join(await freshDir(), 't');
     await writeBatches(
-      new DeltaSink({ tablePath: path, checkpointInterval: 0 }),
+      deltaSink({ tablePath: path, checkpointInterval: 0 }),
       makeRecords(20, { seed: 38 }),
       10,
     );
     const removed = [...(await liveFiles(path)).keys()].sort();
     const fresh = makeRecords(20, { seed: 39, start: 1_800_000_000 });
     await writeBatches(
-      new DeltaSink({ tablePath: path, mode: 'overwrite', checkpointInterval: 4 }),
+      deltaSink({ tablePath: path, mode: 'overwrite', checkpointInterval: 4 }),
       fresh,
       10,
     );

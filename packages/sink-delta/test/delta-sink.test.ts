@@ -1,8 +1,8 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, SensorRecord, SinkRunner, redact } from '@iotsim/core';
-import { dicts, makeRecords, runThrough, tempDirs } from '@iotsim/test-utils';
+import { ConfigError, Redactor, SensorRecord, SinkRunner } from '@iotsim/core';
+import { dicts, makeRecords, tempDirs } from '@iotsim/test-utils';
 import {
   DeltaSink,
   DeltaTableMismatchError,
@@ -23,6 +23,9 @@ import {
   readLog,
   readTable,
   sortDicts,
+  deltaSink,
+  runDelta,
+  runnerFor,
 } from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-');
@@ -31,7 +34,7 @@ describeDeltaConformance('delta (local, hyparquet reader)', freshDir, readTable)
 
 describe('DeltaSink options', () => {
   it('has the original defaults', () => {
-    const s = new DeltaSink();
+    const s = deltaSink();
     expect(s.options).toMatchObject({
       tablePath: '/tmp/delta/sensors',
       mode: 'append',
@@ -40,7 +43,7 @@ describe('DeltaSink options', () => {
       timestampType: 'double',
       compression: 'snappy',
     });
-    expect(s.throughput.batchSize).toBe(100);
+    expect(new SinkRunner(s).throughput.batchSize).toBe(100);
     expect(s.type).toBe('delta');
   });
 
@@ -82,7 +85,7 @@ describe('DeltaSink options', () => {
   });
 
   it('accepts storage option keys in any case and registers secrets', () => {
-    const s = new DeltaSink({
+    const s = deltaSink({
       tablePath: 's3://bucket/p',
       storageOptions: {
         aws_access_key_id: 'AKIDEXAMPLE',
@@ -91,13 +94,14 @@ describe('DeltaSink options', () => {
       },
     });
     expect(s.options.storageOptions.AWS_SECRET_ACCESS_KEY).toBe('sekrit-delta-key');
-    expect(redact('failed with sekrit-delta-key')).toBe('failed with ***');
+    expect(s.secrets).toContain('sekrit-delta-key');
+    expect(new Redactor().watch(s).redact('failed with sekrit-delta-key')).toBe('failed with ***');
     expect(s.describe()).not.toContain('sekrit');
     expect(s.isS3).toBe(true);
   });
 
   it('rejects s3:// without a bucket', () => {
-    expect(() => new DeltaSink({ tablePath: 's3:///x' })).toThrow(/needs a bucket name/);
+    expect(() => deltaSink({ tablePath: 's3:///x' })).toThrow(/needs a bucket name/);
   });
 });
 
@@ -178,12 +182,12 @@ describe('DeltaSink on a local table', () => {
   it('writes one commit per batch: protocol and metaData first, then add actions with stats', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(500, { seed: 21 });
-    const sink = new DeltaSink({
+    const sink = deltaSink({
       tablePath: `file://${path}`,
       partitionBy: ['industry'],
       batchSize: 100,
     });
-    const m = await runThrough(sink, records, { tick: 100 });
+    const m = await runDelta(sink, records, { tick: 100 });
     expect(m.delivered).toBe(500);
     const log = await readLog(path);
     expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3, 4]);
@@ -227,8 +231,8 @@ describe('DeltaSink on a local table', () => {
 
   it('leaves partition columns out of the data files', async () => {
     const path = join(await freshDir(), 't');
-    await runThrough(
-      new DeltaSink({ tablePath: path, partitionBy: ['industry', 'fault_active'] }),
+    await runDelta(
+      deltaSink({ tablePath: path, partitionBy: ['industry', 'fault_active'] }),
       makeRecords(120),
     );
     const files = await liveFiles(path);
@@ -252,8 +256,8 @@ describe('DeltaSink on a local table', () => {
 
   it('splits partitions into files of at most targetFileRows', async () => {
     const path = join(await freshDir(), 't');
-    await runThrough(
-      new DeltaSink({ tablePath: path, targetFileRows: 30, batchSize: 100 }),
+    await runDelta(
+      deltaSink({ tablePath: path, targetFileRows: 30, batchSize: 100 }),
       makeRecords(100),
       { tick: 100 },
     );
@@ -280,8 +284,8 @@ describe('DeltaSink on a local table', () => {
   it('moves to the next version when another writer took one', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(200, { seed: 5 });
-    const sink = new DeltaSink({ tablePath: path, batchSize: 100 });
-    const runner = new SinkRunner(sink);
+    const sink = deltaSink({ tablePath: path, batchSize: 100 });
+    const runner = runnerFor(sink);
     await runner.start();
     runner.enqueue(records.slice(0, 100));
     while (runner.metrics().delivered < 100) await new Promise((r) => setTimeout(r, 5));
@@ -304,12 +308,12 @@ describe('DeltaSink on a local table', () => {
     const a = makeRecords(600, { seed: 1, industries: ['mining'] });
     const b = makeRecords(600, { seed: 2, industries: ['aerospace'] });
     const sinks = [
-      new DeltaSink({ tablePath: path, batchSize: 20 }),
-      new DeltaSink({ tablePath: path, batchSize: 20 }),
+      deltaSink({ tablePath: path, batchSize: 20 }),
+      deltaSink({ tablePath: path, batchSize: 20 }),
     ];
     const [ma, mb] = await Promise.all([
-      runThrough(sinks[0]!, a, { tick: 20 }),
-      runThrough(sinks[1]!, b, { tick: 20 }),
+      runDelta(sinks[0]!, a, { tick: 20 }),
+      runDelta(sinks[1]!, b, { tick: 20 }),
     ]);
     expect(ma.delivered + mb.delivered).toBe(1200);
     const log = await readLog(path);
@@ -324,7 +328,7 @@ describe('DeltaSink on a local table', () => {
 
   it('does not commit a batch twice when a commit landed but reported failure', async () => {
     const path = join(await freshDir(), 't');
-    const sink = new DeltaSink({ tablePath: path, batchSize: 50, retryDelayS: 0.01 });
+    const sink = deltaSink({ tablePath: path, batchSize: 50, retryDelayS: 0.01 });
     await sink.connect();
     const storage = (sink as unknown as { storage: LocalStorage }).storage;
     const put = storage.putIfAbsent.bind(storage);
@@ -338,7 +342,7 @@ describe('DeltaSink on a local table', () => {
       return ok;
     };
     await sink.close();
-    const runner = new SinkRunner(sink);
+    const runner = runnerFor(sink);
     (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
     (sink as unknown as { storage: LocalStorage }).storage = storage;
     await runner.start();
@@ -356,20 +360,18 @@ describe('DeltaSink on a local table', () => {
   it('overwrite removes every live file in one commit, then appends', async () => {
     const path = join(await freshDir(), 't');
     const old = makeRecords(100, { seed: 1 });
-    await runThrough(
-      new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 50 }),
-      old,
-      { tick: 50 },
-    );
+    await runDelta(deltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 50 }), old, {
+      tick: 50,
+    });
     const before = await liveFiles(path);
     const fresh = makeRecords(120, { seed: 2, start: 1_800_000_000 });
-    const sink = new DeltaSink({
+    const sink = deltaSink({
       tablePath: path,
       partitionBy: ['industry'],
       mode: 'overwrite',
       batchSize: 60,
     });
-    await runThrough(sink, fresh, { tick: 60 });
+    await runDelta(sink, fresh, { tick: 60 });
     const log = await readLog(path);
     expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3]);
     const removes = log[2]!.actions.filter((a) => a.remove).map((a) => a.remove!);
@@ -389,11 +391,8 @@ describe('DeltaSink on a local table', () => {
 
   it('refuses a table whose schema or partitioning differs, at connect', async () => {
     const path = join(await freshDir(), 't');
-    await runThrough(
-      new DeltaSink({ tablePath: path, partitionBy: ['industry'] }),
-      makeRecords(10),
-    );
-    const ts = new DeltaSink({
+    await runDelta(deltaSink({ tablePath: path, partitionBy: ['industry'] }), makeRecords(10));
+    const ts = deltaSink({
       tablePath: path,
       partitionBy: ['industry'],
       timestampType: 'timestamp',
@@ -402,7 +401,7 @@ describe('DeltaSink on a local table', () => {
     await expect(ts.connect()).rejects.toThrow(
       /column timestamp is double in the table but timestamp in our records \(set timestamp_type: double\)/,
     );
-    const part = new DeltaSink({ tablePath: path, partitionBy: ['sensor_type'] });
+    const part = deltaSink({ tablePath: path, partitionBy: ['sensor_type'] });
     await expect(part.connect()).rejects.toThrow(
       /partitioned by \[industry\] but partition_by is \[sensor_type\]/,
     );
@@ -410,18 +409,20 @@ describe('DeltaSink on a local table', () => {
 
   it('refuses a table whose schema lacks a record column', async () => {
     const path = join(await freshDir(), 't');
-    await runThrough(new DeltaSink({ tablePath: path }), makeRecords(10));
+    await runDelta(deltaSink({ tablePath: path }), makeRecords(10));
     const file = join(path, '_delta_log', commitFileName(0));
     const text = await readFile(file, 'utf8');
     await writeFile(file, text.replace(/\{\\"name\\":\\"device_id\\"[^}]*\{\}\},/, ''));
-    const err = await new DeltaSink({ tablePath: path }).connect().catch((e: unknown) => e);
+    const err = await deltaSink({ tablePath: path })
+      .connect()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeltaTableMismatchError);
     expect((err as Error).message).toContain('the table has no column device_id');
   });
 
   it('refuses a table with column invariants it cannot enforce', async () => {
     const path = join(await freshDir(), 't');
-    await runThrough(new DeltaSink({ tablePath: path }), makeRecords(10));
+    await runDelta(deltaSink({ tablePath: path }), makeRecords(10));
     const file = join(path, '_delta_log', commitFileName(0));
     const text = await readFile(file, 'utf8');
     const invariant = JSON.stringify({
@@ -442,7 +443,7 @@ describe('DeltaSink on a local table', () => {
       ),
     );
     expect(await readFile(file, 'utf8')).not.toBe(text);
-    await expect(new DeltaSink({ tablePath: path }).connect()).rejects.toThrow(
+    await expect(deltaSink({ tablePath: path }).connect()).rejects.toThrow(
       /column value has an invariant/,
     );
   });
@@ -450,7 +451,7 @@ describe('DeltaSink on a local table', () => {
   it('names the table when the directory cannot be created', async () => {
     const file = join(await freshDir(), 'plain-file');
     await writeFile(file, 'x');
-    await expect(new DeltaSink({ tablePath: join(file, 'table') }).connect()).rejects.toThrow(
+    await expect(deltaSink({ tablePath: join(file, 'table') }).connect()).rejects.toThrow(
       /delta sink: cannot open table .*plain-file\/table/,
     );
   });

@@ -2,11 +2,17 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { dicts, makeRecords, runThrough, serviceEnv, tempDirs } from '@iotsim/test-utils';
-import { DeltaSink, S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
+import { dicts, makeRecords, serviceEnv, tempDirs } from '@iotsim/test-utils';
+import { S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
 import { s3Settings } from '../src/s3-storage.js';
 import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
-import { DELTA_TYPES, describeDeltaConformance, sortDicts } from './read-table.js';
+import {
+  DELTA_TYPES,
+  deltaSink,
+  describeDeltaConformance,
+  runDelta,
+  sortDicts,
+} from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-svc-');
 
@@ -23,13 +29,13 @@ describe('delta-rs reads what DeltaSink writes', () => {
       const path = join(await freshDir(), 't');
       const records = makeRecords(700, { seed: 31, start: 1_700_000_000.123456 });
       // sensor_name values include `tank "A", level`: quotes, comma and space in a partition directory.
-      const sink = new DeltaSink({
+      const sink = deltaSink({
         tablePath: path,
         partitionBy: ['industry', 'sensor_name'],
         timestampType,
         batchSize: 100,
       });
-      const m = await runThrough(sink, records, { tick: 100 });
+      const m = await runDelta(sink, records, { tick: 100 });
       expect(m.delivered).toBe(700);
       const view = await readWithDeltaRs(path);
       expect(view.version).toBe(sink.commits - 1);
@@ -58,7 +64,7 @@ describe('delta-rs reads what DeltaSink writes', () => {
     const a = makeRecords(150, { seed: 41 });
     const b = makeRecords(120, { seed: 42, start: 1_750_000_000 });
     const c = makeRecords(130, { seed: 43, start: 1_760_000_000 });
-    await runThrough(new DeltaSink({ tablePath: path, batchSize: 50 }), a, { tick: 50 });
+    await runDelta(deltaSink({ tablePath: path, batchSize: 50 }), a, { tick: 50 });
     const rowsFile = join(await freshDir(), 'rows.jsonl');
     await writeFile(
       rowsFile,
@@ -67,8 +73,8 @@ describe('delta-rs reads what DeltaSink writes', () => {
         .join('\n') + '\n',
     );
     await appendWithDeltaRs(path, rowsFile);
-    const again = new DeltaSink({ tablePath: path, batchSize: 50 });
-    await runThrough(again, c, { tick: 50 });
+    const again = deltaSink({ tablePath: path, batchSize: 50 });
+    await runDelta(again, c, { tick: 50 });
     expect(again.commits).toBe(3);
     const view = await readWithDeltaRs(path);
     expect(view.version).toBe(3 + 1 + 3 - 1);
@@ -79,11 +85,11 @@ describe('delta-rs reads what DeltaSink writes', () => {
     const path = join(await freshDir(), 't');
     const a = makeRecords(400, { seed: 51, industries: ['mining'] });
     const b = makeRecords(400, { seed: 52, industries: ['utilities'] });
-    const s1 = new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 25 });
-    const s2 = new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 25 });
+    const s1 = deltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 25 });
+    const s2 = deltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 25 });
     const [m1, m2] = await Promise.all([
-      runThrough(s1, a, { tick: 25 }),
-      runThrough(s2, b, { tick: 25 }),
+      runDelta(s1, a, { tick: 25 }),
+      runDelta(s2, b, { tick: 25 }),
     ]);
     expect(m1.delivered + m2.delivered).toBe(800);
     expect(s1.commits + s2.commits).toBe(32);
@@ -97,18 +103,16 @@ describe('delta-rs reads what DeltaSink writes', () => {
     const path = join(await freshDir(), 't');
     const old = makeRecords(100, { seed: 61 });
     const fresh = makeRecords(80, { seed: 62, start: 1_800_000_000 });
-    await runThrough(
-      new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 100 }),
-      old,
-      { tick: 100 },
-    );
-    const sink = new DeltaSink({
+    await runDelta(deltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 100 }), old, {
+      tick: 100,
+    });
+    const sink = deltaSink({
       tablePath: path,
       partitionBy: ['industry'],
       mode: 'overwrite',
       batchSize: 40,
     });
-    await runThrough(sink, fresh, { tick: 40 });
+    await runDelta(sink, fresh, { tick: 40 });
     const now = await readWithDeltaRs(path);
     expect(now.version).toBe(2);
     expect(sortDicts(now.rows)).toEqual(sortDicts(dicts(fresh)));
@@ -141,8 +145,8 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
   it('delta-rs reads a table with our checkpoints, also once the commits they cover are gone', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(500, { seed: 81 });
-    const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 20 });
-    await runThrough(sink, records, { tick: 20 });
+    const sink = deltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 20 });
+    await runDelta(sink, records, { tick: 20 });
     expect(sink.commits).toBe(25);
     expect(sink.checkpoints).toBe(2);
     const names = await readdir(join(path, '_delta_log'));
@@ -175,10 +179,10 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
     const a = makeRecords(100, { seed: 82 });
     const b = makeRecords(90, { seed: 83, start: 1_750_000_000 });
     const c = makeRecords(90, { seed: 84, start: 1_760_000_000 });
-    await runThrough(new DeltaSink({ tablePath: path, batchSize: 10 }), a, { tick: 10 }); // 0..9
+    await runDelta(deltaSink({ tablePath: path, batchSize: 10 }), a, { tick: 10 }); // 0..9
     await appendWithDeltaRs(path, await rowsFile(b)); // version 10, by delta-rs
-    const again = new DeltaSink({ tablePath: path, batchSize: 10 });
-    await runThrough(again, c, { tick: 10 }); // 11..19: our checkpoint at 19 holds delta-rs's add
+    const again = deltaSink({ tablePath: path, batchSize: 10 });
+    await runDelta(again, c, { tick: 10 }); // 11..19: our checkpoint at 19 holds delta-rs's add
     expect(again.replayedFromCheckpoint).toBe(9);
     expect(again.checkpoints).toBe(1);
     await cleanUpLog(path, 19);
@@ -192,12 +196,12 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
     const a = makeRecords(60, { seed: 85 });
     const b = makeRecords(40, { seed: 86, start: 1_750_000_000 });
     const c = makeRecords(50, { seed: 87, start: 1_760_000_000 });
-    await runThrough(new DeltaSink({ tablePath: path, batchSize: 20 }), a, { tick: 20 }); // 0..2
+    await runDelta(deltaSink({ tablePath: path, batchSize: 20 }), a, { tick: 20 }); // 0..2
     await appendWithDeltaRs(path, await rowsFile(b)); // 3
     await checkpointWithDeltaRs(path); // delta-rs's checkpoint of version 3
     await cleanUpLog(path, 3);
-    const sink = new DeltaSink({ tablePath: path, batchSize: 25 });
-    await runThrough(sink, c, { tick: 25 }); // 4, 5
+    const sink = deltaSink({ tablePath: path, batchSize: 25 });
+    await runDelta(sink, c, { tick: 25 }); // 4, 5
     expect(sink.replayedFromCheckpoint).toBe(3);
     expect(sink.version).toBe(5);
     const view = await readWithDeltaRs(path);
@@ -247,21 +251,21 @@ describe('DeltaSink on S3 (moto)', () => {
     const tablePath = `s3://${bucket}/delta/sensors`;
     const a = makeRecords(300, { seed: 71, industries: ['mining'] });
     const b = makeRecords(300, { seed: 72, industries: ['oil_gas'] });
-    const s1 = new DeltaSink({
+    const s1 = deltaSink({
       tablePath,
       partitionBy: ['industry'],
       storageOptions,
       batchSize: 50,
     });
-    const s2 = new DeltaSink({
+    const s2 = deltaSink({
       tablePath,
       partitionBy: ['industry'],
       storageOptions,
       batchSize: 50,
     });
     const [m1, m2] = await Promise.all([
-      runThrough(s1, a, { tick: 50 }),
-      runThrough(s2, b, { tick: 50 }),
+      runDelta(s1, a, { tick: 50 }),
+      runDelta(s2, b, { tick: 50 }),
     ]);
     expect(m1.failed + m2.failed).toBe(0);
     expect(s1.commits + s2.commits).toBe(12);
@@ -272,8 +276,8 @@ describe('DeltaSink on S3 (moto)', () => {
 
     // Overwrite on S3, then time travel.
     const fresh = makeRecords(60, { seed: 73 });
-    await runThrough(
-      new DeltaSink({
+    await runDelta(
+      deltaSink({
         tablePath,
         partitionBy: ['industry'],
         storageOptions,
@@ -295,13 +299,13 @@ describe('DeltaSink on S3 (moto)', () => {
     const prefix = 'delta/checkpointed';
     const tablePath = `s3://${bucket}/${prefix}`;
     const records = makeRecords(240, { seed: 74 });
-    const sink = new DeltaSink({
+    const sink = deltaSink({
       tablePath,
       partitionBy: ['industry'],
       storageOptions,
       batchSize: 20,
     });
-    await runThrough(sink, records, { tick: 20 }); // versions 0..11, checkpoint at 9
+    await runDelta(sink, records, { tick: 20 }); // versions 0..11, checkpoint at 9
     expect(sink.checkpoints).toBe(1);
     const client = new S3Client({
       endpoint: storageOptions.AWS_ENDPOINT_URL,
@@ -328,13 +332,13 @@ describe('DeltaSink on S3 (moto)', () => {
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts(records)));
     // And we reopen it from the checkpoint and append.
     const more = makeRecords(20, { seed: 75, start: 1_800_000_000 });
-    const again = new DeltaSink({
+    const again = deltaSink({
       tablePath,
       partitionBy: ['industry'],
       storageOptions,
       batchSize: 20,
     });
-    await runThrough(again, more, { tick: 20 });
+    await runDelta(again, more, { tick: 20 });
     expect(again.replayedFromCheckpoint).toBe(9);
     expect(again.version).toBe(12);
     expect(sortDicts((await readWithDeltaRs(tablePath, { storageOptions })).rows)).toEqual(
@@ -343,7 +347,7 @@ describe('DeltaSink on S3 (moto)', () => {
   });
 
   it('names the bucket when it does not exist, without the secret', async () => {
-    const sink = new DeltaSink({ tablePath: `s3://${bucket}-missing/t`, storageOptions });
+    const sink = deltaSink({ tablePath: `s3://${bucket}-missing/t`, storageOptions });
     const err = (await sink.connect().catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(
       /cannot open table s3:\/\/iotsim-delta-.*-missing\/t at http:\/\/127\.0\.0\.1/,

@@ -1,8 +1,22 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SensorRecordDict } from '@iotsim/core';
-import { describeSinkConformance, parquetRowToDict, readParquetRows } from '@iotsim/test-utils';
-import { DeltaSink } from '../src/index.js';
+import {
+  SinkRunner,
+  splitSinkConfig,
+  THROUGHPUT_DEFAULTS,
+  type Logger,
+  type SensorRecord,
+  type SensorRecordDict,
+  type SinkContext,
+  type ThroughputOptions,
+} from '@iotsim/core';
+import {
+  describeSinkConformance,
+  parquetRowToDict,
+  readParquetRows,
+  runThrough,
+} from '@iotsim/test-utils';
+import { DeltaSink, type DeltaSinkOptions } from '../src/index.js';
 
 /** One commit file, parsed line by line. */
 export type Commit = Record<string, Record<string, unknown>>[];
@@ -78,9 +92,9 @@ export function describeDeltaConformance(
 ): void {
   const tables = new WeakMap<DeltaSink, string>();
   describeSinkConformance<DeltaSink>(name, {
-    async create(throughput) {
+    async create() {
       const path = join(await freshDir(), 'table');
-      const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'], ...throughput });
+      const sink = new DeltaSink({ tablePath: path, partitionBy: ['industry'] });
       tables.set(sink, path);
       return sink;
     },
@@ -104,3 +118,36 @@ export const DELTA_TYPES = {
   fault_active: 'boolean',
   metadata: 'string',
 };
+
+const throughputs = new WeakMap<DeltaSink, ThroughputOptions>();
+
+/** A DeltaSink from options that may also hold throughput keys (kept for its runner, as YAML does). */
+export function deltaSink(options: DeltaSinkOptions & ThroughputOptions = {}): DeltaSink {
+  const { throughput, own } = splitSinkConfig(options as Record<string, unknown>);
+  const sink = new DeltaSink(own as DeltaSinkOptions);
+  throughputs.set(sink, throughput);
+  return sink;
+}
+
+/** `runThrough` with the throughput the sink was made with by `deltaSink`. */
+export function runDelta(
+  sink: DeltaSink,
+  records: readonly SensorRecord[],
+  options: { tick?: number; wait?: boolean } = {},
+): ReturnType<typeof runThrough> {
+  return runThrough(sink, records, { ...options, throughput: throughputs.get(sink) });
+}
+
+/** A runner with the throughput the sink was made with by `deltaSink`. */
+export function runnerFor(sink: DeltaSink, options: { logger?: Logger } = {}): SinkRunner {
+  return new SinkRunner(sink, { ...options, throughput: throughputs.get(sink) });
+}
+
+/** What a runner hands a sink, for tests that drive it directly. */
+export function contextFor(logger: Logger): SinkContext {
+  return {
+    logger,
+    name: 'delta',
+    throughput: { ...THROUGHPUT_DEFAULTS, maxInFlight: 1 },
+  };
+}
