@@ -28,7 +28,12 @@ export class StatsSink extends Sink {
   // readings as columns (batch.forEach) without building record objects.
   async write(request: WriteRequest): Promise<void> {
     request.batch.forEach((channel, value) => {
-      const s = this.stats.get(channel.sensorName) ?? { n: 0, sum: 0, min: Infinity, max: -Infinity };
+      const s = this.stats.get(channel.sensorName) ?? {
+        n: 0,
+        sum: 0,
+        min: Infinity,
+        max: -Infinity,
+      };
       s.n++;
       s.sum += value;
       s.min = Math.min(s.min, value);

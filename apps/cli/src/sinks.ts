@@ -1,6 +1,11 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FIRST_PARTY_SERVERS, FIRST_PARTY_SINKS, Registry, type FirstPartyPlugin } from '@iotsim/core';
+import {
+  FIRST_PARTY_SERVERS,
+  FIRST_PARTY_SINKS,
+  Registry,
+  type FirstPartyPlugin,
+} from '@iotsim/core';
 
 export { FIRST_PARTY_SERVERS, FIRST_PARTY_SINKS, type FirstPartyPlugin };
 

@@ -84,7 +84,8 @@ describe('iotsim CLI', () => {
       'simulator: { industries: [mining], update_rate_hz: 10 }\nservers:\n  - { type: http, port: 0 }\nsinks:\n  - { type: console, fmt: json }\n',
     );
     let address: string | undefined;
-    let state: { industries: Record<string, Record<string, Record<string, { value: number }>>> } | undefined;
+    let state:
+      { industries: Record<string, Record<string, Record<string, { value: number }>>> } | undefined;
     const r = await cli(['run', '-c', cfg, '-d', '3', '--summary-json', summaryPath], {
       onSpawn: (child) => {
         child.stderr!.on('data', (d: Buffer) => {
@@ -115,10 +116,29 @@ describe('iotsim CLI', () => {
   });
 
   it('--speed 60 plays a minute of simulated time per wall second', async () => {
-    const r = await cli(['run', '-i', 'mining', '--rate', '1', '--speed', '60', '-d', '1', '--format', 'json']);
+    const r = await cli([
+      'run',
+      '-i',
+      'mining',
+      '--rate',
+      '1',
+      '--speed',
+      '60',
+      '-d',
+      '1',
+      '--format',
+      'json',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/run summary: accelerated x60, seed \d+, 60 ticks, 1020 records/);
-    const stamps = [...new Set(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { timestamp: number }).timestamp))];
+    const stamps = [
+      ...new Set(
+        r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { timestamp: number }).timestamp),
+      ),
+    ];
     expect(stamps).toHaveLength(60);
     expect(stamps[59]! - stamps[0]!).toBe(59);
   });
@@ -133,7 +153,13 @@ describe('iotsim CLI', () => {
   it('--help and list commands load no sink SDK', async () => {
     const dir = await tempDir();
     const log = join(dir.path, 'imports.log');
-    for (const args of [['--help'], ['list-sinks'], ['list-servers'], ['list-industries'], ['run', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['list-sinks'],
+      ['list-servers'],
+      ['list-industries'],
+      ['run', '--help'],
+    ]) {
       const r = await cli(args, {
         nodeArgs: ['--import', join(FIXTURES, 'record-imports.mjs')],
         env: { IOTSIM_IMPORT_LOG: log },

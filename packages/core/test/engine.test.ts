@@ -20,9 +20,7 @@ import {
   type WriteRequest,
 } from '../src/index.js';
 
-const coreDist = pathToFileURL(
-  fileURLToPath(new URL('../dist/index.js', import.meta.url)),
-).href;
+const coreDist = pathToFileURL(fileURLToPath(new URL('../dist/index.js', import.meta.url))).href;
 
 async function collect(clock: RealTimeClock, ticks: number): Promise<number[]> {
   const out: number[] = [];
@@ -41,7 +39,8 @@ describe('clock', () => {
     await new Promise((r) => setTimeout(r, 130));
     const b = new RealTimeClock({ rateHz: 20 });
     const [ta, tb] = await Promise.all([first, collect(b, 8)]);
-    for (const t of [...ta, ...tb]) expect(Math.abs(t * 20 - Math.round(t * 20))).toBeLessThan(1e-6);
+    for (const t of [...ta, ...tb])
+      expect(Math.abs(t * 20 - Math.round(t * 20))).toBeLessThan(1e-6);
     const shared = tb.filter((t) => ta.includes(t));
     expect(shared.length).toBeGreaterThanOrEqual(4);
     a.stop();
@@ -108,7 +107,11 @@ describe('clock', () => {
 
 describe('frames', () => {
   it('cross a worker thread by transfer and read back the same records there', async () => {
-    const gen = new DataGenerator({ industries: ['mining', 'utilities'], seed: 9, devicesPerIndustry: 2 });
+    const gen = new DataGenerator({
+      industries: ['mining', 'utilities'],
+      seed: 9,
+      devicesPerIndustry: 2,
+    });
     const table = gen.channelTable();
     const frame = gen.generate(5, Float64Array.from([1000, 1001]), 1);
     const expected = frame.records().map((r) => JSON.stringify(r));
@@ -141,10 +144,12 @@ describe('frames', () => {
     expect(r.timestamp).toBe(11);
     expect(r.value).toBe(frame.values[gen.sensorCount + 3]);
     expect(r.channel).toBe(frame.table.channels[3]);
-    expect(new ChannelTable(frame.table.toData()).indexOf('mining', 'mining-001', r.sensor_name)).toBe(3);
-    expect(() => new Frame(frame.table, 0, new Float64Array(1), new Float64Array(3), new Uint8Array(3))).toThrow(
-      RangeError,
-    );
+    expect(
+      new ChannelTable(frame.table.toData()).indexOf('mining', 'mining-001', r.sensor_name),
+    ).toBe(3);
+    expect(
+      () => new Frame(frame.table, 0, new Float64Array(1), new Float64Array(3), new Uint8Array(3)),
+    ).toThrow(RangeError);
   });
 
   it('the same seed gives the same values through frames and through tick()', () => {
@@ -202,8 +207,7 @@ describe('http server', () => {
     let last: SensorRecord[] = [];
     sim.addSink((rs) => void (last = [...rs])).addServer(server);
     const running = sim.run({ durationS: 1.5 });
-    while (!server.address || !sim.liveState?.latest)
-      await new Promise((r) => setTimeout(r, 20));
+    while (!server.address || !sim.liveState?.latest) await new Promise((r) => setTimeout(r, 20));
     const health = (await (await fetch(`${server.address}/healthz`)).json()) as { status: string };
     expect(health.status).toBe('ok');
     const state = (await (await fetch(`${server.address}/state`)).json()) as LiveStateJson;
@@ -231,7 +235,9 @@ describe('http server', () => {
     sim.addServer(new HttpServer({ port }));
     try {
       await expect(sim.run({ durationS: 0.2 })).rejects.toThrow(ServerStartError);
-      await expect(sim.run({ durationS: 0.2 })).rejects.toThrow(`port ${port} on 127.0.0.1 is in use`);
+      await expect(sim.run({ durationS: 0.2 })).rejects.toThrow(
+        `port ${port} on 127.0.0.1 is in use`,
+      );
     } finally {
       blocker.close();
     }
@@ -267,7 +273,9 @@ describe('sink contract v2 through the Simulator', () => {
     await expect(
       Simulator.fromConfig({ sinks: [{ type: 'stats', windw: 5, batch_size: 10 }] }),
     ).rejects.toThrow("sinks[0].windw: unknown option (did you mean 'window'?)");
-    const sim = await Simulator.fromConfig({ sinks: [{ type: 'stats', window: 5, batch_size: 10 }] });
+    const sim = await Simulator.fromConfig({
+      sinks: [{ type: 'stats', window: 5, batch_size: 10 }],
+    });
     expect((sim.listSinks()[0] as StatsSink).window).toBe(5);
     expect(sim.listThroughput()[0]!.batchSize).toBe(10);
   });
@@ -287,13 +295,21 @@ describe('sink contract v2 through the Simulator', () => {
     await expect(
       Simulator.fromConfig({ sinks: [{ type: 'only_here' }] }, {}, { registry: other }),
     ).rejects.toThrow(/unknown sink type 'only_here'/);
-    const sim = await Simulator.fromConfig({ sinks: [{ type: 'only_here' }] }, {}, { registry: one });
+    const sim = await Simulator.fromConfig(
+      { sinks: [{ type: 'only_here' }] },
+      {},
+      { registry: one },
+    );
     expect(sim.listSinks()[0]!.type).toBe('stats');
   });
 
   it('a first-party type whose package is not installed names the package and the install command', async () => {
     await expect(
-      Simulator.fromConfig({ sinks: [{ type: 'kafka' }] }, {}, { registry: new Registry({ resolveFrom: ['/'] }) }),
+      Simulator.fromConfig(
+        { sinks: [{ type: 'kafka' }] },
+        {},
+        { registry: new Registry({ resolveFrom: ['/'] }) },
+      ),
     ).rejects.toThrow(
       "sink type 'kafka' needs the package @iotsim/sink-kafka, which is not installed; install it with: npm install @iotsim/sink-kafka",
     );
@@ -309,7 +325,13 @@ describe('sink contract v2 through the Simulator', () => {
     }
     const registry = new Registry().registerSink('down', async () => ({ Down }), 'Down');
     const sim = await Simulator.fromConfig(
-      { sinks: [{ type: 'down' }, { type: 'console', stream: { write: () => true } }, { type: 'down' }] },
+      {
+        sinks: [
+          { type: 'down' },
+          { type: 'console', stream: { write: () => true } },
+          { type: 'down' },
+        ],
+      },
       {},
       { registry },
     );

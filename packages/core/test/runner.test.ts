@@ -298,7 +298,11 @@ describe('sink contract v2', () => {
     await runner.start();
     runner.enqueue(records(10));
     await runner.stop();
-    expect(sink.batchIds.slice(0, 3)).toEqual([sink.batchIds[0], sink.batchIds[0], sink.batchIds[0]]);
+    expect(sink.batchIds.slice(0, 3)).toEqual([
+      sink.batchIds[0],
+      sink.batchIds[0],
+      sink.batchIds[0],
+    ]);
     expect(sink.attempts.slice(0, 3)).toEqual([0, 1, 2]);
     expect(sink.batchIds[3]).not.toBe(sink.batchIds[0]);
     expect(runner.metrics()).toMatchObject({ delivered: 10, retries: 2 });

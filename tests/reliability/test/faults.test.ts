@@ -54,7 +54,9 @@ describe('Fault: webhook server answers HTTP 500 for a while, then 200', () => {
     // The first 8 requests fail: batch 1 exhausts its 1 + 5 attempts, batch 2 succeeds on its third.
     const s = await server((n) => (n < 8 ? '500' : 'ok'));
     const sink = new WebhookSink({ url: s.url });
-    const summary = await backfill(200, [[sink, { batchSize: 100, retryCount: 5, retryDelayS: 0.01 }]]);
+    const summary = await backfill(200, [
+      [sink, { batchSize: 100, retryCount: 5, retryDelayS: 0.01 }],
+    ]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.generated).toBe(200 * MINING);
@@ -70,7 +72,9 @@ describe('Fault: webhook server that hangs (receives the request, never answers)
   it('timed-out requests are retried and counted once; the server also holds the records of the unanswered requests (at-least-once: they landed although the client saw a timeout)', async () => {
     const s = await server((n) => (n < 2 ? 'hang' : 'ok'));
     const sink = new WebhookSink({ url: s.url, timeoutS: 0.3 });
-    const summary = await backfill(100, [[sink, { batchSize: 100, retryCount: 3, retryDelayS: 0.01 }]]);
+    const summary = await backfill(100, [
+      [sink, { batchSize: 100, retryCount: 3, retryDelayS: 0.01 }],
+    ]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.failed).toBe(0);
@@ -87,7 +91,9 @@ describe('Fault: webhook server that resets the connection', () => {
   it('reset requests are retried; generated = delivered exactly and the server holds exactly the delivered records', async () => {
     const s = await server((n) => (n % 4 === 1 ? 'reset' : 'ok'));
     const sink = new WebhookSink({ url: s.url });
-    const summary = await backfill(100, [[sink, { batchSize: 100, retryCount: 3, retryDelayS: 0.01 }]]);
+    const summary = await backfill(100, [
+      [sink, { batchSize: 100, retryCount: 3, retryDelayS: 0.01 }],
+    ]);
     const m = summary.sinks[0]!;
     expectBalanced(m);
     expect(m.retries).toBeGreaterThan(0);

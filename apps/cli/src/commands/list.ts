@@ -1,7 +1,12 @@
 import { getIndustrySensors, INDUSTRY_CATALOG_COUNTS, listIndustries } from '@iotsim/core';
 import type { CliIo } from '../cli.js';
 import { EXIT } from '../errors.js';
-import { cliRegistry, FIRST_PARTY_SERVERS, FIRST_PARTY_SINKS, type FirstPartyPlugin } from '../sinks.js';
+import {
+  cliRegistry,
+  FIRST_PARTY_SERVERS,
+  FIRST_PARTY_SINKS,
+  type FirstPartyPlugin,
+} from '../sinks.js';
 
 /** `iotsim list-industries`: each industry with its sensor count, and the total. */
 export function listIndustriesCommand(io: CliIo): number {
@@ -51,7 +56,10 @@ export function listServersCommand(io: CliIo): number {
 
 function pluginTable(title: string, table: Readonly<Record<string, FirstPartyPlugin>>): string {
   const registry = cliRegistry();
-  const lines = [`${title.padEnd(15)}${'Class'.padEnd(21)}${'Install'.padEnd(42)}Status`, '-'.repeat(88)];
+  const lines = [
+    `${title.padEnd(15)}${'Class'.padEnd(21)}${'Install'.padEnd(42)}Status`,
+    '-'.repeat(88),
+  ];
   for (const [type, s] of Object.entries(table)) {
     const builtIn = s.packageName === '@iotsim/core';
     const install = builtIn ? '(built-in)' : `npm install ${s.packageName}`;
