@@ -47,15 +47,15 @@ export const FIRST_PARTY_SINKS: Readonly<Record<string, FirstPartyPlugin>> = Obj
     exportName: 'CallbackSink',
     summary: 'your function (TypeScript API only)',
   },
-  file: {
-    packageName: '@iotsim/sink-file',
-    exportName: 'FileSink',
-    summary: 'CSV, JSON Lines or Parquet files with rotation',
-  },
   kafka: {
     packageName: '@iotsim/sink-kafka',
     exportName: 'KafkaSink',
     summary: 'Apache Kafka topics (kafkajs)',
+  },
+  file: {
+    packageName: '@iotsim/sink-file',
+    exportName: 'FileSink',
+    summary: 'CSV, JSON Lines or Parquet files with rotation',
   },
   database: {
     packageName: '@iotsim/sink-database',

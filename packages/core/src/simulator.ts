@@ -575,8 +575,10 @@ export class Simulator {
   /** The one engine loop: clock → model → frame → live state and every runner. */
   private async loop(clock: Clock, options: RunOptions) {
     const channels = Math.max(1, this.generator.sensorCount);
-    const maxTicks = Math.max(1, Math.floor(FRAME_READINGS / channels));
     const backfill = clock.mode === 'backfill';
+    // Real time hands out one tick per frame (a tick is what rate_hz null flushes on, and what a
+    // buffer must hold); a backfill amortises the per-frame cost over blocks of ticks.
+    const maxTicks = backfill ? Math.max(1, Math.floor(FRAME_READINGS / channels)) : 1;
     const dt = 1 / this.updateRateHz;
     const total = clock.totalTicks;
     const lags: number[] = [];
