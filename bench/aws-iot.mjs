@@ -53,9 +53,9 @@ async function main() {
     awsAccessKeyId: 'AKIABENCHMARK000000',
     awsSecretAccessKey: 'bench-secret-key-not-real',
     topic,
-    batchSize: 500,
-    maxBufferSize: 20_000,
   });
+  // Throughput goes beside the sink, to the runner (sink contract v2).
+  const throughput = { batchSize: 500, maxBufferSize: 20_000 };
 
   await measure(
     scenario,
@@ -64,6 +64,7 @@ async function main() {
       const { generated, metrics: m } = await backfillThrough(sink, {
         records: TARGET_RECORDS,
         stopTimeoutS: 120,
+        throughput,
       });
       child.send('stats');
       const [{ stats }] = await once(child, 'message');

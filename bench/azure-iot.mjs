@@ -35,13 +35,14 @@ const sink = new AzureIoTSink({
   connectionString: `HostName=localhost;DeviceId=bench;SharedAccessKey=${key}`,
   caFile: certs.caFile,
   payloadMode: scenario,
-  batchSize,
-  rateHz: 0.001,
 });
+// Throughput goes beside the sink, to the runner (sink contract v2).
+const throughput = { batchSize, rateHz: 0.001 };
 await measure(`azure-iot-${scenario}`, async () => {
   const { generated: n, metrics: m } = await backfillThrough(sink, {
     records: TOTAL,
     stopTimeoutS: 120,
+    throughput,
   });
   if (m.delivered !== n) throw new Error(`delivered ${m.delivered} of ${n}`);
   return { records: m.delivered, extra: { payloadMB: Math.round(bytes / 1e5) / 10, batchSize } };

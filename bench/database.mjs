@@ -1,14 +1,13 @@
-// DatabaseSink backfill: all 16 industries through a SinkRunner (batch 5,000) into SQLite (file in
-// WAL mode, memory) and PostgreSQL (IOTSIM_PG_URL, COPY). Run: node bench/database.mjs <scenario>
+// DatabaseSink backfill: all 16 industries through a SinkRunner (throughput beside the sink:
+// batch 5,000) into SQLite (file in WAL mode, memory) and PostgreSQL (IOTSIM_PG_URL, COPY).
+// Run: node bench/database.mjs <scenario>
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { DataGenerator, SinkRunner, listIndustries } from '@iotsim/core';
 import { DatabaseSink } from '@iotsim/sink-database';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['sqlite-file-wal', 'sqlite-memory', 'postgres'];
 
@@ -19,25 +18,22 @@ const ROWS = { 'sqlite-file-wal': 1_000_000, 'sqlite-memory': 1_000_000, postgre
 const fromSink = createRequire(import.meta.resolve('@iotsim/sink-database'));
 const load = async (name) => (await import(pathToFileURL(fromSink.resolve(name)).href)).default;
 
-/** Generates `rows` records tick by tick (simulated time, 1 s steps) into the sink's runner. */
+/**
+ * Generates exactly `rows` records (simulated time, 1 s steps, frames as the engine makes them)
+ * through the sink's runner, with the throughput beside the sink (sink contract v2).
+ */
 async function backfill(sink, rows) {
-  const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
-  const runner = new SinkRunner(sink);
-  await runner.start();
-  let generated = 0;
-  let generateMs = 0;
-  for (let t = 1_700_000_000; generated < rows; t += 1) {
-    const started = performance.now();
-    let batch = gen.tick(t, 1);
-    generateMs += performance.now() - started;
-    if (generated + batch.length > rows) batch = batch.slice(0, rows - generated);
-    generated += batch.length;
-    const waiting = runner.enqueue(batch, true);
-    if (waiting) await waiting;
-  }
-  await runner.stop(600);
-  const m = runner.metrics();
-  if (m.delivered !== rows || m.failed !== 0)
+  const {
+    generated,
+    metrics: m,
+    generateMs,
+  } = await backfillThrough(sink, {
+    records: rows,
+    seed: 42,
+    throughput,
+    exact: true,
+  });
+  if (generated !== rows || m.delivered !== rows || m.failed !== 0)
     throw new Error(`delivered ${m.delivered} of ${rows}: ${m.lastError}`);
   const writeS = (m.writeLatencyMs.mean * m.writeLatencyMs.count) / 1000;
   return {
@@ -55,10 +51,7 @@ async function sqliteFile() {
   const dir = mkdtempSync(join(tmpdir(), 'iotsim-bench-db-'));
   const file = join(dir, 'bench.db');
   try {
-    const sink = new DatabaseSink({
-      ...throughput,
-      connectionString: `sqlite+aiosqlite:///${file}`,
-    });
+    const sink = new DatabaseSink({ connectionString: `sqlite+aiosqlite:///${file}` });
     const stats = await backfill(sink, ROWS['sqlite-file-wal']);
     const Database = await load('better-sqlite3');
     const db = new Database(file, { readonly: true });
@@ -74,7 +67,7 @@ async function sqliteFile() {
 }
 
 async function sqliteMemory() {
-  const sink = new DatabaseSink({ ...throughput, connectionString: 'sqlite::memory:' });
+  const sink = new DatabaseSink({ connectionString: 'sqlite::memory:' });
   const stats = await backfill(sink, ROWS['sqlite-memory']);
   return { records: stats.delivered, extra: stats };
 }
@@ -89,7 +82,7 @@ async function postgresCopy() {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const table = `bench_database_${process.pid}`;
   try {
-    const sink = new DatabaseSink({ ...throughput, connectionString: url, table });
+    const sink = new DatabaseSink({ connectionString: url, table });
     const stats = await backfill(sink, ROWS.postgres);
     const [row] =
       await sql`select count(*)::int as n, pg_total_relation_size(${table}) as bytes from ${sql(table)}`;

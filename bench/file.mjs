@@ -1,11 +1,12 @@
 // File sink throughput: a backfill of all 16 industries through a SinkRunner (batchSize 5,000,
 // backpressure block) into one file per scenario. Run: node bench/file.mjs <scenario>
+// The same at the CLI's defaults (batch_size 100, whole process) is bench/cli.mjs.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataGenerator, listIndustries } from '@iotsim/core';
 import { FileSink } from '@iotsim/sink-file';
-import { backfillThrough, measure, scenarioArg } from './lib.mjs';
+import { FRAME_READINGS, backfillThrough, measure, scenarioArg, writeRequest } from './lib.mjs';
 
 export const scenarios = ['csv', 'json', 'parquet-snappy', 'parquet-zstd', 'parquet-10m'];
 
@@ -24,27 +25,35 @@ if (!s) throw new Error(`unknown scenario ${scenario}; one of ${scenarios.join('
 
 const dir = await mkdtemp(join(tmpdir(), 'iotsim-bench-file-'));
 try {
-  const options = { path: dir, format: s.format, batchSize: 5000, maxBufferSize: 20_000 };
+  // The sink's own options; throughput goes beside it, to the runner (sink contract v2).
+  const options = { path: dir, format: s.format };
   if (s.compression) options.compression = s.compression;
-  const sink = new FileSink({ ...options, backpressure: 'block' });
+  const sink = new FileSink(options);
+  const throughput = { batchSize: 5000, maxBufferSize: 20_000, backpressure: 'block' };
   // CPU seconds (user + system, all threads) besides wall time: the machine is shared, and CPU
   // time says what one core does when it is not waiting for others.
   const cpu0 = process.cpuUsage();
-  // SinkRunner keeps up to 1,024 consumed ticks referenced in its queue (core/runner.ts
-  // advanceChunk), ~100-200 MB at this rate; the 10M scenario skips it to measure the writer.
+  // The 10M scenario skips the SinkRunner so that peak RSS is the writer's own (engine v1's
+  // runner kept up to 1,024 consumed ticks referenced; v2's releases each chunk at once).
+  // Direct: one write request per frame of whole ticks (13 ticks, 4,927 readings), as a runner
+  // would hand them at batchSize 5,000, without the runner's queue.
   const direct = async (sink, gen) => {
     await sink.connect();
-    let t = 1_700_000_000;
+    const channels = gen.sensorCount;
+    const perWrite = Math.max(1, Math.floor(Math.min(5000, FRAME_READINGS) / channels));
+    const totalTicks = Math.ceil(s.records / channels);
     let n = 0;
-    let batch = [];
-    while (n < s.records) {
-      for (const r of gen.tick(t)) batch.push(r);
-      t += 1;
-      if (batch.length >= 5000 || n + batch.length >= s.records) {
-        await sink.write(batch);
-        n += batch.length;
-        batch = [];
-      }
+    let batchId = 0;
+    for (let k = 0; k < totalTicks;) {
+      const ticks = Math.min(perWrite, totalTicks - k);
+      const timestamps = new Float64Array(ticks);
+      for (let i = 0; i < ticks; i++) timestamps[i] = 1_700_000_000 + k + i;
+      const frame = gen.generate(k, timestamps, 1);
+      k += ticks;
+      const result = await sink.write(await writeRequest(frame, ++batchId));
+      if (result && result.delivered !== undefined && result.delivered !== frame.size)
+        throw new Error(`partial write: ${result.delivered} of ${frame.size}`);
+      n += frame.size;
     }
     await sink.close();
     const used = process.cpuUsage(cpu0);
@@ -70,6 +79,7 @@ try {
       const { generated: n, metrics: m } = await backfillThrough(sink, {
         records: s.records,
         seed: 42,
+        throughput,
       });
       const used = process.cpuUsage(cpu0);
       const cpuS = () => (used.user + used.system) / 1e6;

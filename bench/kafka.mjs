@@ -1,6 +1,7 @@
 // Kafka sink throughput: a backfill of all 16 industries (379 records per simulated second)
-// through a SinkRunner (backpressure block, nothing dropped) into a fresh topic of the local broker
-// started by scripts/services (IOTSIM_KAFKA_BROKERS, default 127.0.0.1:19092).
+// through a SinkRunner (throughput beside the sink: backpressure block, nothing dropped) into a
+// fresh topic of the local broker started by scripts/services (IOTSIM_KAFKA_BROKERS, default
+// 127.0.0.1:19092).
 // Run: node bench/kafka.mjs <scenario>   e.g. node bench/kafka.mjs p6-zstd
 // Options through the environment: BENCH_RECORDS (default 1,000,000), BENCH_BATCH (default 10,000),
 // BENCH_IN_FLIGHT (runner maxInFlight, default 1).
@@ -8,9 +9,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DataGenerator, SinkRunner, listIndustries, recordToJson } from '@iotsim/core';
+import { DataGenerator, listIndustries, recordToJson } from '@iotsim/core';
 import { KafkaSink } from '@iotsim/sink-kafka';
-import { measure, scenarioArg } from './lib.mjs';
+import { backfillThrough, measure, scenarioArg } from './lib.mjs';
 
 export const scenarios = ['p1-none', 'p1-snappy', 'p1-zstd', 'p6-none', 'p6-snappy', 'p6-zstd'];
 
@@ -56,36 +57,32 @@ await run('bash', [
 ]);
 
 try {
+  // The sink's own options; throughput goes beside it, to the runner (sink contract v2).
   const sink = new KafkaSink({
     bootstrapServers: brokers,
     topic,
     compression,
+    // a compressed 10,000-record batch is well under the broker's 1 MB limit per partition
+    maxRequestSize: compression === 'none' ? 1_000_000 : 8_000_000,
+  });
+  const throughput = {
     batchSize,
     maxInFlight,
     maxBufferSize: Math.max(50_000, batchSize * (maxInFlight + 2)),
     backpressure: 'block',
-    // a compressed 10,000-record batch is well under the broker's 1 MB limit per partition
-    maxRequestSize: compression === 'none' ? 1_000_000 : 8_000_000,
-  });
+  };
+  // One record's JSON size (the first record of the same seed).
+  const bytes = recordToJson(
+    new DataGenerator({ industries: listIndustries(), seed: 42 }).tick(1_700_000_000)[0],
+  ).length;
   const cpu0 = process.cpuUsage();
   const broker0 = brokerCpuS();
   await measure(scenario, async () => {
-    const gen = new DataGenerator({ industries: listIndustries(), seed: 42 });
-    const runner = new SinkRunner(sink);
-    await runner.start();
-    let t = 1_700_000_000;
-    let n = 0;
-    let bytes = 0;
-    while (n < records) {
-      const batch = gen.tick(t);
-      t += 1;
-      n += batch.length;
-      if (n <= 379) bytes = recordToJson(batch[0]).length; // one record's JSON size
-      const waiting = runner.enqueue(batch);
-      if (waiting) await waiting;
-    }
-    await runner.stop(600);
-    const m = runner.metrics();
+    const { generated: n, metrics: m } = await backfillThrough(sink, {
+      records,
+      seed: 42,
+      throughput,
+    });
     if (m.delivered !== n || m.failed !== 0) throw new Error(`lost records: ${JSON.stringify(m)}`);
     const used = process.cpuUsage(cpu0);
     const broker1 = brokerCpuS();
@@ -103,6 +100,7 @@ try {
             ? undefined
             : Math.round((broker1 - broker0) * 100) / 100,
         writeP50Ms: Math.round(m.writeLatencyMs.p50),
+        ...m.sinkMetrics,
       },
     };
   });

@@ -3,10 +3,15 @@
 //   node bench/run.mjs                 every bench file whose services are available
 //   node bench/run.mjs core file       only these bench files
 //   node bench/run.mjs file:csv        only this scenario
+//   node bench/run.mjs --out engine-v2.md core file cli
+//                                      write the table to bench/results/engine-v2.md
+// The table goes to results/latest.md only for a full run (else results/partial.md, or --out).
+// Each row notes the 1-minute load average when its scenario started (the machine is shared).
 // Kafka and PostgreSQL scenarios need the servers: source scripts/services/env.sh after up.sh.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { loadavg } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -15,7 +20,13 @@ const files = readdirSync(here)
   .filter((f) => f.endsWith('.mjs') && !['lib.mjs', 'run.mjs'].includes(f))
   .map((f) => f.replace(/\.mjs$/, ''))
   .sort((a, b) => (a === 'core' ? -1 : b === 'core' ? 1 : a.localeCompare(b)));
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const outAt = args.indexOf('--out');
+const out = outAt >= 0 ? args[outAt + 1] : undefined;
+if (outAt >= 0 && (!out || out.startsWith('-'))) throw new Error('--out needs a file name');
+if (out === 'latest.md')
+  throw new Error('--out latest.md: latest.md is written by a full run only');
+const wanted = outAt >= 0 ? args.filter((_, i) => i !== outAt && i !== outAt + 1) : args;
 
 const jobs = [];
 for (const file of files) {
@@ -29,6 +40,11 @@ for (const file of files) {
   }
 }
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const loadAtStart = load();
 const rows = [];
 for (const job of jobs) {
   const need = NEEDS[job.id] ?? NEEDS[job.file];
@@ -63,7 +79,10 @@ const header = [
   'seconds',
   'records/s',
   'peak RSS MB',
+  'goal',
+  'before',
   'python records/s',
+  'load 1m',
   'details',
 ];
 const table = rows.map((r) => {
@@ -73,6 +92,10 @@ const table = rows.map((r) => {
     recordsPerSec,
     peakRssMb,
     pythonRecordsPerSec,
+    python,
+    goal,
+    before,
+    load1m,
     seconds,
     note,
     ...extra
@@ -88,13 +111,16 @@ const table = rows.map((r) => {
     typeof seconds === 'number' ? seconds.toFixed(2) : '',
     fmt(recordsPerSec ?? ''),
     fmt(peakRssMb ?? ''),
-    fmt(pythonRecordsPerSec ?? ''),
+    goal ?? '',
+    before ?? '',
+    fmt(pythonRecordsPerSec ?? python ?? ''),
+    fmt(load1m ?? ''),
     details,
   ];
 });
 const machine = `${process.version}, ${execFileSync('nproc').toString().trim()} cores, ${new Date().toISOString().slice(0, 10)}`;
 const md = [
-  `Benchmarks (${machine})`,
+  `Benchmarks (${machine}; load average 1/5/15 min: ${loadAtStart} at the start, ${load()} at the end)`,
   '',
   `| ${header.join(' | ')} |`,
   `| ${header.map(() => '---').join(' | ')} |`,
@@ -103,4 +129,7 @@ const md = [
 ].join('\n');
 process.stdout.write(md);
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', wanted.length ? 'partial.md' : 'latest.md'), md);
+writeFileSync(
+  join(here, 'results', out ? basename(out) : wanted.length ? 'partial.md' : 'latest.md'),
+  md,
+);

@@ -28,11 +28,10 @@ const mb = (bytes) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 try {
   const sim = new Simulator({ industries, seed: 1, updateRateHz: TARGET / 379 });
+  // Throughput goes beside each sink (sink contract v2).
   const throughput = { batchSize: 5_000, rateHz: 1, maxBufferSize: 200_000 };
-  sim.addSink(new FileSink({ ...throughput, path: join(dir, 'csv'), format: 'csv' }));
-  sim.addSink(
-    new DatabaseSink({ ...throughput, connectionString: `sqlite+aiosqlite:///${dbFile}` }),
-  );
+  sim.addSink(new FileSink({ path: join(dir, 'csv'), format: 'csv' }), throughput);
+  sim.addSink(new DatabaseSink({ connectionString: `sqlite+aiosqlite:///${dbFile}` }), throughput);
   let counted = 0;
   sim.addSink((batch) => void (counted += batch.length), throughput);
 

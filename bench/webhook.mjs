@@ -59,10 +59,9 @@ async function main() {
   const sink = new WebhookSink({
     url: `http://127.0.0.1:${port}/ingest`,
     gzip: settings.gzip,
-    batchSize: 500,
-    maxBufferSize: 20_000,
-    maxInFlight: settings.maxInFlight,
   });
+  // Throughput goes beside the sink, to the runner (sink contract v2).
+  const throughput = { batchSize: 500, maxBufferSize: 20_000, maxInFlight: settings.maxInFlight };
 
   await measure(
     scenario,
@@ -71,6 +70,7 @@ async function main() {
       const { generated, metrics: m } = await backfillThrough(sink, {
         records: TARGET_RECORDS,
         stopTimeoutS: 120,
+        throughput,
       });
       const stats = await ask();
       const cpuFigures = checkedCpuFigures(m, generated, stats.records, cpu);

@@ -69,13 +69,14 @@ const sink = new ZerobusSink({
   clientId: 'bench',
   clientSecret: 'bench-secret',
   recordType: scenario,
-  batchSize: 1000,
-  rateHz: 0.001,
 });
+// Throughput goes beside the sink, to the runner (sink contract v2).
+const throughput = { batchSize: 1000, rateHz: 0.001 };
 await measure(`zerobus-${scenario}`, async () => {
   const { generated: n, metrics: m } = await backfillThrough(sink, {
     records: TOTAL,
     stopTimeoutS: 120,
+    throughput,
   });
   if (m.delivered !== n) throw new Error(`delivered ${m.delivered} of ${n}`);
   return {
