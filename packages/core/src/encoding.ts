@@ -1,4 +1,4 @@
-import type { ReadingVisitor, RecordBatch } from './frame.js';
+import { RecordBatch, type ReadingVisitor } from './frame.js';
 import { SensorRecord, type RecordChannel } from './models.js';
 
 /**
@@ -51,13 +51,14 @@ export const JSON_RECORD_LAYOUT: RecordTextLayout = jsonLayout('');
 
 const JSON_ARRAY_ITEM_LAYOUT = jsonLayout(',');
 
-/** A JSON array of the records (`JSON.stringify(records)`), as UTF-8 bytes. */
+/** A JSON array of the records (`JSON.stringify(records)`), as UTF-8 bytes; a batch is read from its frames. */
 export function encodeJsonArray(
   encoder: RecordTextEncoder,
-  records: readonly SensorRecord[],
+  records: readonly SensorRecord[] | RecordBatch,
 ): Buffer {
-  if (records.length === 0) return Buffer.from('[]');
-  const items = encoder.encode(records);
+  const batch = records instanceof RecordBatch;
+  if ((batch ? records.size : records.length) === 0) return Buffer.from('[]');
+  const items = batch ? encoder.encodeBatch(records) : encoder.encode(records);
   // The items end with a comma: open the array in a new buffer and close it over that comma.
   const out = Buffer.allocUnsafe(items.length + 1);
   out[0] = 0x5b; // [

@@ -40,15 +40,7 @@ export class ChannelTable {
     this.channels = Object.freeze(
       data.channels.map((c, index) =>
         Object.freeze({
-          sensorName: c.sensorName,
-          industry: c.industry,
-          deviceId: c.deviceId,
-          deviceIndex: c.deviceIndex,
-          unit: c.unit,
-          sensorType: c.sensorType,
-          minValue: c.minValue,
-          maxValue: c.maxValue,
-          nominalValue: c.nominalValue,
+          ...channelData(c),
           metadata: Object.freeze({ ...c.metadata }),
           table: this,
           index,
@@ -89,20 +81,7 @@ export class ChannelTable {
 
   /** The plain data of the table (structured-clone friendly). */
   toData(): ChannelTableData {
-    return {
-      channels: this.channels.map((c) => ({
-        sensorName: c.sensorName,
-        industry: c.industry,
-        deviceId: c.deviceId,
-        deviceIndex: c.deviceIndex,
-        unit: c.unit,
-        sensorType: c.sensorType,
-        minValue: c.minValue,
-        maxValue: c.maxValue,
-        nominalValue: c.nominalValue,
-        metadata: c.metadata,
-      })),
-    };
+    return { channels: this.channels.map(channelData) };
   }
 
   /** The index of a channel by industry, device id and sensor name; -1 when there is none. */
@@ -114,6 +93,24 @@ export class ChannelTable {
     }
     return this.byKey.get(`${industry}\u0000${deviceId}\u0000${sensorName}`) ?? -1;
   }
+}
+
+type ChannelData = ChannelTableData['channels'][number];
+
+/** The plain fields of a channel (no table link). */
+function channelData(c: ChannelData): ChannelData {
+  return {
+    sensorName: c.sensorName,
+    industry: c.industry,
+    deviceId: c.deviceId,
+    deviceIndex: c.deviceIndex,
+    unit: c.unit,
+    sensorType: c.sensorType,
+    minValue: c.minValue,
+    maxValue: c.maxValue,
+    nominalValue: c.nominalValue,
+    metadata: c.metadata,
+  };
 }
 
 /** What crosses a thread: the frame's typed arrays (transferred) and its tick range. */

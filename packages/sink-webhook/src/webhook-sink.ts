@@ -8,10 +8,9 @@ import {
   importSdk,
   parseRetryAfter,
   readSinkOptions,
+  encodeJsonArray,
   jsonArrayEncoder,
   Redactor,
-  type RecordBatch,
-  type RecordTextEncoder,
   type WriteRequest,
 } from '@iotsim/core';
 import type { Got, RequestError } from 'got';
@@ -116,7 +115,7 @@ export class WebhookSink extends Sink {
     if (!client)
       throw new SinkWriteError('webhook sink: write before connect', { retryable: false });
     // A Buffer, not a string: got would otherwise UTF-8-encode the text once more to measure it.
-    const json = jsonArrayOf(this.encoder, request.batch);
+    const json = encodeJsonArray(this.encoder, request.batch);
     const body = this.options.gzip ? await gzip(json) : json;
     const what = `${this.options.method} ${this.target}`;
     let status: number;
@@ -193,21 +192,6 @@ export class WebhookSink extends Sink {
       cause: err,
     });
   }
-}
-
-/**
- * A JSON array of a batch's records (`JSON.stringify` of their dicts), as UTF-8 bytes: core's
- * `encodeJsonArray`, read straight from the batch's frames (`encodeBatch`).
- */
-function jsonArrayOf(encoder: RecordTextEncoder, batch: RecordBatch): Buffer {
-  if (batch.size === 0) return Buffer.from('[]');
-  const items = encoder.encodeBatch(batch);
-  // The items end with a comma: open the array in a new buffer and close it over that comma.
-  const out = Buffer.allocUnsafe(items.length + 1);
-  out[0] = 0x5b; // [
-  items.copy(out, 1);
-  out[out.length - 1] = 0x5d; // ]
-  return out;
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
