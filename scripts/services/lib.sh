@@ -48,7 +48,10 @@ MQTT_RUN="$IOTSIM_RUN/mosquitto"
 
 # Python venv for independent readers (+ moto for the S3 endpoint)
 VENV="$IOTSIM_CACHE/venv"
-PY_REQUIREMENTS=(pyarrow==26.0.1 pandas==3.1.1 'deltalake[pyarrow]==1.6.6' 'moto[server]==5.2.5')
+# asyncua, pymodbus, paho-mqtt and pysparkplug are the independent peers of the protocol servers and
+# the MQTT/Sparkplug sinks; jsonschema checks `iotsim schema`. pysparkplug 0.6 needs paho-mqtt < 2.
+PY_REQUIREMENTS=(pyarrow==26.0.1 pandas==3.1.1 'deltalake[pyarrow]==1.6.6' 'moto[server]==5.2.5'
+  asyncua==2.1.0 pymodbus==3.16.1 paho-mqtt==1.6.1 pysparkplug==0.6.1 jsonschema==4.26.0)
 
 # S3 (moto_server from the venv)
 S3_PORT=19000
@@ -675,7 +678,7 @@ python_apt_packages() {
 }
 
 python_status() {
-  [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import pyarrow, pandas, deltalake' >/dev/null 2>&1
+  [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import pyarrow, pandas, deltalake, asyncua, pymodbus, paho.mqtt, pysparkplug, jsonschema' >/dev/null 2>&1
 }
 
 python_install() {
@@ -712,7 +715,7 @@ python_install() {
 python_launch() { :; }
 
 python_wait() {
-  python_status || die "python venv $VENV cannot import pyarrow, pandas, deltalake"
+  python_status || die "python venv $VENV cannot import pyarrow, pandas, deltalake, asyncua, pymodbus, paho, pysparkplug, jsonschema"
 }
 
 python_stop() { :; }

@@ -72,6 +72,16 @@ export const FIRST_PARTY_SINKS: Readonly<Record<string, FirstPartyPlugin>> = Obj
     exportName: 'DeltaSink',
     summary: 'Delta Lake tables, local or on S3',
   },
+  mqtt: {
+    packageName: '@iotsim/sink-mqtt',
+    exportName: 'MqttSink',
+    summary: 'MQTT 3.1.1/5 publishes to any broker',
+  },
+  sparkplug: {
+    packageName: '@iotsim/sink-mqtt',
+    exportName: 'SparkplugSink',
+    summary: 'Sparkplug B 3.0 edge node over MQTT',
+  },
   azure_iot: {
     packageName: '@iotsim/sink-azure-iot',
     exportName: 'AzureIoTSink',
@@ -95,6 +105,21 @@ export const FIRST_PARTY_SERVERS: Readonly<Record<string, FirstPartyPlugin>> = O
     packageName: '@iotsim/core',
     exportName: 'HttpServer',
     summary: 'GET /state (latest values as JSON) and /healthz',
+  },
+  opcua: {
+    packageName: '@iotsim/server-opcua',
+    exportName: 'OpcUaServer',
+    summary: 'OPC UA server: every sensor an AnalogItem (node-opcua)',
+  },
+  modbus: {
+    packageName: '@iotsim/server-modbus',
+    exportName: 'ModbusServer',
+    summary: 'Modbus TCP server: sensors as float32 registers',
+  },
+  mqtt_broker: {
+    packageName: '@iotsim/sink-mqtt',
+    exportName: 'MqttBroker',
+    summary: 'embedded MQTT broker (aedes) on 127.0.0.1:1883',
   },
 });
 

@@ -5,3 +5,4 @@ export * from './services.js';
 export * from './temp.js';
 export * from './parquet.js';
 export * from './tls.js';
+export * from './servers.js';
