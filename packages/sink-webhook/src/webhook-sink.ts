@@ -84,7 +84,7 @@ export class WebhookSink extends Sink {
   }
 
   async connect(): Promise<void> {
-    const { got } = await importSdk('got', () => import('got'), 'webhook sink', {
+    const { default: got } = await importSdk('got', () => import('got'), 'webhook sink', {
       hint: 'it comes with @iotsim/sink-webhook: reinstall that',
     });
     const { tlsRejectUnauthorized, timeoutS } = this.options;
