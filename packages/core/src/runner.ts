@@ -39,8 +39,10 @@ export interface SinkMetrics {
   failed: number;
   /** Write attempts repeated after a failure. */
   retries: number;
-  /** Records in the buffer or in a write not yet finished. */
+  /** Records in the buffer, in a write not yet finished, or held by the sink (not yet readable). */
   buffered: number;
+  /** Of `buffered`: records the sink took but no reader can read yet (an open Parquet file). */
+  held: number;
   /** Batches written successfully. */
   batches: number;
   /** Batches given up on. */
@@ -123,6 +125,8 @@ export class SinkRunner {
 
   private generated = 0;
   private delivered = 0;
+  /** Records the sink reported held: taken, not yet readable. */
+  private held = 0;
   private droppedOldest = 0;
   private droppedNewest = 0;
   private failed = 0;
@@ -161,7 +165,12 @@ export class SinkRunner {
 
   /** Attaches the logger and connects the sink; starts the rate timer. */
   async start(): Promise<void> {
-    this.sink.attach({ logger: this.logger, throughput: this.throughput, name: this.name });
+    this.sink.attach({
+      logger: this.logger,
+      throughput: this.throughput,
+      name: this.name,
+      settleHeld: (n, outcome, error) => this.settleHeld(n, outcome, error),
+    });
     await this.sink.connect();
     const rate = this.throughput.rateHz;
     if (rate !== null) {
@@ -223,7 +232,8 @@ export class SinkRunner {
       dropped: { oldest: this.droppedOldest, newest: this.droppedNewest, total: dropped },
       failed: this.failed,
       retries: this.retries,
-      buffered: this.size + this.inFlightRecords,
+      buffered: this.size + this.inFlightRecords + this.held,
+      held: this.held,
       batches: this.batches,
       failedBatches: this.failedBatches,
       lastError: this.lastError,
@@ -262,13 +272,19 @@ export class SinkRunner {
     }
     // The signal fires before close() whenever a write may still be in flight.
     if (timedOut) this.abort(`shutdown timeout of ${timeoutS}s reached`);
+    let closeError: unknown;
     try {
       await Promise.race([this.sink.close(), timedOut ? Promise.resolve() : expired]);
     } catch (err) {
+      closeError = err;
       this.logger.error(`${this.name}: close failed: ${this.redact(errorMessage(err))}`);
     } finally {
       clearTimeout(deadline);
     }
+    if (timedOut) this.abort(`shutdown timeout of ${timeoutS}s reached while closing`);
+    // Whatever the sink still holds after close was never made readable.
+    if (this.held > 0)
+      this.settleHeld(this.held, 'failed', closeError ?? 'the sink closed without completing them');
   }
 
   /** Gives up at once: buffered and in-flight records count as failed. */
@@ -276,7 +292,8 @@ export class SinkRunner {
     if (this.aborted) return;
     this.aborted = true;
     this.deadline.abort(new Error(reason));
-    const lost = this.size + this.inFlightRecords;
+    // Held records are not readable yet and the sink may not get to complete them.
+    const lost = this.size + this.inFlightRecords + this.held;
     if (lost > 0) {
       this.failed += lost;
       this.lastError ??= reason;
@@ -284,6 +301,7 @@ export class SinkRunner {
     }
     this.discard(this.size);
     this.inFlightRecords = 0;
+    this.held = 0;
     for (const w of this.waiters.splice(0)) {
       this.generated += w.size;
       this.failed += w.size;
@@ -411,16 +429,21 @@ export class SinkRunner {
         const result = await this.sink.write(request);
         if (this.aborted) return;
         const landed = result?.delivered;
+        const held = Math.min(Math.max(Math.floor(result?.held ?? 0), 0), landed ?? remaining.size);
+        if (held > 0) {
+          this.inFlightRecords -= held;
+          this.held += held;
+        }
         if (landed === undefined || landed >= remaining.size) {
-          this.settle(remaining.size, 'delivered');
+          this.settle(remaining.size - held, 'delivered');
           this.batches++;
           this.recordLatency(performance.now() - started);
           return;
         }
-        partial = Math.max(0, Math.floor(landed));
-        failure = new SinkWriteError(
-          `partial write: ${partial} of ${remaining.size} records landed`,
-        );
+        const took = Math.max(0, Math.floor(landed));
+        failure = new SinkWriteError(`partial write: ${took} of ${remaining.size} records landed`);
+        this.settle(took - held, 'delivered');
+        remaining = remaining.slice(took);
       } catch (err) {
         if (this.aborted) return;
         partial =
@@ -453,6 +476,22 @@ export class SinkRunner {
       await this.sleep(waitS * 1000);
       if (this.aborted) return;
     }
+  }
+
+  /** The sink settled records it had reported held: readable now, or lost with `error`. */
+  private settleHeld(n: number, outcome: 'delivered' | 'failed', error?: unknown): void {
+    if (this.aborted) return;
+    const k = Math.min(Math.max(Math.floor(n), 0), this.held);
+    if (k === 0) return;
+    this.held -= k;
+    if (outcome === 'delivered') {
+      this.delivered += k;
+      return;
+    }
+    this.failed += k;
+    this.failedBatches++;
+    this.lastError = this.redact(errorMessage(error ?? 'lost after it was written'));
+    this.logger.error(`${this.name}: ${k} written records cannot be read: ${this.lastError}`);
   }
 
   private settle(n: number, outcome: 'delivered' | 'failed'): void {

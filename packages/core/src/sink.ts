@@ -168,6 +168,12 @@ export interface WriteRequest {
 export interface WriteResult {
   /** Records delivered (from the front of the batch); the runner retries the rest. Default: all. */
   readonly delivered?: number;
+  /**
+   * Of the delivered records, how many no reader can read yet (rows in an open Parquet file before
+   * its footer): they count as buffered until the sink settles them with `confirmHeld` (readable)
+   * or `loseHeld` (the file is lost: failed, with the error). Default 0.
+   */
+  readonly held?: number;
 }
 
 /** What a runner hands a sink before connecting it. */
@@ -178,6 +184,8 @@ export interface SinkContext {
   readonly throughput: ResolvedThroughput & { readonly maxInFlight: number };
   /** The sink's name in this run (`kafka`, `file#2`). */
   readonly name: string;
+  /** Settles records a write reported as `held` (see `Sink.confirmHeld` / `Sink.loseHeld`). */
+  readonly settleHeld?: (n: number, outcome: 'delivered' | 'failed', error?: unknown) => void;
 }
 
 /** Brand that marks a sink class, so a sink from another copy of @iotsim/core is still recognised. */
@@ -236,6 +244,7 @@ export abstract class Sink {
 
   /** Set by the runner before `connect`. */
   protected logger: Logger = silentLogger;
+  private settleHeldRecords: SinkContext['settleHeld'];
   private readonly ownSecrets = new Set<string>();
   private readonly counters = new Map<string, number>();
 
@@ -252,6 +261,7 @@ export abstract class Sink {
   /** Called by the runner before `connect`. */
   attach(context: SinkContext): void {
     this.logger = context.logger;
+    this.settleHeldRecords = context.settleHeld;
   }
 
   /** Opens connections, files or streams. Throw `SinkConnectError` or `ConfigError` on failure. */
@@ -284,6 +294,16 @@ export abstract class Sink {
   /** Marks a credential so the run redacts it everywhere. */
   protected registerSecret(value: string | undefined | null): void {
     if (typeof value === 'string' && value.length >= 3) this.ownSecrets.add(value);
+  }
+
+  /** `n` records that writes reported as `held` became readable: they count as delivered. */
+  protected confirmHeld(n: number): void {
+    if (n > 0) this.settleHeldRecords?.(n, 'delivered');
+  }
+
+  /** `n` held records can never be read (their file is lost): they count as failed, with `error`. */
+  protected loseHeld(n: number, error: unknown): void {
+    if (n > 0) this.settleHeldRecords?.(n, 'failed', error);
   }
 
   /** Adds to one of the sink's own counters. */

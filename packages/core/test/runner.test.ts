@@ -449,3 +449,66 @@ describe('sink contract v2', () => {
     expect(got).toHaveLength(3 * gen.sensorCount);
   });
 });
+
+describe('held records (written, not yet readable)', () => {
+  /** Holds every batch like an open Parquet file; completes a "file" every `per` batches. */
+  class HoldingSink extends Sink {
+    static override readonly type = 'holding';
+    private held = 0;
+    private batches = 0;
+    constructor(
+      private readonly per: number,
+      private readonly closeFails = false,
+      private readonly settleOnClose = true,
+    ) {
+      super();
+    }
+    async connect(): Promise<void> {}
+    async write(request: WriteRequest): Promise<WriteResult> {
+      if (++this.batches % this.per === 0) {
+        this.confirmHeld(this.held);
+        this.held = 0;
+      }
+      this.held += request.size;
+      return { held: request.size };
+    }
+    override async close(): Promise<void> {
+      if (!this.settleOnClose) return;
+      if (this.closeFails) {
+        this.loseHeld(this.held, new Error('ENOSPC: no space left on device'));
+        throw new Error('ENOSPC: no space left on device');
+      }
+      this.confirmHeld(this.held);
+    }
+  }
+
+  it('count as buffered while held, then delivered when the sink confirms them', async () => {
+    const runner = new SinkRunner(new HoldingSink(3), { throughput: { batchSize: 10 } });
+    await runner.start();
+    runner.enqueue(records(50));
+    await new Promise((r) => setTimeout(r, 50));
+    const m = runner.metrics();
+    expect(m.held).toBeGreaterThan(0);
+    expect(m.generated).toBe(m.delivered + m.failed + m.dropped.total + m.buffered);
+    expect(m.delivered).toBe(20); // the 3rd write completed the first two batches
+    await runner.stop(5);
+    expect(runner.metrics()).toMatchObject({ delivered: 50, held: 0, buffered: 0, failed: 0 });
+  });
+
+  it('lost held records are failed with the error; held records nobody settles fail at close', async () => {
+    const lost = new SinkRunner(new HoldingSink(100, true), { throughput: { batchSize: 10 } });
+    await lost.start();
+    lost.enqueue(records(30));
+    await lost.stop(5);
+    expect(lost.metrics()).toMatchObject({ delivered: 0, failed: 30, held: 0, buffered: 0 });
+    expect(lost.metrics().lastError).toMatch(/ENOSPC/);
+    const silent = new SinkRunner(new HoldingSink(100, false, false), {
+      throughput: { batchSize: 10 },
+    });
+    await silent.start();
+    silent.enqueue(records(30));
+    await silent.stop(5);
+    expect(silent.metrics()).toMatchObject({ delivered: 0, failed: 30, held: 0 });
+    expect(silent.metrics().lastError).toMatch(/closed without completing them/);
+  });
+});

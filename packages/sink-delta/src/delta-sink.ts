@@ -26,7 +26,6 @@ import {
   type Action,
   type AddAction,
   type DeltaSchema,
-  type MetadataAction,
   type ProtocolAction,
 } from './log.js';
 import {
@@ -110,6 +109,8 @@ export class DeltaSink extends Sink {
   private seq = 0;
   private overwritePending: boolean;
   private pending: PendingBatch | undefined;
+  /** Set when the table's layout changed under us: every later write fails with it. */
+  private broken: SinkWriteError | undefined;
 
   constructor(options: DeltaSinkOptions = {}) {
     super();
@@ -181,20 +182,84 @@ export class DeltaSink extends Sink {
     }
     try {
       this.checkTable();
+      if (this.state.version < 0) await this.createTable(storage);
     } catch (err) {
       await storage.close();
+      this.storage = undefined;
       throw err;
     }
     this.logger.info(
-      this.state.version < 0
-        ? `delta: creating table ${storage.location}`
-        : `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files${this.replayedFromCheckpoint === undefined ? '' : ` (log read from the checkpoint of version ${this.replayedFromCheckpoint})`}`,
+      `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files${this.replayedFromCheckpoint === undefined ? '' : ` (log read from the checkpoint of version ${this.replayedFromCheckpoint})`}`,
+    );
+  }
+
+  /**
+   * Creates the table at connect, before any data: version 0 holds only the protocol and the
+   * metadata (schema, partition columns), as CREATE TABLE does. A writer that loses the race for
+   * version 0 reads the winner's table and checks it like any existing table, so two writers
+   * started together with different layouts fail at start (DeltaTableMismatchError, exit 2)
+   * and nothing of the loser is committed.
+   */
+  private async createTable(storage: TableStorage): Promise<void> {
+    const now = Date.now();
+    const actions: Action[] = [
+      {
+        commitInfo: {
+          timestamp: now,
+          operation: 'CREATE TABLE',
+          operationParameters: {
+            partitionBy: JSON.stringify(this.options.partitionBy),
+          },
+          isBlindAppend: true,
+          engineInfo: ENGINE,
+          clientVersion: ENGINE,
+        },
+      },
+      { protocol: { ...WRITE_PROTOCOL } },
+      {
+        metaData: {
+          id: randomUUID(),
+          format: { provider: 'parquet', options: {} },
+          schemaString: JSON.stringify(this.schema),
+          partitionColumns: [...this.options.partitionBy],
+          configuration: {},
+          createdTime: now,
+        },
+      },
+    ];
+    if (await storage.putIfAbsent(commitPath(0), Buffer.from(serializeCommit(actions)))) {
+      this.state.apply(0, actions);
+      this.count('tables_created');
+      this.logger.info(`delta: created table ${storage.location}`);
+      return;
+    }
+    this.clashes++;
+    this.count('clashes');
+    await this.refresh();
+    this.checkTable();
+    this.logger.info(
+      `delta: another writer created ${storage.location} at the same time; its layout matches`,
     );
   }
 
   async write(request: WriteRequest): Promise<void> {
     if (request.size === 0) return;
     const storage = this.requireStorage();
+    if (this.broken) throw this.broken;
+    try {
+      await this.writeBatch(storage, request);
+    } catch (err) {
+      if (!(err instanceof DeltaTableMismatchError)) throw err;
+      // Another writer changed the table's layout: nothing more of ours may be committed to it.
+      this.broken = new SinkWriteError(
+        `delta: the table changed while writing: ${describeError(err)}`,
+        { retryable: false, cause: err },
+      );
+      throw this.broken;
+    }
+  }
+
+  private async writeBatch(storage: TableStorage, request: WriteRequest): Promise<void> {
     // A retry of the batch whose commit failed (same batch id): reuse its data files and
     // transaction number, so that a commit which did land (an ambiguous failure) is recognised
     // and not made twice.
@@ -294,7 +359,7 @@ export class DeltaSink extends Sink {
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       if ((this.state.txns.get(this.appId)?.version ?? 0) >= batch.seq) return; // landed before
       const version = this.state.version + 1;
-      const actions = this.commitActions(version, batch);
+      const actions = this.commitActions(batch);
       if (await storage.putIfAbsent(commitPath(version), Buffer.from(serializeCommit(actions)))) {
         this.state.apply(version, actions);
         this.commits++;
@@ -317,7 +382,7 @@ export class DeltaSink extends Sink {
     );
   }
 
-  private commitActions(version: number, batch: PendingBatch): Action[] {
+  private commitActions(batch: PendingBatch): Action[] {
     const now = Date.now();
     const overwrite = this.overwritePending;
     const rows = batch.length;
@@ -342,18 +407,6 @@ export class DeltaSink extends Sink {
         },
       },
     ];
-    if (version === 0) {
-      actions.push({ protocol: { ...WRITE_PROTOCOL } });
-      const metaData: MetadataAction = {
-        id: randomUUID(),
-        format: { provider: 'parquet', options: {} },
-        schemaString: JSON.stringify(this.schema),
-        partitionColumns: [...this.options.partitionBy],
-        configuration: {},
-        createdTime: now,
-      };
-      actions.push({ metaData });
-    }
     if (overwrite) {
       for (const f of this.state.files.values()) {
         actions.push({
@@ -486,19 +539,10 @@ export class DeltaSink extends Sink {
       if (!bytes) break;
       this.state.apply(v, parseCommit(Buffer.from(bytes).toString('utf8'), commitPath(v)));
     }
-    if (
-      before.metadata &&
-      (this.state.metadata !== before.metadata || this.state.protocol !== before.protocol)
-    ) {
-      try {
-        this.checkTable();
-      } catch (err) {
-        throw new SinkWriteError(`delta: the table changed while writing: ${describeError(err)}`, {
-          retryable: false,
-          cause: err,
-        });
-      }
-    }
+    // Whatever we read last (a table another writer created or changed) is checked before we
+    // commit to it.
+    if (this.state.metadata !== before.metadata || this.state.protocol !== before.protocol)
+      this.checkTable();
   }
 
   /** Checks that an existing table can take our records: protocol, format, schema, partitioning. */

@@ -10,7 +10,7 @@ import {
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where a table's files live: a local directory or an S3 prefix. Paths are relative to the table root, `/`-separated. */
@@ -129,6 +129,9 @@ export class LocalStorage implements TableStorage {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
+    // Spark (Hadoop's local filesystem) keeps a checksum `.<name>.crc` beside the files it wrote;
+    // beside new bytes it is wrong, and Spark would log checksum errors and retry on every load.
+    await unlink(join(dirname(full), `.${basename(full)}.crc`)).catch(() => undefined);
   }
 
   private async createExclusive(full: string, bytes: Uint8Array): Promise<boolean> {

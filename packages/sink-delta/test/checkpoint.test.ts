@@ -247,7 +247,7 @@ describe('DeltaSink checkpoints on a local table', () => {
     });
     const txns = rows.filter((r) => r.txn).map((r) => r.txn as Record<string, unknown>);
     expect(txns).toHaveLength(1);
-    expect(Number(txns[0]!.version)).toBe(20); // batch 20 was committed as version 19
+    expect(Number(txns[0]!.version)).toBe(19); // batch 19 was committed as version 19 (0: the table)
     expect(rows.length).toBe(2 + txns.length + adds.length);
     expect(rows.some((r) => r.commitInfo)).toBe(false);
   });
@@ -259,14 +259,14 @@ describe('DeltaSink checkpoints on a local table', () => {
 
     const fromCheckpoint = await connectedState(path);
     expect(fromCheckpoint.sink.replayedFromCheckpoint).toBe(19);
-    expect(fromCheckpoint.state.version).toBe(24);
+    expect(fromCheckpoint.state.version).toBe(25);
 
     // The same table without its checkpoints: a full replay of the JSON commits.
     const copy = join(await freshDir(), 'copy');
     await copyTable(path, copy, (n) => !n.includes('checkpoint'));
     const full = await connectedState(copy);
     expect(full.sink.replayedFromCheckpoint).toBeUndefined();
-    expect(full.state.version).toBe(24);
+    expect(full.state.version).toBe(25);
     expect(filesOf(fromCheckpoint.state)).toEqual(filesOf(full.state));
     expect(fromCheckpoint.state.files.size).toBe((await liveFiles(path)).size);
     expect([...fromCheckpoint.state.txns.values()]).toEqual([...full.state.txns.values()]);
@@ -281,10 +281,10 @@ describe('DeltaSink checkpoints on a local table', () => {
     const sink = deltaSink({ tablePath: path, partitionBy: ['industry'] });
     await writeBatches(sink, more, 10);
     expect(sink.replayedFromCheckpoint).toBe(19);
-    expect(sink.version).toBe(27);
+    expect(sink.version).toBe(28);
     const after = await connectedState(path);
     const newAdds = (await readLog(path))
-      .filter((c) => c.version > 24)
+      .filter((c) => c.version > 25)
       .flatMap((c) => c.actions.filter((a) => a.add));
     expect(newAdds.length).toBeGreaterThanOrEqual(3);
     expect(after.state.files.size).toBe(full.state.files.size + newAdds.length);
@@ -326,7 +326,7 @@ describe('DeltaSink checkpoints on a local table', () => {
     expect(full.sink.replayedFromCheckpoint).toBeUndefined();
     expect(logger2.warnings).toHaveLength(2);
     expect(filesOf(full.state)).toEqual(filesOf(reference.state));
-    expect(full.state.version).toBe(24);
+    expect(full.state.version).toBe(25);
 
     // A checkpoint whose action count disagrees with _last_checkpoint is not trusted either.
     const path2 = join(await freshDir(), 't2');
@@ -342,7 +342,7 @@ describe('DeltaSink checkpoints on a local table', () => {
     const distrusted = await connectedState(path2, logger3);
     expect(distrusted.sink.replayedFromCheckpoint).toBeUndefined();
     expect(logger3.warnings.join('\n')).toMatch(/_last_checkpoint says/);
-    expect(distrusted.state.version).toBe(9);
+    expect(distrusted.state.version).toBe(10);
   });
 
   it('a failing checkpoint write never fails the batch', async () => {
@@ -362,7 +362,7 @@ describe('DeltaSink checkpoints on a local table', () => {
     await sink.close();
     expect(sink.commits).toBe(5);
     expect(sink.checkpoints).toBe(0);
-    expect(logger.warnings).toHaveLength(2); // versions 1 and 3
+    expect(logger.warnings).toHaveLength(3); // versions 1, 3 and 5 (0 is the table)
     expect(logger.warnings[0]).toMatch(/could not write the checkpoint of version 1 .*disk full/);
     expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
   });
@@ -377,11 +377,12 @@ describe('DeltaSink checkpoints on a local table', () => {
     const removed = [...(await liveFiles(path)).keys()].sort();
     const fresh = makeRecords(20, { seed: 39, start: 1_800_000_000 });
     await writeBatches(
-      deltaSink({ tablePath: path, mode: 'overwrite', checkpointInterval: 4 }),
+      deltaSink({ tablePath: path, mode: 'overwrite', checkpointInterval: 5 }),
       fresh,
       10,
     );
-    const rows = await readCheckpointRows(join(path, '_delta_log', checkpointFileName(3)));
+    // Versions: 0 the table, 1-2 the first sink, 3 the overwrite, 4 its append: checkpoint at 4.
+    const rows = await readCheckpointRows(join(path, '_delta_log', checkpointFileName(4)));
     const removes = rows.filter((r) => r.remove).map((r) => r.remove as Record<string, unknown>);
     expect(removes.map((r) => decodeURIComponent(r.path as string)).sort()).toEqual(removed);
     for (const r of removes) expect(r.dataChange).toBe(false);

@@ -2,11 +2,12 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, Redactor, SensorRecord, SinkRunner } from '@iotsim/core';
-import { dicts, makeRecords, tempDirs } from '@iotsim/test-utils';
+import { dicts, makeRecords, tempDirs, writeRequest } from '@iotsim/test-utils';
 import {
   DeltaSink,
   DeltaTableMismatchError,
   LocalStorage,
+  type DeltaSinkOptions,
   commitFileName,
   computeStats,
   escapePartitionValue,
@@ -179,7 +180,7 @@ describe('Delta log pieces', () => {
 });
 
 describe('DeltaSink on a local table', () => {
-  it('writes one commit per batch: protocol and metaData first, then add actions with stats', async () => {
+  it('creates the table at connect (version 0: protocol and metaData), then one commit per batch with add actions and stats', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(500, { seed: 21 });
     const sink = deltaSink({
@@ -190,10 +191,16 @@ describe('DeltaSink on a local table', () => {
     const m = await runDelta(sink, records, { tick: 100 });
     expect(m.delivered).toBe(500);
     const log = await readLog(path);
-    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3, 4]);
+    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(sink.commits).toBe(5);
+    expect(sink.sinkMetrics()).toMatchObject({ tables_created: 1, commits: 5 });
     const first = log[0]!.actions;
-    expect(first[0]!.commitInfo).toMatchObject({ operation: 'WRITE', isBlindAppend: true });
+    expect(first[0]!.commitInfo).toMatchObject({ operation: 'CREATE TABLE', isBlindAppend: true });
+    expect(first.some((a) => a.add)).toBe(false);
+    expect(log[1]!.actions[0]!.commitInfo).toMatchObject({
+      operation: 'WRITE',
+      isBlindAppend: true,
+    });
     expect(first.find((a) => a.protocol)!.protocol).toEqual({
       minReaderVersion: 1,
       minWriterVersion: 2,
@@ -281,6 +288,20 @@ describe('DeltaSink on a local table', () => {
     expect((await s.list('_delta_log')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it("removes Spark's stale Hadoop checksum ._last_checkpoint.crc when it replaces _last_checkpoint", async () => {
+    const path = join(await freshDir(), 't');
+    const sink = deltaSink({ tablePath: path, checkpointInterval: 2 });
+    await sink.connect();
+    const crc = join(path, '_delta_log', '._last_checkpoint.crc');
+    await writeFile(crc, 'crc of what Spark wrote');
+    await sink.write(writeRequest(makeRecords(10, { seed: 64 }))); // version 1: a checkpoint
+    await sink.close();
+    await expect(stat(crc)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(
+      JSON.parse(await readFile(join(path, '_delta_log', '_last_checkpoint'), 'utf8')),
+    ).toMatchObject({ version: 1 });
+  });
+
   it('moves to the next version when another writer took one', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(200, { seed: 5 });
@@ -289,17 +310,17 @@ describe('DeltaSink on a local table', () => {
     await runner.start();
     runner.enqueue(records.slice(0, 100));
     while (runner.metrics().delivered < 100) await new Promise((r) => setTimeout(r, 5));
-    // Another writer commits version 1 behind our back (an empty blind append).
+    // Another writer commits version 2 behind our back (an empty blind append).
     await writeFile(
-      join(path, '_delta_log', commitFileName(1)),
+      join(path, '_delta_log', commitFileName(2)),
       JSON.stringify({ commitInfo: { timestamp: Date.now(), operation: 'WRITE' } }) + '\n',
     );
     runner.enqueue(records.slice(100));
     await runner.stop(30);
     expect(runner.metrics().delivered).toBe(200);
     const log = await readLog(path);
-    expect(log.map((c) => c.version)).toEqual([0, 1, 2]);
-    expect(log[2]!.actions.some((a) => a.add)).toBe(true);
+    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3]);
+    expect(log[3]!.actions.some((a) => a.add)).toBe(true);
     expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
   });
 
@@ -317,7 +338,8 @@ describe('DeltaSink on a local table', () => {
     ]);
     expect(ma.delivered + mb.delivered).toBe(1200);
     const log = await readLog(path);
-    expect(log.map((c) => c.version)).toEqual([...Array(60).keys()]);
+    // Version 0 is the table, made by whichever sink won it; the other saw it matches.
+    expect(log.map((c) => c.version)).toEqual([...Array(61).keys()]);
     expect(sinks[0]!.commits + sinks[1]!.commits).toBe(60);
     console.log(
       `two local sinks: ${sinks[0]!.clashes + sinks[1]!.clashes} version clashes resolved`,
@@ -335,7 +357,7 @@ describe('DeltaSink on a local table', () => {
     let failed = false;
     storage.putIfAbsent = async (p, bytes) => {
       const ok = await put(p, bytes);
-      if (p.endsWith(commitFileName(1)) && !failed) {
+      if (p.endsWith(commitFileName(2)) && !failed) {
         failed = true;
         throw new Error('connection reset after the commit was written');
       }
@@ -353,7 +375,7 @@ describe('DeltaSink on a local table', () => {
     expect(failed).toBe(true);
     expect(m.retries).toBe(1);
     expect(m.delivered).toBe(150);
-    expect((await readLog(path)).map((c) => c.version)).toEqual([0, 1, 2]);
+    expect((await readLog(path)).map((c) => c.version)).toEqual([0, 1, 2, 3]);
     expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
   });
 
@@ -373,20 +395,20 @@ describe('DeltaSink on a local table', () => {
     });
     await runDelta(sink, fresh, { tick: 60 });
     const log = await readLog(path);
-    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3]);
-    const removes = log[2]!.actions.filter((a) => a.remove).map((a) => a.remove!);
+    expect(log.map((c) => c.version)).toEqual([0, 1, 2, 3, 4]);
+    const removes = log[3]!.actions.filter((a) => a.remove).map((a) => a.remove!);
     expect(removes.map((r) => decodeURIComponent(r.path as string)).sort()).toEqual(
       [...before.keys()].sort(),
     );
     for (const r of removes)
       expect(r).toMatchObject({ dataChange: true, extendedFileMetadata: true });
-    expect(log[2]!.actions[0]!.commitInfo).toMatchObject({
+    expect(log[3]!.actions[0]!.commitInfo).toMatchObject({
       isBlindAppend: false,
       operationParameters: { mode: 'Overwrite' },
     });
-    expect(log[3]!.actions.some((a) => a.remove)).toBe(false);
+    expect(log[4]!.actions.some((a) => a.remove)).toBe(false);
     expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(fresh)));
-    expect(sortDicts(await readTable(path, 1))).toEqual(sortDicts(dicts(old)));
+    expect(sortDicts(await readTable(path, 2))).toEqual(sortDicts(dicts(old)));
   });
 
   it('refuses a table whose schema or partitioning differs, at connect', async () => {
@@ -405,6 +427,81 @@ describe('DeltaSink on a local table', () => {
     await expect(part.connect()).rejects.toThrow(
       /partitioned by \[industry\] but partition_by is \[sensor_type\]/,
     );
+  });
+
+  const layouts: [string, DeltaSinkOptions, DeltaSinkOptions, RegExp][] = [
+    [
+      'partition_by',
+      { partitionBy: ['industry'] },
+      {},
+      /partition_by is \[\]|partition_by is \[industry\]/,
+    ],
+    ['timestamp_type', {}, { timestampType: 'timestamp' }, /column timestamp is/],
+  ];
+  it.each(layouts)(
+    'two writers creating one table at once with different %s: the loser fails at connect and commits nothing',
+    async (_what, a, b, message) => {
+      const path = join(await freshDir(), 't');
+      const sinks = [deltaSink({ tablePath: path, ...a }), deltaSink({ tablePath: path, ...b })];
+      // Both read an empty log before either creates the table: a real race for version 0.
+      let arrived = 0;
+      let release: () => void = () => {};
+      const bothThere = new Promise<void>((r) => (release = r));
+      for (const sink of sinks) {
+        const open = (sink as unknown as { createTable: (s: unknown) => Promise<void> })
+          .createTable;
+        (sink as unknown as { createTable: (s: unknown) => Promise<void> }).createTable =
+          async function (this: unknown, storage: unknown) {
+            if (++arrived === 2) release();
+            await bothThere;
+            return open.call(this, storage);
+          };
+      }
+      const results = await Promise.allSettled(sinks.map((s) => s.connect()));
+      const lost = results.filter((r) => r.status === 'rejected');
+      expect(lost).toHaveLength(1);
+      const err = (lost[0] as PromiseRejectedResult).reason as Error;
+      expect(err).toBeInstanceOf(DeltaTableMismatchError);
+      expect(err.message).toMatch(message);
+      const loser = sinks[results.indexOf(lost[0]!)]!;
+      const winner = sinks[1 - results.indexOf(lost[0]!)]!;
+      expect(loser.sinkMetrics()).toMatchObject({ clashes: 1 });
+      expect(winner.sinkMetrics()).toMatchObject({ tables_created: 1 });
+      // The winner writes; the table holds exactly its records, one metaData, its layout.
+      const records = makeRecords(50, { seed: 61 });
+      for (let i = 0; i < 50; i += 25) await winner.write(writeRequest(records.slice(i, i + 25)));
+      await winner.close();
+      const log = await readLog(path);
+      expect(log.map((c) => c.version)).toEqual([0, 1, 2]);
+      expect(log.filter((c) => c.actions.some((x) => x.metaData))).toHaveLength(1);
+      expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts(records)));
+    },
+  );
+
+  it('after the table changed under a running writer, no later batch of it is committed', async () => {
+    const path = join(await freshDir(), 't');
+    const sink = deltaSink({ tablePath: path });
+    await sink.connect();
+    await sink.write(writeRequest(makeRecords(10, { seed: 62 })));
+    // Another writer replaces the table's metadata with a partitioned layout (version 2).
+    const meta = (await readLog(path))[0]!.actions.find((x) => x.metaData)!.metaData!;
+    await writeFile(
+      join(path, '_delta_log', commitFileName(2)),
+      JSON.stringify({ metaData: { ...meta, partitionColumns: ['industry'] } }) + '\n',
+    );
+    await writeFile(
+      join(path, '_delta_log', commitFileName(3)),
+      JSON.stringify({ commitInfo: { operation: 'WRITE' } }) + '\n',
+    );
+    for (let i = 0; i < 3; i++) {
+      const err = await sink
+        .write(writeRequest(makeRecords(10, { seed: 63 + i })))
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ retryable: false });
+      expect(String(err)).toMatch(/the table changed while writing: .*partitioned by \[industry\]/);
+    }
+    await sink.close();
+    expect((await readLog(path)).map((c) => c.version)).toEqual([0, 1, 2, 3]);
   });
 
   it('refuses a table whose schema lacks a record column', async () => {

@@ -38,7 +38,7 @@ describe('delta-rs reads what DeltaSink writes', () => {
       const m = await runDelta(sink, records, { tick: 100 });
       expect(m.delivered).toBe(700);
       const view = await readWithDeltaRs(path);
-      expect(view.version).toBe(sink.commits - 1);
+      expect(view.version).toBe(sink.commits); // version 0 is the table (CREATE TABLE)
       expect(sink.commits).toBe(7);
       expect(view.rows).toHaveLength(700);
       expect(sortDicts(view.rows)).toEqual(sortDicts(dicts(records)));
@@ -77,7 +77,7 @@ describe('delta-rs reads what DeltaSink writes', () => {
     await runDelta(again, c, { tick: 50 });
     expect(again.commits).toBe(3);
     const view = await readWithDeltaRs(path);
-    expect(view.version).toBe(3 + 1 + 3 - 1);
+    expect(view.version).toBe(1 + 3 + 1 + 3 - 1); // the table, ours, delta-rs's, ours
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b, ...c])));
   });
 
@@ -94,12 +94,12 @@ describe('delta-rs reads what DeltaSink writes', () => {
     expect(m1.delivered + m2.delivered).toBe(800);
     expect(s1.commits + s2.commits).toBe(32);
     const view = await readWithDeltaRs(path);
-    expect(view.version).toBe(31);
+    expect(view.version).toBe(32);
     expect(view.rows).toHaveLength(800);
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b])));
   });
 
-  it('overwrite: delta-rs sees only the new rows; version 0 still has the old', async () => {
+  it('overwrite: delta-rs sees only the new rows; version 1 still has the old', async () => {
     const path = join(await freshDir(), 't');
     const old = makeRecords(100, { seed: 61 });
     const fresh = makeRecords(80, { seed: 62, start: 1_800_000_000 });
@@ -114,10 +114,31 @@ describe('delta-rs reads what DeltaSink writes', () => {
     });
     await runDelta(sink, fresh, { tick: 40 });
     const now = await readWithDeltaRs(path);
-    expect(now.version).toBe(2);
+    expect(now.version).toBe(3);
     expect(sortDicts(now.rows)).toEqual(sortDicts(dicts(fresh)));
-    const v0 = await readWithDeltaRs(path, { version: 0 });
-    expect(sortDicts(v0.rows)).toEqual(sortDicts(dicts(old)));
+    expect((await readWithDeltaRs(path, { version: 0 })).rows).toEqual([]); // the empty table
+    const v1 = await readWithDeltaRs(path, { version: 1 });
+    expect(sortDicts(v1.rows)).toEqual(sortDicts(dicts(old)));
+  });
+});
+
+describe('two writers create one table at once with different layouts', () => {
+  it("the loser is refused at connect; delta-rs reads only the winner's rows, in its layout, none with a NULL partition", async () => {
+    const path = join(await freshDir(), 't');
+    const a = makeRecords(200, { seed: 91, industries: ['mining'] });
+    const b = makeRecords(200, { seed: 92, industries: ['utilities'] });
+    const results = await Promise.allSettled([
+      runDelta(deltaSink({ tablePath: path, partitionBy: ['industry'], batchSize: 50 }), a),
+      runDelta(deltaSink({ tablePath: path, timestampType: 'timestamp', batchSize: 50 }), b),
+    ]);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(/Delta table .*: /);
+    const winner = results[0]!.status === 'fulfilled' ? a : b;
+    const view = await readWithDeltaRs(path);
+    expect(sortDicts(view.rows)).toEqual(sortDicts(dicts(winner)));
+    expect(view.rows.every((r) => r.industry !== null)).toBe(true);
+    expect(view.partitionColumns).toEqual(winner === a ? ['industry'] : []);
   });
 });
 
@@ -152,7 +173,7 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
     const names = await readdir(join(path, '_delta_log'));
     expect(names).toContain(checkpointFileName(19));
     const before = await readWithDeltaRs(path);
-    expect(before.version).toBe(24);
+    expect(before.version).toBe(25);
     expect(sortDicts(before.rows)).toEqual(sortDicts(dicts(records)));
 
     // Without commits 0..19 only our checkpoint of version 19 can tell delta-rs what is live.
@@ -161,17 +182,17 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
       [
         checkpointFileName(19),
         '_last_checkpoint',
-        ...[20, 21, 22, 23, 24].map((v) => commitFileName(v)),
+        ...[20, 21, 22, 23, 24, 25].map((v) => commitFileName(v)),
       ].sort(),
     );
     const after = await readWithDeltaRs(path);
-    expect(after.version).toBe(24);
+    expect(after.version).toBe(25);
     expect(sortDicts(after.rows)).toEqual(sortDicts(dicts(records)));
     expect(after.partitionColumns).toEqual(['industry']);
     expect(after.deltaTypes).toEqual(DELTA_TYPES);
-    // Time travel to the checkpoint's own version.
+    // Time travel to the checkpoint's own version: the table and 19 batches of 20.
     const at19 = await readWithDeltaRs(path, { version: 19 });
-    expect(sortDicts(at19.rows)).toEqual(sortDicts(dicts(records.slice(0, 400))));
+    expect(sortDicts(at19.rows)).toEqual(sortDicts(dicts(records.slice(0, 380))));
   });
 
   it('delta-rs appends after our checkpoint, we append and checkpoint again, delta-rs reads all', async () => {
@@ -179,15 +200,15 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
     const a = makeRecords(100, { seed: 82 });
     const b = makeRecords(90, { seed: 83, start: 1_750_000_000 });
     const c = makeRecords(90, { seed: 84, start: 1_760_000_000 });
-    await runDelta(deltaSink({ tablePath: path, batchSize: 10 }), a, { tick: 10 }); // 0..9
-    await appendWithDeltaRs(path, await rowsFile(b)); // version 10, by delta-rs
+    await runDelta(deltaSink({ tablePath: path, batchSize: 10 }), a, { tick: 10 }); // 0 table, 1..10
+    await appendWithDeltaRs(path, await rowsFile(b)); // version 11, by delta-rs
     const again = deltaSink({ tablePath: path, batchSize: 10 });
-    await runDelta(again, c, { tick: 10 }); // 11..19: our checkpoint at 19 holds delta-rs's add
+    await runDelta(again, c, { tick: 10 }); // 12..20: our checkpoint at 19 holds delta-rs's add
     expect(again.replayedFromCheckpoint).toBe(9);
     expect(again.checkpoints).toBe(1);
     await cleanUpLog(path, 19);
     const view = await readWithDeltaRs(path);
-    expect(view.version).toBe(19);
+    expect(view.version).toBe(20);
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b, ...c])));
   });
 
@@ -196,16 +217,16 @@ describe("checkpoints: delta-rs reads them, and we read delta-rs's", () => {
     const a = makeRecords(60, { seed: 85 });
     const b = makeRecords(40, { seed: 86, start: 1_750_000_000 });
     const c = makeRecords(50, { seed: 87, start: 1_760_000_000 });
-    await runDelta(deltaSink({ tablePath: path, batchSize: 20 }), a, { tick: 20 }); // 0..2
-    await appendWithDeltaRs(path, await rowsFile(b)); // 3
-    await checkpointWithDeltaRs(path); // delta-rs's checkpoint of version 3
-    await cleanUpLog(path, 3);
+    await runDelta(deltaSink({ tablePath: path, batchSize: 20 }), a, { tick: 20 }); // 0 table, 1..3
+    await appendWithDeltaRs(path, await rowsFile(b)); // 4
+    await checkpointWithDeltaRs(path); // delta-rs's checkpoint of version 4
+    await cleanUpLog(path, 4);
     const sink = deltaSink({ tablePath: path, batchSize: 25 });
-    await runDelta(sink, c, { tick: 25 }); // 4, 5
-    expect(sink.replayedFromCheckpoint).toBe(3);
-    expect(sink.version).toBe(5);
+    await runDelta(sink, c, { tick: 25 }); // 5, 6
+    expect(sink.replayedFromCheckpoint).toBe(4);
+    expect(sink.version).toBe(6);
     const view = await readWithDeltaRs(path);
-    expect(view.version).toBe(5);
+    expect(view.version).toBe(6);
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b, ...c])));
   });
 });
@@ -270,7 +291,7 @@ describe('DeltaSink on S3 (moto)', () => {
     expect(m1.failed + m2.failed).toBe(0);
     expect(s1.commits + s2.commits).toBe(12);
     const view = await readWithDeltaRs(tablePath, { storageOptions });
-    expect(view.version).toBe(11);
+    expect(view.version).toBe(12);
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts([...a, ...b])));
     expect(view.partitionColumns).toEqual(['industry']);
 
@@ -290,7 +311,7 @@ describe('DeltaSink on S3 (moto)', () => {
     expect(sortDicts((await readWithDeltaRs(tablePath, { storageOptions })).rows)).toEqual(
       sortDicts(dicts(fresh)),
     );
-    expect((await readWithDeltaRs(tablePath, { storageOptions, version: 11 })).rows).toHaveLength(
+    expect((await readWithDeltaRs(tablePath, { storageOptions, version: 12 })).rows).toHaveLength(
       600,
     );
   });
@@ -305,7 +326,7 @@ describe('DeltaSink on S3 (moto)', () => {
       storageOptions,
       batchSize: 20,
     });
-    await runDelta(sink, records, { tick: 20 }); // versions 0..11, checkpoint at 9
+    await runDelta(sink, records, { tick: 20 }); // versions 0 (the table) ..12, checkpoint at 9
     expect(sink.checkpoints).toBe(1);
     const client = new S3Client({
       endpoint: storageOptions.AWS_ENDPOINT_URL,
@@ -328,7 +349,7 @@ describe('DeltaSink on S3 (moto)', () => {
       client.destroy();
     }
     const view = await readWithDeltaRs(tablePath, { storageOptions });
-    expect(view.version).toBe(11);
+    expect(view.version).toBe(12);
     expect(sortDicts(view.rows)).toEqual(sortDicts(dicts(records)));
     // And we reopen it from the checkpoint and append.
     const more = makeRecords(20, { seed: 75, start: 1_800_000_000 });
@@ -340,7 +361,7 @@ describe('DeltaSink on S3 (moto)', () => {
     });
     await runDelta(again, more, { tick: 20 });
     expect(again.replayedFromCheckpoint).toBe(9);
-    expect(again.version).toBe(12);
+    expect(again.version).toBe(13);
     expect(sortDicts((await readWithDeltaRs(tablePath, { storageOptions })).rows)).toEqual(
       sortDicts(dicts([...records, ...more])),
     );

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   Sink,
@@ -11,6 +11,7 @@ import {
   type SinkCapabilities,
   type SinkContext,
   type WriteRequest,
+  type WriteResult,
 } from '@iotsim/core';
 import type * as Parquet from '@iotsim/parquet';
 import { findStop, sliceBatch, timestampAt } from './batches.js';
@@ -35,6 +36,15 @@ interface OpenFile {
   readonly writer: RecordFileWriter;
   /** Rotation window index (`floor(timestamp / interval)`), 0 without rotation. */
   readonly window: number;
+  /** `performance.now()` when it was opened (for `maxFileAge`). */
+  readonly openedAt: number;
+  /** Records in the file. */
+  rows: number;
+  /**
+   * Parquet: records of earlier writes that the runner counts as held: no reader can read them
+   * before the footer. Confirmed when the file completes, lost (failed) when it cannot.
+   */
+  held: number;
 }
 
 const settle = (): void => {};
@@ -44,7 +54,12 @@ const settle = (): void => {};
  * every rotation interval of record time (so a backfill of a week with `rotation: '1d'` gives
  * seven daily files). Files are named `sensor_data_<YYYYmmdd_HHMMSS>.<csv|jsonl|parquet>` after
  * the start of their window (UTC), with `_1`, `_2`, ... when a name is taken; existing files are
- * never overwritten. A file is completed (Parquet footer written) before the next one starts.
+ * never overwritten. A file is completed (Parquet footer written) before the next one starts;
+ * `maxFileRows` and `maxFileAge` bound how much an open file holds.
+ *
+ * Text records are delivered once written. Parquet records are readable only after the file's
+ * footer: until the file completes they count as held (buffered), then as delivered; a file that
+ * cannot be completed (a full disk) is removed and its records count as failed, with the error.
  *
  * Writes may overlap (`maxInFlight` up to 64): the sink applies them in the order they were
  * issued, and after a failed write holds later batches back (failing them, to be retried) until
@@ -119,7 +134,7 @@ export class FileSink extends Sink {
     this.logger.debug(`file sink: writing ${this.options.format} files to ${dir}`);
   }
 
-  write(request: WriteRequest): Promise<void> {
+  write(request: WriteRequest): Promise<WriteResult | undefined> {
     // Overlapping writes start one after another, in the order they came.
     const run = this.tail ? this.tail.then(() => this.put(request)) : this.put(request);
     const settled = run.then(settle, settle);
@@ -130,12 +145,10 @@ export class FileSink extends Sink {
     return run;
   }
 
-  /** Completes the open file: the text flushed, the Parquet footer written. */
+  /** Completes the open file: the text flushed, the Parquet footer written (its records delivered). */
   override async close(): Promise<void> {
     await this.tail;
-    const open = this.current;
-    this.current = undefined;
-    if (open) await open.writer.close();
+    await this.complete();
   }
 
   override describe(): string {
@@ -144,8 +157,15 @@ export class FileSink extends Sink {
     return `file (${this.options.format}${codec} → ${this.options.path}${rotation})`;
   }
 
-  /** Writes one batch, split across files where it crosses rotation windows. */
-  private async put(request: WriteRequest): Promise<void> {
+  /**
+   * Writes one batch, split across files where it crosses rotation windows or file bounds.
+   * Parquet: the records that end in the open file are reported held.
+   */
+  private async put(request: WriteRequest): Promise<WriteResult | undefined> {
+    const holds = this.options.format === 'parquet';
+    // Records of this batch in files completed during this write (delivered), and in the open one.
+    let front = 0;
+    let inOpen = 0;
     try {
       this.holdBack(request);
       const batch = request.batch;
@@ -157,17 +177,24 @@ export class FileSink extends Sink {
         const w = this.windowOf(first);
         // Records of the open file's window (or late ones) stay in it; a later window rotates.
         const target = this.current && !(w > this.current.window) ? this.current.window : w;
-        const j = interval === null ? n : findStop(batch, i + 1, (t) => this.windowOf(t) > target);
+        let j = interval === null ? n : findStop(batch, i + 1, (t) => this.windowOf(t) > target);
         try {
-          const file =
-            this.current?.window === target
-              ? this.current.writer
-              : await this.fileFor(target, first);
-          const pending = file.write(sliceBatch(batch, i, j));
+          if (this.current?.window !== target || this.full(this.current)) {
+            await this.complete();
+            front += inOpen;
+            inOpen = 0;
+            await this.open(target, first);
+          }
+          const file = this.current!;
+          if (this.options.maxFileRows !== null)
+            j = Math.min(j, i + this.options.maxFileRows - file.rows);
+          const pending = file.writer.write(sliceBatch(batch, i, j));
           if (pending) await pending;
+          file.rows += j - i;
+          inOpen += j - i;
         } catch (err) {
-          await this.discard();
-          throw this.writeError(err, i);
+          await this.discard(err);
+          throw this.writeError(err, holds ? front : i);
         }
         i = j;
       }
@@ -175,6 +202,9 @@ export class FileSink extends Sink {
       this.noteFailure(request, err);
       throw err;
     }
+    if (!holds || inOpen === 0) return undefined;
+    this.current!.held += inOpen;
+    return { held: inOpen };
   }
 
   /**
@@ -208,14 +238,33 @@ export class FileSink extends Sink {
     return Math.floor(timestamp / interval);
   }
 
-  private async fileFor(window: number, firstTimestamp: number): Promise<RecordFileWriter> {
-    if (this.current) {
-      // Complete the previous file before starting the next: a crash can only hurt the open one.
-      const done = this.current;
-      this.current = undefined;
+  /** True when the open file has reached `maxFileRows` or `maxFileAge`. */
+  private full(file: OpenFile): boolean {
+    const { maxFileRows, maxFileAgeS } = this.options;
+    if (maxFileRows !== null && file.rows >= maxFileRows) return true;
+    return maxFileAgeS !== null && performance.now() - file.openedAt >= maxFileAgeS * 1000;
+  }
+
+  /**
+   * Completes the open file (Parquet: its footer), so its held records become delivered. A file
+   * that cannot be completed is removed (no reader could read it) and its held records are lost.
+   */
+  private async complete(): Promise<void> {
+    const done = this.current;
+    if (!done) return;
+    this.current = undefined;
+    try {
       await done.writer.close();
-      this.logger.debug(`file sink: completed ${done.writer.path}`);
+    } catch (err) {
+      await this.lose(done, err);
+      throw err;
     }
+    this.confirmHeld(done.held);
+    this.logger.debug(`file sink: completed ${done.writer.path}`);
+  }
+
+  /** Starts the next file, for rotation window `window`. */
+  private async open(window: number, firstTimestamp: number): Promise<void> {
     const interval = this.options.rotationS;
     const start =
       interval !== null
@@ -224,11 +273,10 @@ export class FileSink extends Sink {
           ? firstTimestamp
           : Date.now() / 1000;
     const writer = await this.openUnique(fileStem(start));
-    this.current = { writer, window };
+    this.current = { writer, window, openedAt: performance.now(), rows: 0, held: 0 };
     this.created.push(writer.path);
     this.count('files');
     this.logger.info(`file sink: writing ${writer.path}`);
-    return writer;
   }
 
   private async openUnique(stem: string): Promise<RecordFileWriter> {
@@ -245,11 +293,32 @@ export class FileSink extends Sink {
     }
   }
 
-  /** Drops the open file after an error (it stays on disk, incomplete); the next write starts a new one. */
-  private async discard(): Promise<void> {
+  /**
+   * Drops the open file after an error; the next write starts a new one. A text file keeps what
+   * was delivered; a Parquet file without its footer is unreadable: removed, its records lost.
+   */
+  private async discard(err: unknown): Promise<void> {
     const open = this.current;
     this.current = undefined;
-    if (open) await open.writer.abort();
+    if (!open) return;
+    await open.writer.abort();
+    if (this.options.format === 'parquet') await this.lose(open, err);
+  }
+
+  /** A Parquet file that will never be readable: removed, its held records counted failed. */
+  private async lose(file: OpenFile, err: unknown): Promise<void> {
+    if (this.options.format !== 'parquet') return;
+    await unlink(file.writer.path).catch(() => {});
+    const at = this.created.indexOf(file.writer.path);
+    if (at >= 0) this.created.splice(at, 1);
+    this.count('files_lost');
+    const message = err instanceof Error ? err.message : String(err);
+    this.loseHeld(
+      file.held,
+      new Error(
+        `file sink: ${file.writer.path} lost (could not be completed; removed): ${message}`,
+      ),
+    );
   }
 
   private writeError(err: unknown, delivered: number): SinkWriteError {

@@ -21,6 +21,10 @@ export interface FileSinkOptions {
   timestampType?: ParquetTimestampType;
   /** Parquet rows per row group (written out as soon as it fills). Default 131,072. */
   rowGroupSize?: number;
+  /** Complete the open file once it holds this many records and start the next; null: no bound. Default null. */
+  maxFileRows?: number | null;
+  /** Complete the open file at the first write after it has been open `<n><s|m|h|d>` of wall time; null: no bound. Default null. */
+  maxFileAge?: string | null;
 }
 
 /** FileSink options with defaults filled in. */
@@ -34,6 +38,10 @@ export interface ResolvedFileSinkOptions {
   readonly compression: ParquetCompression;
   readonly timestampType: ParquetTimestampType;
   readonly rowGroupSize: number;
+  /** Records per file at most, or null. */
+  readonly maxFileRows: number | null;
+  /** Wall-clock seconds a file stays open at most, or null. */
+  readonly maxFileAgeS: number | null;
 }
 
 /** File name extension of each format. */
@@ -74,6 +82,18 @@ export function readFileSinkOptions(r: OptionReader): ResolvedFileSinkOptions {
       );
     } else rotationS = s;
   }
+  const maxFileRows = r.number('maxFileRows', undefined, { min: 1, integer: true }) ?? null;
+  const maxFileAge = r.string('maxFileAge') ?? null;
+  let maxFileAgeS: number | null = null;
+  if (maxFileAge !== null && maxFileAge.trim() !== '') {
+    const s = parseRotation(maxFileAge);
+    if (s === undefined) {
+      r.problem(
+        'maxFileAge',
+        `must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h), got ${JSON.stringify(maxFileAge)}`,
+      );
+    } else maxFileAgeS = s;
+  }
   const parquetOnly = ['compression', 'timestampType', 'rowGroupSize'].filter(
     (k) => r.raw(k) !== undefined && r.raw(k) !== null,
   );
@@ -92,5 +112,7 @@ export function readFileSinkOptions(r: OptionReader): ResolvedFileSinkOptions {
     compression,
     timestampType,
     rowGroupSize,
+    maxFileRows,
+    maxFileAgeS,
   };
 }

@@ -132,4 +132,104 @@ describe('FileSink disk errors', () => {
     expect(err.message).toMatch(/\.parquet: ENOSPC: no space left on device/);
     await sink.close();
   });
+
+  it('parquet: a file whose footer cannot be written is removed and its records fail (exit-1 path), never delivered', async () => {
+    otherwise = 'full';
+    const dir = await freshDir();
+    const sink = new FileSink({ path: dir, format: 'parquet' });
+    const records = makeRecords(2_000, { seed: 46 });
+    const m = await run(sink, records, { retryCount: 2, retryDelayS: 0.01, batchSize: 500 });
+    // Every write "landed" in the open file, but no reader could ever read them.
+    expect(m.delivered).toBe(0);
+    expect(m.failed).toBe(2_000);
+    expect(m.held).toBe(0);
+    expect(m.buffered).toBe(0);
+    expect(m.generated).toBe(m.delivered + m.failed + m.dropped.total + m.buffered);
+    expect(m.lastError).toMatch(
+      /sensor_data_\S+\.parquet lost \(could not be completed; removed\): .*ENOSPC/,
+    );
+    expect(m.sinkMetrics).toMatchObject({ files_lost: 1 });
+    expect(await outputFiles(dir)).toEqual([]);
+  });
+
+  it('parquet with rotation: completed files are delivered and read back; the lost one moves its records to failed', async () => {
+    plan = ['ok', 'ok'];
+    otherwise = 'full';
+    const dir = await freshDir();
+    const base = makeRecords(900, { awkward: false, seed: 47 });
+    // Three hours of record time, 300 records each: three hourly files, the third on a full disk.
+    const records = base.map((r, i) =>
+      Record_.fromDict({ ...r.toDict(), timestamp: 3600 * Math.floor(i / 300) + (i % 300) }),
+    );
+    const sink = new FileSink({ path: dir, format: 'parquet', rotation: '1h' });
+    const m = await run(sink, records, { retryCount: 1, retryDelayS: 0.01, batchSize: 100 });
+    expect(m.delivered).toBe(600);
+    expect(m.failed).toBe(300);
+    expect(m.generated).toBe(m.delivered + m.failed + m.buffered);
+    const files = await outputFiles(dir);
+    expect(files).toHaveLength(2);
+    const read = [];
+    for (const f of files) read.push(...(await readOutputFile(join(dir, f))));
+    expect(read).toEqual(dicts(records.slice(0, 600)));
+  });
+
+  it('parquet: rows of the open file count as held (buffered) until its footer, then delivered', async () => {
+    const dir = await freshDir();
+    const sink = new FileSink({ path: dir, format: 'parquet', rotation: '1h' });
+    const runner = new SinkRunner(sink, { throughput: { batchSize: 100, maxInFlight: 4 } });
+    await runner.start();
+    const base = makeRecords(400, { awkward: false, seed: 48 });
+    const records = base.map((r, i) =>
+      Record_.fromDict({ ...r.toDict(), timestamp: i < 200 ? i : 3600 + i }),
+    );
+    runner.enqueue(records.slice(0, 200));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runner.metrics()).toMatchObject({ delivered: 0, held: 200, buffered: 200 });
+    // The next window completes the first file: its 200 records are delivered.
+    runner.enqueue(records.slice(200));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runner.metrics()).toMatchObject({ delivered: 200, held: 200 });
+    await runner.stop(30);
+    expect(runner.metrics()).toMatchObject({ delivered: 400, held: 0, buffered: 0, failed: 0 });
+  });
+
+  it.each(['csv', 'parquet'] as const)(
+    '%s: max_file_rows and max_file_age bound the open file',
+    async (format) => {
+      const dir = await freshDir();
+      const records = makeRecords(1_000, { awkward: false, seed: 49 });
+      const m = await run(new FileSink({ path: dir, format, maxFileRows: 300 }), records, {
+        batchSize: 128,
+      });
+      expect(m.delivered).toBe(1_000);
+      const files = await outputFiles(dir);
+      const sizes = [];
+      const read = [];
+      for (const f of files) {
+        const rows = await readOutputFile(join(dir, f));
+        sizes.push(rows.length);
+        read.push(...rows);
+      }
+      expect(sizes).toEqual([300, 300, 300, 100]);
+      expect(read).toEqual(dicts(records));
+      // Age: a file open 1 s is completed at the next write.
+      const aged = await freshDir();
+      const sink = new FileSink({ path: aged, format, maxFileAge: '1s' });
+      const runner = new SinkRunner(sink, { throughput: { batchSize: 100 } });
+      await runner.start();
+      runner.enqueue(records.slice(0, 100));
+      await new Promise((r) => setTimeout(r, 1_200));
+      runner.enqueue(records.slice(100, 200));
+      await runner.stop(30);
+      expect(runner.metrics().delivered).toBe(200);
+      expect(await outputFiles(aged)).toHaveLength(2);
+    },
+  );
+
+  it('max_file_rows and max_file_age are validated', () => {
+    expect(() => new FileSink({ maxFileRows: 0 })).toThrow(/maxFileRows: must be >= 1, got 0/);
+    expect(() => new FileSink({ maxFileAge: '7x' })).toThrow(
+      /maxFileAge: must be a whole number and a unit s, m, h or d/,
+    );
+  });
 });

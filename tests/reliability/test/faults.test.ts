@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  listIndustries,
   Simulator,
   type BackpressurePolicy,
   type Sink,
@@ -11,7 +12,14 @@ import {
   type WriteRequest,
 } from '@iotsim/core';
 import { WebhookSink } from '@iotsim/sink-webhook';
-import { FlakySink, HangingSink, MemorySink, SlowSink, tempDir } from '@iotsim/test-utils';
+import {
+  FlakySink,
+  HangingSink,
+  MemorySink,
+  readParquetRows,
+  SlowSink,
+  tempDir,
+} from '@iotsim/test-utils';
 import { expectBalanced, recordKey, RecordingServer, type Reply } from './faults.js';
 import { cli, parseSummary, STACK_FRAME } from './helpers.js';
 
@@ -475,4 +483,109 @@ describe('Fault: disk full for the file sink (a 512 KiB tmpfs)', () => {
       await dir.remove();
     }
   });
+});
+
+describe('Fault: disk full for the Parquet file sink (a 512 KiB tmpfs)', () => {
+  it('records count as delivered only once a reader can read them: every file left is readable and holds exactly the delivered records; the lost file is failed, exit 1', async () => {
+    const dir = await tempDir();
+    const mnt = join(dir.path, 'mnt');
+    mkdirSync(mnt);
+    const unmount = mountTinyTmpfs(mnt, '512k');
+    try {
+      if (!unmount) return; // not root: the CSV variant above checks the no-tmpfs case
+      const out = join(mnt, 'out');
+      const config = join(dir.path, 'full.yaml');
+      // The probe's case: all 16 industries, 10 minutes at 1 Hz, a file per minute.
+      writeFileSync(
+        config,
+        `simulator: {industries: [${listIndustries().join(', ')}], update_rate_hz: 1, seed: 1, start: ${T0}, end: ${T0 + 600}}\n` +
+          `sinks:\n  - {type: file, format: parquet, path: '${out}', rotation: 1m, retry_count: 1, retry_delay_s: 0.01}\n`,
+      );
+      const r = await cli(['run', '-c', config], { timeoutMs: 120_000 });
+      expect(r.timedOut).toBe(false);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/sensor_data_\d{8}_\d{6}(_\d+)?\.parquet.*ENOSPC/);
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+      const m = parseSummary(r.stderr).get('file')!;
+      expect(m.generated).toBe(600 * 379);
+      expect(m.generated).toBe(m.delivered + m.dropped + m.failed);
+      expect(m.failed).toBeGreaterThan(0);
+      // Every file on the disk is readable by an independent reader (hyparquet), and together
+      // they hold exactly the delivered records, each once.
+      let rows = 0;
+      const keys = new Set<string>();
+      for (const f of readdirSync(out)) {
+        const read = await readParquetRows(join(out, f));
+        rows += read.length;
+        for (const row of read)
+          keys.add(`${String(row.device_id)}|${String(row.sensor_name)}|${String(row.timestamp)}`);
+      }
+      expect(rows).toBe(m.delivered);
+      expect(keys.size).toBe(m.delivered);
+    } finally {
+      unmount?.();
+      await dir.remove();
+    }
+  });
+});
+
+describe('Fault: two Delta writers create one table at once with different options', () => {
+  it.each([
+    ['two sinks of one run', 'sinks'],
+    ['two processes started together', 'processes'],
+  ])(
+    '%s: one is refused at start with exit 2 naming the option; nothing of it is committed; the table keeps one layout',
+    async (_name, how) => {
+      const dir = await tempDir();
+      try {
+        const table = join(dir.path, 'table');
+        const sim = `simulator: {industries: [mining], update_rate_hz: 1, seed: 1, start: ${T0}, end: ${T0 + 60}}\n`;
+        const a = `  - {type: delta, table_path: '${table}', partition_by: [industry]}\n`;
+        const b = `  - {type: delta, table_path: '${table}', timestamp_type: timestamp}\n`;
+        const codes: number[] = [];
+        let stderr = '';
+        if (how === 'sinks') {
+          writeFileSync(join(dir.path, 'both.yaml'), `${sim}sinks:\n${a}${b}`);
+          const r = await cli(['run', '-c', join(dir.path, 'both.yaml')], { timeoutMs: 60_000 });
+          codes.push(r.code ?? -1);
+          stderr = r.stderr;
+        } else {
+          writeFileSync(join(dir.path, 'a.yaml'), `${sim}sinks:\n${a}`);
+          writeFileSync(join(dir.path, 'b.yaml'), `${sim}sinks:\n${b}`);
+          const rs = await Promise.all(
+            ['a.yaml', 'b.yaml'].map((f) =>
+              cli(['run', '-c', join(dir.path, f)], { timeoutMs: 60_000 }),
+            ),
+          );
+          for (const r of rs) codes.push(r.code ?? -1);
+          stderr = rs.map((r) => r.stderr).join('\n');
+          expect(codes.sort()).toEqual([0, 2]);
+        }
+        expect(codes).toContain(2);
+        expect(stderr).toMatch(
+          /sinks\[\d\]\.(partition_by|timestamp_type): Delta table \S+: (the table is partitioned by|column timestamp is)/,
+        );
+        expect(stderr).not.toMatch(STACK_FRAME);
+        // One metaData in the whole log: the loser committed nothing, not even a table.
+        const log = readdirSync(join(table, '_delta_log')).filter((f) => f.endsWith('.json'));
+        const metas = log.filter((f) =>
+          readFileSync(join(table, '_delta_log', f), 'utf8').includes('"metaData"'),
+        );
+        expect(metas).toHaveLength(1);
+        if (how === 'processes') {
+          // The winner's run is all there: 60 ticks of mining, in its own layout only.
+          const commits = log
+            .map((f) => readFileSync(join(table, '_delta_log', f), 'utf8'))
+            .join('\n');
+          const rows = [...commits.matchAll(/\\"numRecords\\":(\d+)/g)].reduce(
+            (n, m) => n + Number(m[1]),
+            0,
+          );
+          expect(rows).toBe(60 * MINING);
+        }
+      } finally {
+        await dir.remove();
+      }
+    },
+  );
 });
