@@ -158,17 +158,24 @@ export class SinkWriteError extends IotSimError {
   readonly retryAfterS: number | undefined;
   /** Records at the start of the batch that were delivered before the failure. */
   readonly delivered: number;
+  /**
+   * True: the sink can never write again (its reader closed stdout): the runner ends it, and this
+   * batch and every later record count as failed, with one log line instead of one per batch.
+   */
+  readonly endsSink: boolean;
   constructor(
     message: string,
     options: {
       retryable?: boolean;
       retryAfterS?: number;
       delivered?: number;
+      endsSink?: boolean;
       cause?: unknown;
     } = {},
   ) {
     super(message, { cause: options.cause });
-    this.retryable = options.retryable ?? true;
+    this.endsSink = options.endsSink ?? false;
+    this.retryable = this.endsSink ? false : (options.retryable ?? true);
     this.retryAfterS = options.retryAfterS;
     this.delivered = options.delivered ?? 0;
   }

@@ -455,6 +455,12 @@ export class SinkRunner {
         remaining = remaining.slice(partial);
       }
       this.lastError = this.redact(errorMessage(failure));
+      if (failure instanceof SinkWriteError && failure.endsSink) {
+        // The sink cannot write again: it ends here; the rest of the run is failed quietly.
+        this.logger.warn(`${this.name}: ends: ${this.lastError}`);
+        this.abort(this.lastError);
+        return;
+      }
       const retryable = !(failure instanceof SinkWriteError) || failure.retryable;
       if (!retryable || attempt >= this.throughput.retryCount) {
         this.settle(remaining.size, 'failed');

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -21,7 +21,7 @@ import {
   tempDir,
 } from '@iotsim/test-utils';
 import { expectBalanced, recordKey, RecordingServer, type Reply } from './faults.js';
-import { cli, parseSummary, STACK_FRAME } from './helpers.js';
+import { BIN, cli, parseSummary, STACK_FRAME } from './helpers.js';
 
 const T0 = 1_700_000_000;
 const MINING = 17; // sensors of the mining industry
@@ -306,8 +306,8 @@ function webhookBackfill(
   return file;
 }
 
-describe('Signals: SIGINT during a large flush, SIGTERM, a second SIGINT', () => {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+describe('Signals: SIGINT during a large flush, SIGTERM, SIGHUP (a closed terminal), a second SIGINT', () => {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${signal} mid-backfill: drains the buffer, exit 0, generated = delivered exactly and the server holds exactly the delivered records`, async () => {
       const s = await server(() => ({ delayMs: 40 }));
       const dir = await tempDir();
@@ -588,4 +588,84 @@ describe('Fault: two Delta writers create one table at once with different optio
       }
     },
   );
+});
+
+/** Runs the CLI and closes its stdout after the first chunk, as `iotsim … | head -1` does. */
+function cliClosingStdout(
+  args: readonly string[],
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NODE_OPTIONS: '', IOTSIM_DEBUG: '' },
+    });
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('Fault: the reader of stdout goes away (`iotsim run --format json | head -1`)', () => {
+  it('ends the console sink only: a file sink beside it gets the whole backfill, exit 0', async () => {
+    const dir = await tempDir();
+    try {
+      const r = await cliClosingStdout([
+        'run',
+        '--format',
+        'json',
+        '-s',
+        'console',
+        '-s',
+        'file',
+        '-o',
+        dir.path,
+        '--start',
+        String(T0),
+        '--end',
+        String(T0 + 3600),
+        '--seed',
+        '3',
+      ]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(
+        /console: the reader closed stdout after \d+ records; \d+ were not written to it/,
+      );
+      expect(r.stderr).not.toMatch(STACK_FRAME);
+      const m = parseSummary(r.stderr);
+      expect(m.get('file')).toMatchObject({
+        generated: 7200 * MINING,
+        delivered: 7200 * MINING,
+        failed: 0,
+      });
+      const c = m.get('console')!;
+      expect(c.generated).toBe(c.delivered + c.failed);
+      const [file] = readdirSync(dir.path);
+      expect(readFileSync(join(dir.path, file!), 'utf8').split('\n').length - 2).toBe(
+        7200 * MINING,
+      );
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('with only the console sink, the run stops early and quietly: exit 0, a summary', async () => {
+    const r = await cliClosingStdout([
+      'run',
+      '--format',
+      'json',
+      '--start',
+      String(T0),
+      '--end',
+      String(T0 + 86_400 * 30),
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/\(stopped early\)/);
+    expect(r.stderr).toMatch(/console: the reader closed stdout/);
+    expect(r.stderr).not.toMatch(/ERROR/);
+  });
 });

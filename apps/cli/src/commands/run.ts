@@ -78,7 +78,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   let done = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts === 1 || signal === 'SIGTERM') {
+    if (interrupts === 1 || signal === 'SIGTERM' || signal === 'SIGHUP') {
       if (interrupts === 1) {
         io.stderr.write(
           `\n${signal}: stopping; draining every sink (press Ctrl-C again to exit at once)\n`,
@@ -94,8 +94,17 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed terminal or a dropped SSH session: drain as for SIGTERM (the terminal may be gone,
+  // so writing to it can fail: such errors are ignored, the summary still goes to --summary-json).
+  process.on('SIGHUP', onSignal);
+  const ignore = (): void => {};
+  process.stderr.on('error', ignore);
+  // `iotsim run … | head`: the reader closed stdout. The console sink ends by itself and every
+  // other sink goes on; when nothing else is left to do, the run stops (exit 0, as `yes | head`).
   const onStdoutError = (err: NodeJS.ErrnoException): void => {
-    if (err.code === 'EPIPE' && !done) sim.stop();
+    if (err.code !== 'EPIPE' || done) return;
+    const others = sim.listSinks().some((s) => s.type !== 'console') || sim.listServers().length;
+    if (!others) sim.stop();
   };
   process.stdout.on('error', onStdoutError);
   try {
@@ -104,7 +113,16 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     if (progress) io.stderr.write('\n');
     printSummary(summary.sinks, summary, io);
     if (args.summaryJson) writeFileSync(args.summaryJson, JSON.stringify(summary, null, 2) + '\n');
-    const failed = summary.sinks.reduce((n, s) => n + s.failed, 0);
+    // Records a console sink could not write after its reader closed stdout are failed in the
+    // summary, but not an error of the run: the reader asked for no more.
+    const closed = summary.sinks.filter((s) => (s.sinkMetrics.output_closed ?? 0) > 0);
+    for (const s of closed)
+      io.stderr.write(
+        `${s.name}: the reader closed stdout after ${s.delivered} records; ${s.failed} were not written to it\n`,
+      );
+    const failed = summary.sinks
+      .filter((s) => !closed.includes(s))
+      .reduce((n, s) => n + s.failed, 0);
     if (failed > 0) {
       io.stderr.write(
         `error: ${failed} records could not be delivered (see the failed column and the log above)\n`,
@@ -115,6 +133,8 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+    process.stderr.off('error', ignore);
     process.stdout.off('error', onStdoutError);
   }
 }

@@ -7,6 +7,7 @@ import { readSinkOptions, Sink, type WriteRequest } from '../sink.js';
 export interface TextStream {
   write(chunk: string | Uint8Array): unknown;
   once?(event: 'drain' | 'error' | 'close', listener: (err?: Error) => void): unknown;
+  on?(event: 'error', listener: (err?: Error) => void): unknown;
   removeListener?(event: 'drain' | 'error' | 'close', listener: (err?: Error) => void): unknown;
   /** Node streams set this once they cannot be written any more. */
   readonly destroyed?: boolean;
@@ -45,6 +46,9 @@ export class ConsoleSink extends Sink {
   readonly fmt: 'text' | 'json';
   private readonly stream: TextStream;
   private encoder: RecordTextEncoder | undefined;
+  /** Set when the reader closed the stream (`iotsim … | head`): nothing more can be written. */
+  private closedBy: Error | undefined;
+  private readonly onStreamError = (err?: Error): void => this.closedByReader(err);
 
   constructor(options: ConsoleSinkOptions = {}) {
     super();
@@ -56,9 +60,35 @@ export class ConsoleSink extends Sink {
     this.stream = own.stream ?? process.stdout;
   }
 
-  async connect(): Promise<void> {}
+  async connect(): Promise<void> {
+    // A closed pipe is reported as an 'error' event after the write; keep it for the next write.
+    this.stream.on?.('error', this.onStreamError);
+  }
+
+  override async close(): Promise<void> {
+    this.stream.removeListener?.('error', this.onStreamError);
+  }
+
+  private closedByReader(err: Error | undefined): void {
+    if (this.closedBy) return;
+    this.closedBy = err ?? new Error('closed');
+    this.count('output_closed');
+  }
+
+  /** True once the reader closed the output (EPIPE): the sink has ended, the run goes on. */
+  get outputClosed(): boolean {
+    return this.closedBy !== undefined || this.stream.destroyed === true;
+  }
 
   async write(request: WriteRequest): Promise<void> {
+    if (this.outputClosed) {
+      this.closedByReader(undefined);
+      const why = (this.closedBy as NodeJS.ErrnoException | undefined)?.code ?? 'closed';
+      throw new SinkWriteError(
+        `console: the reader closed the output (${why}); nothing more is written to it`,
+        { endsSink: true },
+      );
+    }
     let text: string | Buffer;
     if (this.fmt === 'json') {
       text = (this.encoder ??= new RecordTextEncoder(JSON_LINES_LAYOUT)).encodeBatch(request.batch);
@@ -67,21 +97,20 @@ export class ConsoleSink extends Sink {
       for (const r of request.records) text += formatRecordText(r) + '\n';
     }
     const stream = this.stream;
-    if (stream.destroyed)
-      throw new SinkWriteError('console: the output stream is closed', { retryable: false });
     const ok = stream.write(text);
     if (ok === false && stream.once) {
       // Wait for room, but give up when the stream fails or closes (e.g. `iotsim | head`).
       await new Promise<void>((resolve, reject) => {
         const done = (err?: Error): void => {
           for (const e of ['drain', 'error', 'close'] as const) stream.removeListener?.(e, done);
-          if (err || stream.destroyed)
+          if (err || stream.destroyed) {
+            this.closedByReader(err);
             reject(
               new SinkWriteError(`console: output stream failed: ${err?.message ?? 'closed'}`, {
-                retryable: false,
+                endsSink: true,
               }),
             );
-          else resolve();
+          } else resolve();
         };
         stream.once!('drain', done);
         stream.once!('error', done);
