@@ -3,7 +3,12 @@ import { load, YAMLException } from 'js-yaml';
 import { listIndustries } from './catalog.js';
 import { closestNames, ConfigError, type ConfigIssue } from './errors.js';
 import type { LogLevel } from './logger.js';
-import { checkSensorConfig, sensorConfigFromInput, type ResolvedSensorConfig } from './models.js';
+import {
+  checkSensorConfig,
+  nameProblem,
+  sensorConfigFromInput,
+  type ResolvedSensorConfig,
+} from './models.js';
 import { describe, OptionReader } from './option-reader.js';
 import { Redactor, SECRET_VARIABLE_NAME } from './secrets.js';
 import { parseTimePoint } from './time.js';
@@ -242,7 +247,9 @@ export function checkConfig(
       }
       const r = new OptionReader(g, prefix);
       const industry = r.string('industry', 'custom');
-      if (known.includes(industry)) {
+      const badName = nameProblem(industry);
+      if (badName) r.problem('industry', badName);
+      else if (known.includes(industry)) {
         r.problem(
           'industry',
           `'${industry}' is a built-in industry; pick another label for custom sensors`,

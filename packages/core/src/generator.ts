@@ -2,6 +2,7 @@ import { getIndustrySensors } from './catalog.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
   checkSensorConfig,
+  nameProblem,
   SensorRecord,
   type ResolvedSensorConfig,
   type SensorConfig,
@@ -129,7 +130,8 @@ export class DataGenerator implements Model {
       if (config) resolved.push(config);
       issues.push(...found);
     });
-    if (!industry.trim()) issues.push({ path: 'industry', message: 'must be a non-empty label' });
+    const bad = nameProblem(industry);
+    if (bad) issues.push({ path: 'industry', message: bad });
     if (issues.length) throw new ConfigError(issues);
     this.addResolved(resolved, industry);
   }

@@ -126,6 +126,23 @@ const SNAKE: Record<string, string> = Object.fromEntries(
 );
 
 /**
+ * Why a sensor or industry name cannot be used, or undefined. Names end up in file names, Delta
+ * partition directories, topics and node ids: they must be non-empty, free of control characters
+ * (NUL among them) and at most 255 bytes of UTF-8, the limit of one path component.
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name.trim() === '') return 'must not be empty';
+  // eslint-disable-next-line no-control-regex
+  const control = /[\u0000-\u001f\u007f]/.exec(name);
+  if (control)
+    return `must not contain control characters (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${control.index}): names are used in file and partition paths`;
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > 255)
+    return `is ${bytes} bytes long; names are used in file and partition paths, which allow at most 255 bytes: shorten it`;
+  return undefined;
+}
+
+/**
  * Validates a sensor and fills its defaults. Collects every problem.
  * @param path prefix for issue paths, e.g. `custom_sensors.sensors[3].`
  * @param snake report field names as the original's snake_case keys (YAML/CSV input)
@@ -141,6 +158,8 @@ export function checkSensorConfig(
   const view = Object.fromEntries(Object.entries(config).map(([k, v]) => [name(k), v]));
   const r = new OptionReader(view, path);
   const sensorName = r.requiredString(name('name'));
+  const bad = sensorName ? nameProblem(sensorName) : undefined;
+  if (bad) r.problem(name('name'), bad);
   const sensorType = r.oneOf(name('sensorType'), SENSOR_TYPES);
   if (r.raw(name('sensorType')) === undefined) r.problem(name('sensorType'), 'is required');
   const unit = r.string(name('unit'));

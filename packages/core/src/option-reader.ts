@@ -84,7 +84,10 @@ export class OptionReader {
     if (v === undefined || v === null) return fallback;
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isFinite(n)) {
-      this.problem(key, `must be a number, got ${describe(v)}`);
+      this.problem(
+        key,
+        `must be ${typeof v === 'number' ? 'a finite number' : 'a number'}, got ${describe(v)}`,
+      );
       return fallback;
     }
     if (rule.integer && !Number.isInteger(n)) this.problem(key, `must be a whole number, got ${n}`);
@@ -171,6 +174,9 @@ export function describe(v: unknown): string {
     return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
   }
   if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN (.nan)';
+  if (v === Infinity) return 'infinity (.inf)';
+  if (v === -Infinity) return 'minus infinity (-.inf)';
   return `${typeof v} ${String(v)}`;
 }
 

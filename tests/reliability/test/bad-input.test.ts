@@ -81,7 +81,7 @@ const YAML_CASES: Case[] = [
   {
     what: 'infinite rate (.inf)',
     yaml: 'simulator: {update_rate_hz: .inf}',
-    expect: ['simulator.update_rate_hz: must be a number'],
+    expect: ['simulator.update_rate_hz: must be a finite number, got infinity (.inf)'],
   },
   {
     what: 'unknown simulator key, with did-you-mean',
@@ -359,6 +359,31 @@ const YAML_CASES: Case[] = [
       'sinks[1].url',
     ],
   },
+  {
+    what: 'a NUL byte in a sensor name (breaks Delta partition paths later)',
+    yaml: custom(`{name: "a\\0b", ${SENSOR}}`),
+    expect: ['custom_sensors.sensors[0].name: must not contain control characters (U+0000'],
+  },
+  {
+    what: 'a sensor name longer than 255 bytes',
+    yaml: custom(`{name: ${'é'.repeat(130)}, ${SENSOR}}`),
+    expect: ['custom_sensors.sensors[0].name: is 260 bytes long', 'at most 255 bytes'],
+  },
+  {
+    what: 'an empty industry label',
+    yaml: `custom_sensors: {industry: "", sensors: [{name: a, ${SENSOR}}]}`,
+    expect: ['custom_sensors.industry: must not be empty'],
+  },
+  {
+    what: '.nan where a number is expected',
+    yaml: 'simulator: {update_rate_hz: .nan}',
+    expect: ['simulator.update_rate_hz: must be a finite number, got NaN (.nan)'],
+  },
+  {
+    what: '.inf where a number is expected',
+    yaml: 'simulator: {speed: .inf}',
+    expect: ['simulator.speed: must be a finite number, got infinity (.inf)'],
+  },
 ];
 
 const CSV_CASES: Case[] = [
@@ -530,6 +555,11 @@ const FLAG_CASES: Case[] = [
     what: '--industries unknown, with did-you-mean',
     args: ['run', '-i', 'minning'],
     expect: ["--industries: unknown industry 'minning': did you mean 'mining'?"],
+  },
+  {
+    what: '--start in the future without --end names the flag the user gave',
+    args: ['run', '--start', '2099-01-01'],
+    expect: ['--start: must be in the past when --end is not given', 'give --end too'],
   },
   {
     what: 'init-config with an unknown flag',

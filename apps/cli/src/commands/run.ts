@@ -185,6 +185,11 @@ function checkFlags(args: RunArgs): void {
   const end = time('--end', args.end);
   if (start !== undefined && end !== undefined && !(end > start))
     problems.push({ path: '--end', message: 'must be after --start' });
+  if (start !== undefined && args.end === undefined && args.speed === undefined && !(start < now))
+    problems.push({
+      path: '--start',
+      message: `must be in the past when --end is not given (the backfill ends now), got ${new Date(start * 1000).toISOString()}: give --end too`,
+    });
   if (args.end !== undefined && args.start === undefined && !args.config)
     problems.push({ path: '--start', message: 'is required when --end is set' });
   if (problems.length) throw new ConfigError(problems);
