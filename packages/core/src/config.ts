@@ -117,10 +117,56 @@ export function interpolateEnv(
   return value;
 }
 
-/** Parses YAML text; syntax errors become a ConfigError naming `source:line`. */
+/** Values a config may expand to through YAML aliases (`*name`): far above any real config. */
+export const MAX_YAML_VALUES = 1_000_000;
+/** Characters of all strings a config may expand to through aliases. */
+export const MAX_YAML_CHARS = 64 * 1024 * 1024;
+
+/**
+ * The size a document has once every alias is expanded, computed once per shared node (linear in
+ * the parsed document, whatever the expansion): a few hundred bytes of nested aliases ("billion
+ * laughs") expand to billions of values, which any later walk would copy.
+ */
+function expandedSize(doc: unknown): { values: number; chars: number; cyclic: boolean } {
+  const memo = new Map<object, { values: number; chars: number }>();
+  const open = new Set<object>();
+  let cyclic = false;
+  const visit = (v: unknown): { values: number; chars: number } => {
+    if (typeof v === 'string') return { values: 1, chars: v.length };
+    if (!v || typeof v !== 'object' || v instanceof Date) return { values: 1, chars: 0 };
+    const known = memo.get(v);
+    if (known) return known;
+    if (open.has(v)) {
+      cyclic = true;
+      return { values: 1, chars: 0 };
+    }
+    open.add(v);
+    let values = 1;
+    let chars = 0;
+    const entries = Array.isArray(v) ? v : Object.entries(v).flat();
+    for (const child of entries) {
+      const c = visit(child);
+      // Saturate: the exact figure of a bomb does not matter, only that it is too large.
+      values = Math.min(values + c.values, Number.MAX_SAFE_INTEGER);
+      chars = Math.min(chars + c.chars, Number.MAX_SAFE_INTEGER);
+    }
+    open.delete(v);
+    const size = { values, chars };
+    memo.set(v, size);
+    return size;
+  };
+  const { values, chars } = visit(doc);
+  return { values, chars, cyclic };
+}
+
+/**
+ * Parses YAML text; syntax errors become a ConfigError naming `source:line`. A document whose
+ * aliases expand beyond MAX_YAML_VALUES values or MAX_YAML_CHARS characters is refused.
+ */
 export function parseYaml(text: string, source = '<yaml>'): unknown {
+  let doc: unknown;
   try {
-    return load(text);
+    doc = load(text);
   } catch (err) {
     if (err instanceof YAMLException) {
       const line = err.mark ? err.mark.line + 1 : 0;
@@ -131,6 +177,19 @@ export function parseYaml(text: string, source = '<yaml>'): unknown {
     }
     throw err;
   }
+  const size = expandedSize(doc);
+  if (size.cyclic || size.values > MAX_YAML_VALUES || size.chars > MAX_YAML_CHARS) {
+    const what = size.cyclic
+      ? 'refers to itself through an alias'
+      : size.values > MAX_YAML_VALUES
+        ? `expands to more than ${MAX_YAML_VALUES.toLocaleString('en-US')} values through aliases (*name)`
+        : `expands to more than ${MAX_YAML_CHARS / 1024 / 1024} MiB of text through aliases (*name)`;
+    const fix = size.cyclic
+      ? 'an alias (*name) inside its own anchor (&name) has no end: write the values out'
+      : 'a "billion laughs" document? Write the values out, or use fewer nested aliases';
+    throw new ConfigError([{ path: source, message: `the YAML document ${what}: ${fix}` }]);
+  }
+  return doc;
 }
 
 /**

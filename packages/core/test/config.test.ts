@@ -252,3 +252,22 @@ describe('CSV sensor import', () => {
     }
   });
 });
+
+describe('YAML aliases', () => {
+  it('a document that shares nodes through aliases loads with the shared values', () => {
+    const doc = parseYaml('base: &b {update_rate_hz: 2, seed: 7}\nsimulator: *b\n', 'c.yaml') as {
+      simulator: { seed: number };
+    };
+    expect(doc.simulator.seed).toBe(7);
+  });
+
+  it('a document whose aliases expand past the limit is a ConfigError naming the file', () => {
+    const levels = ['a: &a [x,x,x,x,x,x,x,x,x,x]'];
+    for (const [i, x] of [...'bcdefg'].entries())
+      levels.push(`${x}: &${x} [${Array(10).fill(`*${'abcdefg'[i]}`).join(',')}]`);
+    expect(() => parseYaml(levels.join('\n'), 'bomb.yaml')).toThrow(ConfigError);
+    expect(() => parseYaml(levels.join('\n'), 'bomb.yaml')).toThrow(
+      /bomb\.yaml: the YAML document expands to more than 1,000,000 values/,
+    );
+  });
+});

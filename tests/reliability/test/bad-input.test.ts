@@ -360,6 +360,24 @@ const YAML_CASES: Case[] = [
     ],
   },
   {
+    what: 'a "billion laughs" YAML (9 levels of 9 aliases: 387 M values) is refused before any expansion',
+    yaml: ['a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]']
+      .concat(
+        [...'bcdefghi'].map(
+          (x, i) => `${x}: &${x} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`,
+        ),
+      )
+      .join('\n'),
+    expect: [
+      'config.yaml: the YAML document expands to more than 1,000,000 values through aliases',
+    ],
+  },
+  {
+    what: 'a YAML alias inside its own anchor',
+    yaml: 'simulator: &s\n  again: *s',
+    expect: ['config.yaml: the YAML document refers to itself through an alias'],
+  },
+  {
     what: 'a NUL byte in a sensor name (breaks Delta partition paths later)',
     yaml: custom(`{name: "a\\0b", ${SENSOR}}`),
     expect: ['custom_sensors.sensors[0].name: must not contain control characters (U+0000'],
