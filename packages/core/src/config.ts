@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { load, YAMLException } from 'js-yaml';
-import { listIndustries } from './catalog.js';
+import { getIndustrySensors, listIndustries } from './catalog.js';
 import { closestNames, ConfigError, type ConfigIssue } from './errors.js';
+import { fleetMemoryProblem } from './memory.js';
 import type { LogLevel } from './logger.js';
 import {
   checkSensorConfig,
@@ -287,6 +288,14 @@ export function checkConfig(
   if (end !== undefined && start === undefined)
     s.problem('start', 'is required when simulator.end is set (backfill range)');
   const devicesPerIndustry = s.number('devices_per_industry', 1, { min: 1, integer: true });
+  {
+    // As the config resolves below: no industries and no custom sensors is mining.
+    let perDevice = customRaw === undefined || customRaw === null ? 0 : 1;
+    for (const name of industries.length || perDevice ? industries : ['mining'])
+      if (known.includes(name)) perDevice += getIndustrySensors(name).length;
+    const tooBig = fleetMemoryProblem(perDevice * devicesPerIndustry, 'devices_per_industry');
+    if (tooBig) s.problem(tooBig.path, tooBig.message);
+  }
   const speed = s.number('speed', undefined, { above: 0 });
   const shutdownTimeoutS = s.number('shutdown_timeout_s', 30, { above: 0 });
   collect(s, issues);

@@ -8,6 +8,7 @@ import {
   type SensorConfig,
 } from './models.js';
 import { ChannelTable, Frame } from './frame.js';
+import { fleetMemoryProblem } from './memory.js';
 import { RandomStream } from './random.js';
 import { SensorModel, type AnomalyKind } from './sensor.js';
 
@@ -107,6 +108,17 @@ export class DataGenerator implements Model {
         { path: 'devicesPerIndustry', message: `must be a whole number >= 1, got ${this.devices}` },
       ]);
     }
+    // Refuse a fleet that cannot fit before making its channels (that alone could take minutes).
+    let perDevice = options.customSensors?.length ?? 0;
+    for (const industry of options.industries ?? []) {
+      try {
+        perDevice += getIndustrySensors(industry).length;
+      } catch {
+        // an unknown industry is reported below
+      }
+    }
+    const tooBig = fleetMemoryProblem(perDevice * this.devices, 'devicesPerIndustry');
+    if (tooBig) throw new ConfigError([tooBig]);
     const issues: ConfigIssue[] = [];
     (options.industries ?? []).forEach((industry, i) => {
       try {

@@ -24,3 +24,4 @@ export * from './csv.js';
 export * from './config.js';
 export * from './simulator.js';
 export * from './encoding.js';
+export * from './memory.js';

@@ -407,6 +407,12 @@ export class Simulator {
     }
     this.serverNames = displayNames(this.servers.map((s) => s.type));
     const table = this.generator.channelTable();
+    this.sinks.forEach((e, i) => {
+      if (e.throughput.maxBufferSize >= table.length) return;
+      logger.warn(
+        `${this.runners[i]!.name}: one tick has ${table.length.toLocaleString('en-US')} readings, more than max_buffer_size ${e.throughput.maxBufferSize.toLocaleString('en-US')}: a tick is never dropped by its own size, but a slow sink drops whole ticks behind it; set max_buffer_size to at least ${(2 * table.length).toLocaleString('en-US')} (two ticks)`,
+      );
+    });
     this.live = new LiveState(table, (err) =>
       logger.error(`a live-state listener failed: ${errorText(err)}`),
     );

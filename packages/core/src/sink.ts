@@ -1,5 +1,6 @@
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { RecordBatch } from './frame.js';
+import { bufferMemoryProblem } from './memory.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
 import { closestNames } from './errors.js';
@@ -74,6 +75,8 @@ export function readThroughput(r: OptionReader): ResolvedThroughput {
   const rateHz = rate === null || rate === undefined ? null : r.number('rateHz', 1, { above: 0 });
   const batchSize = r.number('batchSize', d.batchSize, { min: 1, integer: true });
   const maxBufferSize = r.number('maxBufferSize', d.maxBufferSize, { min: 1, integer: true });
+  const tooBig = bufferMemoryProblem(maxBufferSize, 'maxBufferSize');
+  if (tooBig) r.problem(tooBig.path, tooBig.message);
   const bp = r.raw('backpressure');
   let backpressure = d.backpressure;
   if (bp !== undefined) {

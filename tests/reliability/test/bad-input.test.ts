@@ -378,6 +378,23 @@ const YAML_CASES: Case[] = [
     expect: ['config.yaml: the YAML document refers to itself through an alias'],
   },
   {
+    what: 'devices_per_industry of 100 million: refused from the estimate before any channel is made',
+    yaml: 'simulator: {industries: [mining], devices_per_industry: 100000000}',
+    expect: [
+      'simulator.devices_per_industry: 1,700,000,000 channels',
+      'need about 4.1 TB of memory',
+      'simulate fewer devices or industries',
+    ],
+  },
+  {
+    what: 'max_buffer_size that cannot fit in memory while the sink is stalled',
+    yaml: sink('{type: console, max_buffer_size: 100000000000}'),
+    expect: [
+      'sinks[0].max_buffer_size: 100,000,000,000 buffered records need about 1.2 TB',
+      'lower max_buffer_size',
+    ],
+  },
+  {
     what: 'a NUL byte in a sensor name (breaks Delta partition paths later)',
     yaml: custom(`{name: "a\\0b", ${SENSOR}}`),
     expect: ['custom_sensors.sensors[0].name: must not contain control characters (U+0000'],
