@@ -96,6 +96,30 @@ describe('clock', () => {
     expect(summary.ticks).toBeLessThanOrEqual(1);
   });
 
+  it('a rate the process cannot keep still ends at the duration, saying how many ticks were not generated', async () => {
+    let mono = 0;
+    const warnings: string[] = [];
+    const clock = new RealTimeClock({
+      rateHz: 1000,
+      durationS: 1,
+      monoNow: () => mono,
+      logger: { debug() {}, info() {}, warn: (m) => warnings.push(m), error() {} },
+    });
+    expect(clock.totalTicks).toBe(1000);
+    // Each step takes 400 ms of work: after three the second is over.
+    let ticks = 0;
+    for (let step = await clock.next(100); step; step = await clock.next(100)) {
+      ticks += step.timestamps.length;
+      mono += 400;
+    }
+    expect(mono).toBe(1200);
+    expect(ticks).toBeLessThan(1000);
+    expect(clock.missedTicks).toBe(1000 - ticks);
+    expect(warnings.join()).toMatch(
+      /fell behind its rate: [\d,]+ of 1,000 ticks were not generated/,
+    );
+  });
+
   it('backfill covers start..end at the rate, in blocks', async () => {
     const clock = new BackfillClock({ rateHz: 2, start: 100, end: 110 });
     const steps = [];
