@@ -125,8 +125,8 @@ export function buildModbusMap(table: ChannelTable, wordOrder: WordOrder = 'ABCD
     const industries = new Set(units.map((u) => u.industry)).size;
     throw new ConfigError([
       {
-        path: 'devices_per_industry',
-        message: `the run has ${units.length} devices (${industries} industries) but one Modbus TCP port serves at most ${MAX_UNIT_ID} unit ids: lower devices_per_industry (--devices) or the number of industries so that industries × devices <= ${MAX_UNIT_ID}`,
+        path: '',
+        message: `the run has ${units.length} devices (${industries} ${industries === 1 ? 'industry' : 'industries'}) but one Modbus TCP port serves at most ${MAX_UNIT_ID} unit ids: lower simulator.devices_per_industry (--devices) or the number of industries so that industries × devices <= ${MAX_UNIT_ID}`,
       },
     ]);
   }
@@ -134,7 +134,7 @@ export function buildModbusMap(table: ChannelTable, wordOrder: WordOrder = 'ABCD
   if (big) {
     throw new ConfigError([
       {
-        path: 'custom_sensors',
+        path: '',
         message: `device ${big.deviceId} has ${big.channels.length} sensors but a Modbus unit serves at most ${MAX_SENSORS_PER_UNIT} (registers ${HEADER_REGISTERS}-${FAULT_DURATION_REGISTER - 1}); split the sensors over several industries`,
       },
     ]);

@@ -13,6 +13,7 @@ import {
   readModbusOptions,
   type ModbusServerOptions,
   type ResolvedModbusOptions,
+  type WordOrder,
 } from './options.js';
 
 /** Largest MBAP length field a request may carry (unit id + a 253-byte PDU). */
@@ -41,6 +42,11 @@ export class ModbusServer extends Server {
     const r = new OptionReader(options);
     this.options = readModbusOptions(r);
     r.finish();
+  }
+
+  /** The float32 word order served. */
+  get wordOrder(): WordOrder {
+    return this.options.wordOrder;
   }
 
   /** The port listened on, once started (useful with `port: 0`). */
