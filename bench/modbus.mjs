@@ -15,7 +15,13 @@ import { DataGenerator, LiveState } from '@iotsim/core';
 import { ModbusServer } from '@iotsim/server-modbus';
 import { machineLoad, peakRssMb, report, scenarioArg } from './lib.mjs';
 
-export const scenarios = ['clients1', 'clients4', 'clients16', 'servertcp-clients1', 'servertcp-clients16'];
+export const scenarios = [
+  'clients1',
+  'clients4',
+  'clients16',
+  'servertcp-clients1',
+  'servertcp-clients16',
+];
 
 const SECONDS = 5;
 const BLOCK = 125;
