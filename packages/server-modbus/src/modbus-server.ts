@@ -142,8 +142,12 @@ export class ModbusServer extends Server {
         offset += size;
       }
       if (offset < buf.length) pending = Buffer.from(buf.subarray(offset));
-      if (out.length === 1) socket.write(out[0]!);
-      else if (out.length > 1) socket.write(Buffer.concat(out));
+      const reply = out.length === 1 ? out[0]! : out.length > 1 ? Buffer.concat(out) : undefined;
+      // A client that pipelines requests but does not read its answers is paused, not buffered for.
+      if (reply && !socket.write(reply)) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
     });
   }
 }

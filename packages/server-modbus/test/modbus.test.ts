@@ -180,6 +180,24 @@ describe('ModbusServer register layout', () => {
     expect(reply.readUInt16BE(0)).toBe(7);
     expect(reply.readFloatBE(9)).toBe(Math.fround(values[0]!));
   });
+
+  it('answers 3,000 requests pipelined in one write, in order', async () => {
+    const plant = testPlant({ industries: ['renewable_energy'], devicesPerIndustry: 1 });
+    plant.tick();
+    const { port } = await serve({}, plant);
+    const n = 3000;
+    const count = Math.min(125, HEADER + 2 * plant.table.length);
+    const requests = Buffer.concat(
+      Array.from({ length: n }, (_, i) => adu(i, 1, [4, 0, 0, 0, count])),
+    );
+    const size = 9 + 2 * count;
+    const answers = await rawExchange(port, requests, n * size);
+    expect(answers.length).toBe(n * size);
+    for (let i = 0; i < n; i += 499) {
+      expect(answers.readUInt16BE(i * size)).toBe(i);
+      expect(answers.readFloatBE(i * size + 9)).toBe(Math.fround(123.456));
+    }
+  });
 });
 
 describe('ModbusServer exceptions', () => {
