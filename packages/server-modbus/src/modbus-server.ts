@@ -90,9 +90,8 @@ export class ModbusServer extends Server {
     this.port = typeof addr === 'object' && addr ? addr.port : port;
     this.server = server;
     this.served = map;
-    const last = map.units.length;
     context.logger.info(
-      `${context.name}: Modbus TCP on ${host}:${this.port}, unit ids 1-${last} (${last} devices), word order ${wordOrder}; print the register map with 'iotsim modbus-map'`,
+      `${context.name}: Modbus TCP on ${host}:${this.port}, ${unitRange(map)}, word order ${wordOrder}; print the register map with 'iotsim modbus-map'`,
     );
   }
 
@@ -109,7 +108,7 @@ export class ModbusServer extends Server {
 
   override describe(): string {
     const { host, port, wordOrder } = this.options;
-    const units = this.served ? `, unit ids 1-${this.served.units.length}` : '';
+    const units = this.served ? `, ${unitRange(this.served)}` : '';
     return `modbus (${host}:${this.port ?? port}, word order ${wordOrder}${units})`;
   }
 
@@ -150,4 +149,9 @@ export class ModbusServer extends Server {
       }
     });
   }
+}
+
+function unitRange(map: ModbusMap): string {
+  const n = map.units.length;
+  return n === 1 ? 'unit id 1 (1 device)' : `unit ids 1-${n} (${n} devices)`;
 }

@@ -307,7 +307,7 @@ describe('iotsim run with a modbus server and a file sink', () => {
     const result = await run.done;
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(
-      new RegExp(`Modbus TCP on 127\\.0\\.0\\.1:${port}, unit ids 1-1`),
+      new RegExp(`Modbus TCP on 127\\.0\\.0\\.1:${port}, unit id 1 \\(1 device\\)`),
     );
     const files = readdirSync(out, { recursive: true })
       .map(String)
