@@ -257,6 +257,31 @@ describe('ModbusServer exceptions', () => {
   });
 });
 
+describe('ModbusServer framing', () => {
+  it('malformed PDUs are 0x03; a bad MBAP header closes the connection and the server keeps serving', async () => {
+    const plant = testPlant();
+    plant.tick();
+    const { port } = await serve({}, plant);
+    const bad = async (pdu: number[]): Promise<number[]> => [
+      ...(await rawExchange(port, adu(5, 1, pdu), 9)).subarray(7),
+    ];
+    expect(await bad([5, 0, 0, 0x12, 0x34])).toEqual([0x85, 3]); // coil value not FF00/0000
+    expect(await bad([16, 0x04, 0x4c, 0, 2, 3, 0, 0, 0, 0])).toEqual([0x90, 3]); // byte count 3 for 2 registers
+    expect(await bad([15, 0, 0, 0, 9, 1, 0xff])).toEqual([0x8f, 3]); // 9 coils in 1 byte
+    expect(await bad([4, 0, 0])).toEqual([0x84, 3]); // truncated PDU
+    expect(await bad([1, 0, 0, 0x07, 0xd1])).toEqual([0x81, 3]); // 2001 coils
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const frame = adu(1, 1, [4, 0, 0, 0, 2]);
+    frame.writeUInt16BE(1, 2); // protocol id 1: not Modbus
+    socket.write(frame);
+    await closed;
+    const ok = await rawExchange(port, adu(2, 1, [4, 0, 0, 0, 2]), 13);
+    expect(ok.readFloatBE(9)).toBe(Math.fround(123.456));
+  });
+});
+
 describe('ModbusServer writes', () => {
   it('coil 1 injects a fault (discrete input and every sink see it), coil 0 clears it', async () => {
     const plant = testPlant();
