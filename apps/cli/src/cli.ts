@@ -30,6 +30,14 @@ export interface RunArgs {
   summaryJson?: string;
 }
 
+/** Flags of `iotsim modbus-map`. */
+export interface ModbusMapArgs {
+  config?: string;
+  industries?: string[];
+  devices?: number;
+  wordOrder?: string;
+}
+
 async function dispatch(command: string, a: Record<string, unknown>, io: CliIo): Promise<number> {
   switch (command) {
     case 'run':
@@ -42,6 +50,8 @@ async function dispatch(command: string, a: Record<string, unknown>, io: CliIo):
       return (await import('./commands/list.js')).listServersCommand(io);
     case 'list-sensors':
       return (await import('./commands/list.js')).listSensorsCommand(String(a.industry), io);
+    case 'modbus-map':
+      return (await import('./commands/modbus-map.js')).modbusMapCommand(a as ModbusMapArgs, io);
     case 'init-config':
       return (await import('./commands/init-config.js')).initConfigCommand(
         a.output as string | undefined,
@@ -59,6 +69,7 @@ const COMMANDS = new Set([
   'list-servers',
   'list-sensors',
   'init-config',
+  'modbus-map',
   'help',
 ]);
 
@@ -155,6 +166,33 @@ function runOptions(y: Argv): Argv<RunArgs> {
     }) as unknown as Argv<RunArgs>;
 }
 
+function modbusMapOptions(y: Argv): Argv<ModbusMapArgs> {
+  return y
+    .option('config', {
+      alias: 'c',
+      type: 'string',
+      requiresArg: true,
+      describe: "YAML config file: its industries, devices and modbus server's word_order",
+    })
+    .option('industries', {
+      alias: 'i',
+      type: 'string',
+      requiresArg: true,
+      array: true,
+      describe: 'Built-in industries [default: mining]',
+    })
+    .option('devices', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Devices per industry [default: 1]',
+    })
+    .option('word-order', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Float32 word order: ABCD, CDAB, BADC or DCBA [default: ABCD]',
+    }) as unknown as Argv<ModbusMapArgs>;
+}
+
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function main(
   argv: string[],
@@ -198,9 +236,14 @@ export async function main(
         describe: 'File to write [default: stdout]',
       }),
     )
+    .command(
+      'modbus-map',
+      'Print the Modbus register map (unit ids, registers, sensors) as CSV',
+      modbusMapOptions,
+    )
     .demandCommand(
       1,
-      'Name a command: run, list-industries, list-sinks, list-servers, list-sensors <industry>, init-config',
+      'Name a command: run, list-industries, list-sinks, list-servers, list-sensors <industry>, init-config, modbus-map',
     )
     .strict()
     .help()
