@@ -1,0 +1,7 @@
+export { OpcUaServer } from './opcua-server.js';
+export type {
+  OpcUaSecurityMode,
+  OpcUaSecurityPolicy,
+  OpcUaServerOptions,
+  OpcUaUser,
+} from './options.js';
