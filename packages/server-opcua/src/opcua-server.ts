@@ -25,6 +25,8 @@ export class OpcUaServer extends Server {
   private managers: OPCUACertificateManager[] = [];
   private unsubscribe: (() => void) | undefined;
   private boundPort: number | undefined;
+  private logger: ServerContext['logger'] | undefined;
+  private name = 'opcua';
 
   constructor(options: OpcUaServerOptions = {}) {
     super();
@@ -40,6 +42,8 @@ export class OpcUaServer extends Server {
 
   async start(state: LiveState, context: ServerContext): Promise<void> {
     const o = this.options;
+    this.logger = context.logger;
+    this.name = context.name;
     const sdk = await loadOpcUaSdk();
     const table = context.channels;
     const variables = 2 * table.length;
@@ -143,6 +147,7 @@ export class OpcUaServer extends Server {
       name: 'iotsim-users',
     });
     this.managers = [serverManager, userManager];
+    if (!o.trustAll) this.reportRejections(serverManager);
     try {
       await serverManager.initialize();
       await userManager.initialize();
@@ -196,6 +201,23 @@ export class OpcUaServer extends Server {
       buildInfo: { productName: 'iotsim', manufacturerName: 'iotsim', productUri: 'urn:iotsim' },
       serverInfo: { applicationName: { text: 'iotsim OPC UA server' }, productUri: 'urn:iotsim' },
     });
+  }
+
+  /** Logs where an untrusted client certificate went and how to trust it. */
+  private reportRejections(manager: OPCUACertificateManager): void {
+    const o = this.options;
+    const check = manager.checkCertificate.bind(manager) as (
+      chain: Parameters<OPCUACertificateManager['checkCertificate']>[0],
+    ) => Promise<{ name: string }>;
+    const wrapped = async (chain: Parameters<typeof check>[0]) => {
+      const status = await check(chain);
+      if (status.name === 'BadCertificateUntrusted')
+        this.logger?.warn(
+          `${this.name}: refused a client certificate (${status.name}): it is in ${join(o.pkiDir, 'rejected')}; move it to ${join(o.pkiDir, 'trusted', 'certs')} to trust it, or set trust_client_certificates: true`,
+        );
+      return status;
+    };
+    Object.assign(manager, { checkCertificate: wrapped });
   }
 
   /** Creates the PKI folder and checks it is writable; copies trusted client certificates in. */

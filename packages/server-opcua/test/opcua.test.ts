@@ -63,6 +63,7 @@ describeServerConformance('OpcUaServer', {
 
 describe('OpcUaServer', () => {
   const running: OpcUaServer[] = [];
+  const runningPlants: TestPlant[] = [];
   const sessions: { close(): Promise<void> }[] = [];
   afterEach(async () => {
     for (const s of sessions.splice(0)) await s.close();
@@ -83,6 +84,7 @@ describe('OpcUaServer', () => {
     const first = plant.tick();
     await server.start(plant.state, plant.context);
     running.push(server);
+    runningPlants.push(plant);
     return { server, port, plant, first };
   }
 
@@ -325,6 +327,13 @@ describe('OpcUaServer', () => {
     await expect(openSession(port, secure)).rejects.toThrow();
     const rejected = await readdir(join(pkiDir, 'rejected')).catch(() => [] as string[]);
     expect(rejected.length).toBeGreaterThan(0);
+    const logs = runningPlants.at(-1)!.logs;
+    await waitFor(() => logs.some((l) => l.includes('refused a client certificate')), 5000).catch(
+      () => undefined,
+    );
+    expect(logs.join('\n')).toContain(
+      `it is in ${join(pkiDir, 'rejected')}; move it to ${join(pkiDir, 'trusted', 'certs')}`,
+    );
     await running.splice(0)[0]!.stop();
 
     // The client's own certificate, listed in trust_client_certificates, is accepted.
