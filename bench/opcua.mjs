@@ -105,6 +105,7 @@ async function server(scenario) {
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const rssStartMb = Math.round(process.memoryUsage().rss / 1e6);
+  const heapStartMb = heapMb();
   await new Promise((r) => setTimeout(r, SOAK_S * 1000));
   const cpu = process.cpuUsage(cpu0);
   const wallS = (performance.now() - wall0) / 1000;
@@ -115,6 +116,7 @@ async function server(scenario) {
   child.send({ type: 'count', stamps: soakStamps });
   const counted = await fromChild('count');
   const rssEndMb = Math.round(process.memoryUsage().rss / 1e6);
+  const heapEndMb = heapMb();
   clearTimeout(timer);
   child.send({ type: 'stop' });
   await new Promise((r) => child.once('exit', r));
@@ -143,12 +145,20 @@ async function server(scenario) {
     publishMsPerTick: Math.round(((publishMs - publish0) / soakTicks) * 10) / 10,
     rssStartMb,
     rssEndMb,
+    heapStartMb,
+    heapEndMb,
     startS: Math.round(startS * 100) / 100,
     browseS: ready.browseS,
     browsedVariables: ready.browsed,
     subscribeS: ready.subscribeS,
     stopS: Math.round(stopS * 100) / 100,
   });
+}
+
+/** Heap in use, in MB (after a full GC when run with --expose-gc: then it is what is retained). */
+function heapMb() {
+  globalThis.gc?.();
+  return Math.round(process.memoryUsage().heapUsed / 1e6);
 }
 
 async function freePort() {
