@@ -19,7 +19,10 @@ interface Result {
   stderr: string;
 }
 
-function cli(args: string[], cwd?: string): { done: Promise<Result> } {
+function cli(
+  args: string[],
+  cwd?: string,
+): { done: Promise<Result>; kill(signal: NodeJS.Signals): void } {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'pnpm build' first`);
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -30,6 +33,7 @@ function cli(args: string[], cwd?: string): { done: Promise<Result> } {
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return {
+    kill: (signal) => child.kill(signal),
     done: new Promise((resolve, reject) => {
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stdout, stderr }));
@@ -114,6 +118,33 @@ describe('iotsim run --server opcua (CLI)', () => {
       expect(written.has(key)).toBe(true);
       expect(s.value).toBe(written.get(key));
     }
+  }, 60_000);
+
+  it('Ctrl-C stops the run: a connected client sees the server go away, nothing hangs', async () => {
+    const dir = await freshDir();
+    const port = await freePort();
+    const file = await config(dir, `port: ${port}, pki_dir: ${join(dir, 'pki')}`);
+    const run = cli(['run', '-c', file, '-s', 'console'], dir);
+    let session: Awaited<ReturnType<typeof openSession>> | undefined;
+    for (let i = 0; i < 100 && !session; i++) {
+      session = await openSession(port).catch(async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        return undefined;
+      });
+    }
+    expect(session).toBeDefined();
+    const closed = new Promise<void>((resolve) => {
+      session!.client.once('close', () => resolve());
+      session!.client.once('connection_lost', () => resolve());
+    });
+    const t0 = Date.now();
+    run.kill('SIGINT');
+    const result = await run.done;
+    await closed;
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('SIGINT: stopping');
+    await session!.close();
   }, 60_000);
 
   it('an occupied port exits 2 naming the port', async () => {

@@ -347,6 +347,12 @@ describe('OpcUaServer', () => {
     expect((await readValues(s, [idOf(again.plant, 0)]))[0]!.value.value).toBe(again.first[0]);
   });
 
+  it('max_sessions limits the sessions', async () => {
+    const { port } = await started({ max_sessions: 1 });
+    await session(port);
+    await expect(openSession(port)).rejects.toThrow();
+  });
+
   it('an unwritable pki_dir is a ServerStartError naming pki_dir', async () => {
     const parent = await freshDir();
     const file = join(parent, 'not-a-folder');
