@@ -6,4 +6,5 @@ export type {
   OpcUaSecurityPolicy,
   OpcUaServerOptions,
   OpcUaUser,
+  ResolvedOpcUaOptions,
 } from './options.js';

@@ -47,21 +47,35 @@ export interface OpcUaServerOptions {
   shutdownTimeoutS?: number;
 }
 
-/** Options after validation. */
+/** Options after validation, with defaults applied (`OpcUaServer.options`). */
 export interface ResolvedOpcUaOptions {
+  /** Address listened on. */
   readonly host: string;
+  /** TCP port. */
   readonly port: number;
+  /** Namespace URI of the iotsim nodes. */
   readonly namespaceUri: string;
+  /** Security policies offered. */
   readonly securityPolicies: readonly OpcUaSecurityPolicy[];
+  /** Message security modes offered. */
   readonly securityModes: readonly OpcUaSecurityMode[];
+  /** Whether anonymous sessions are accepted. */
   readonly allowAnonymous: boolean;
+  /** User/password logins (passwords are registered for redaction). */
   readonly users: readonly OpcUaUser[];
+  /** Absolute path of the PKI folder. */
   readonly pkiDir: string;
+  /** True when `pki_dir` was given (not the default). */
   readonly pkiDirGiven: boolean;
+  /** Every client certificate is trusted. */
   readonly trustAll: boolean;
+  /** Client certificate files to trust (absolute paths). */
   readonly trustFiles: readonly string[];
+  /** Maximum concurrent sessions. */
   readonly maxSessions: number;
+  /** Monitored items limit; undefined: computed from the address space. */
   readonly maxMonitoredItems: number | undefined;
+  /** Bound of `stop()`, seconds. */
   readonly shutdownTimeoutS: number;
 }
 
