@@ -65,8 +65,6 @@ export interface ResolvedOpcUaOptions {
   readonly users: readonly OpcUaUser[];
   /** Absolute path of the PKI folder. */
   readonly pkiDir: string;
-  /** True when `pki_dir` was given (not the default). */
-  readonly pkiDirGiven: boolean;
   /** Every client certificate is trusted. */
   readonly trustAll: boolean;
   /** Client certificate files to trust (absolute paths). */
@@ -114,7 +112,6 @@ export function readOpcUaOptions(options: object): ResolvedOpcUaOptions {
     r.problem('allowAnonymous', 'is false and no users are given: nobody could log in; add users');
   }
   const rawPki = r.string('pkiDir');
-  const pkiDirGiven = rawPki !== undefined;
   if (rawPki !== undefined && !rawPki.trim()) r.problem('pkiDir', 'must not be empty');
   const trust = r.raw('trustClientCertificates');
   let trustAll = false;
@@ -138,7 +135,6 @@ export function readOpcUaOptions(options: object): ResolvedOpcUaOptions {
     allowAnonymous,
     users,
     pkiDir: resolve(rawPki?.trim() ? rawPki : defaultPkiDir()),
-    pkiDirGiven,
     trustAll,
     trustFiles,
     maxSessions,
