@@ -418,12 +418,23 @@ describe('OpcUaServer', () => {
     expect(JSON.stringify(server.options.users)).toContain('hunter2'); // kept for the check only
   });
 
-  it('importing the package does not load node-opcua', async () => {
-    // The package's index imports the SDK only inside start(): nothing from node-opcua at import.
-    const src = await import('node:fs/promises').then((fs) =>
-      fs.readFile(new URL('../src/opcua-server.ts', import.meta.url), 'utf8'),
-    );
-    expect(src).not.toMatch(/^import (?!type)[^\n]*from 'node-opcua/m);
+  it('importing the package does not load node-opcua (it loads in start())', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = [
+      "import { registerHooks } from 'node:module';",
+      'const seen = [];',
+      'registerHooks({ resolve(s, c, next) { seen.push(s); return next(s, c); } });',
+      "const m = await import('@iotsim/server-opcua');",
+      "console.log(JSON.stringify({ sdk: seen.filter((s) => s.includes('node-opcua')), exports: Object.keys(m).sort() }));",
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: new URL('..', import.meta.url),
+      env: { ...process.env, NODE_OPTIONS: '' },
+      encoding: 'utf8',
+    });
+    const { sdk, exports } = JSON.parse(out) as { sdk: string[]; exports: string[] };
+    expect(sdk).toEqual([]);
+    expect(exports).toEqual(['OpcUaServer', 'opcUaNodeManifest']);
   });
 });
 
