@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { format } from 'node:util';
 import { access, constants, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ServerStartError, Server, type LiveState, type ServerContext } from '@iotsim/core';
@@ -45,6 +46,7 @@ export class OpcUaServer extends Server {
     this.logger = context.logger;
     this.name = context.name;
     const sdk = await loadOpcUaSdk();
+    routeSdkLogs(sdk, context);
     const table = context.channels;
     const variables = 2 * table.length;
     if (o.maxMonitoredItems !== undefined && o.maxMonitoredItems < variables) {
@@ -273,6 +275,25 @@ export class OpcUaServer extends Server {
       { cause: err },
     );
   }
+}
+
+/**
+ * node-opcua prints its warnings and errors with console.log (stdout, where the console sink
+ * writes): send them to the run's logger instead, at debug level, except its coded warnings
+ * (`[NODE-OPCUA-W26] …`, a certificate that does not name the host) at warn. The SDK's loggers
+ * are process-wide: the last server started owns them.
+ */
+function routeSdkLogs(sdk: OpcUaSdk, context: ServerContext): void {
+  const print =
+    (level: 'warning' | 'error') =>
+    (where?: unknown, ...args: unknown[]): void => {
+      const file = (where as { filename?: string } | undefined)?.filename ?? 'node-opcua';
+      const text = `${context.name}: node-opcua ${file}: ${format(...args)}`;
+      if (level === 'warning' && /\[NODE-OPCUA-W\d+\]/.test(text)) context.logger.warn(text);
+      else context.logger.debug(text);
+    };
+  sdk.setWarningLogger(print('warning'));
+  sdk.setErrorLogger(print('error'));
 }
 
 function sameText(a: string, b: string): boolean {

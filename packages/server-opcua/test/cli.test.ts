@@ -123,8 +123,12 @@ describe('iotsim run --server opcua (CLI)', () => {
   it('Ctrl-C stops the run: a connected client sees the server go away, nothing hangs', async () => {
     const dir = await freshDir();
     const port = await freePort();
-    const file = await config(dir, `port: ${port}, pki_dir: ${join(dir, 'pki')}`);
-    const run = cli(['run', '-c', file, '-s', 'console'], dir);
+    const file = await config(
+      dir,
+      `port: ${port}, pki_dir: ${join(dir, 'pki')}`,
+      'sinks:\n  - { type: console, fmt: json }\n',
+    );
+    const run = cli(['run', '-c', file], dir);
     let session: Awaited<ReturnType<typeof openSession>> | undefined;
     for (let i = 0; i < 100 && !session; i++) {
       session = await openSession(port).catch(async () => {
@@ -144,6 +148,10 @@ describe('iotsim run --server opcua (CLI)', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('SIGINT: stopping');
+    // stdout is the console sink's alone: node-opcua's own messages go to the run's logger.
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
     await session!.close();
   }, 60_000);
 
