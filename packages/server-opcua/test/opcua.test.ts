@@ -347,6 +347,12 @@ describe('OpcUaServer', () => {
     expect((await readValues(s, [idOf(again.plant, 0)]))[0]!.value.value).toBe(again.first[0]);
   });
 
+  it('host 0.0.0.0 serves clients that connect on 127.0.0.1', async () => {
+    const { port, plant, first } = await started({ host: '0.0.0.0' });
+    const s = await session(port);
+    expect((await readValues(s, [idOf(plant, 0)]))[0]!.value.value).toBe(first[0]);
+  });
+
   it('max_sessions limits the sessions', async () => {
     const { port } = await started({ max_sessions: 1 });
     await session(port);
