@@ -52,6 +52,11 @@ async function dispatch(command: string, a: Record<string, unknown>, io: CliIo):
       return (await import('./commands/list.js')).listSensorsCommand(String(a.industry), io);
     case 'modbus-map':
       return (await import('./commands/modbus-map.js')).modbusMapCommand(a as ModbusMapArgs, io);
+    case 'opcua-nodes':
+      return (await import('./commands/opcua-nodes.js')).opcUaNodesCommand(
+        a as OpcUaNodesFlags,
+        io,
+      );
     case 'init-config':
       return (await import('./commands/init-config.js')).initConfigCommand(
         a.output as string | undefined,
@@ -70,8 +75,20 @@ const COMMANDS = new Set([
   'list-sensors',
   'init-config',
   'modbus-map',
+  'opcua-nodes',
   'help',
 ]);
+
+/** Flags of `iotsim opcua-nodes` (the command module's own type, kept here so --help loads nothing). */
+interface OpcUaNodesFlags {
+  config?: string;
+  industries?: string[];
+  devices?: number;
+  format?: string;
+  host?: string;
+  port?: number;
+  rate?: number;
+}
 
 function runOptions(y: Argv): Argv<RunArgs> {
   return y
@@ -241,9 +258,53 @@ export async function main(
       'Print the Modbus register map (unit ids, registers, sensors) as CSV',
       modbusMapOptions,
     )
+    .command(
+      'opcua-nodes',
+      'Print the OPC UA node ids of a run (CSV, or pn.json for OPC Publisher)',
+      (y) =>
+        y
+          .option('format', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'csv or pn.json [default: csv]',
+          })
+          .option('config', {
+            alias: 'c',
+            type: 'string',
+            requiresArg: true,
+            describe: 'YAML config: its industries, devices, rate and opcua server',
+          })
+          .option('industries', {
+            alias: 'i',
+            type: 'string',
+            requiresArg: true,
+            array: true,
+            describe: 'Built-in industries [default: mining]',
+          })
+          .option('devices', {
+            type: 'number',
+            requiresArg: true,
+            describe: 'Devices per industry [default: 1]',
+          })
+          .option('host', {
+            type: 'string',
+            requiresArg: true,
+            describe: 'Host in the pn.json EndpointUrl [default: 127.0.0.1]',
+          })
+          .option('port', {
+            type: 'number',
+            requiresArg: true,
+            describe: 'Port in the pn.json EndpointUrl [default: 4840]',
+          })
+          .option('rate', {
+            type: 'number',
+            requiresArg: true,
+            describe: 'Tick rate in Hz: sampling/publishing interval 1000/rate ms [default: 2]',
+          }),
+    )
     .demandCommand(
       1,
-      'Name a command: run, list-industries, list-sinks, list-servers, list-sensors <industry>, init-config, modbus-map',
+      'Name a command: run, list-industries, list-sinks, list-servers, list-sensors <industry>, init-config, modbus-map, opcua-nodes',
     )
     .strict()
     .help()
