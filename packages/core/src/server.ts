@@ -78,6 +78,18 @@ export abstract class Server {
     return this.type;
   }
 
+  private readonly ownSecrets = new Set<string>();
+
+  /** Credentials this server was given (user passwords): the run redacts them everywhere. */
+  get secrets(): readonly string[] {
+    return [...this.ownSecrets];
+  }
+
+  /** Marks a credential so the run redacts it from every log line, error and summary. */
+  protected registerSecret(value: string | undefined | null): void {
+    if (typeof value === 'string' && value.length >= 3) this.ownSecrets.add(value);
+  }
+
   /** Builds the server from its YAML options (snake_case keys, `type` removed). */
   static fromConfig<T extends Server>(
     this: new (options: never) => T,

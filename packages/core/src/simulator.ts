@@ -393,6 +393,7 @@ export class Simulator {
     this.aborted = false;
     this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
     for (const { sink } of this.sinks) this.redactor.watch(sink);
+    for (const server of this.servers) this.redactor.watch(server);
     const logger = redactingLogger(this.logger, this.redactor);
     const redact = (text: string): string => this.redactor.redact(text);
     const names = displayNames(this.sinks.map((e) => e.sink.type));
@@ -418,19 +419,23 @@ export class Simulator {
     );
     const started = performance.now();
     const backfill = this.start !== undefined && !this.paced;
-    const clock: Clock = backfill
-      ? new BackfillClock({ rateHz: this.updateRateHz, start: this.start!, end: this.end! })
-      : new RealTimeClock({
-          rateHz: this.updateRateHz,
-          speed: this.speed,
-          durationS: options.durationS ?? undefined,
-          start: this.start,
-          end: this.end,
-          logger,
-        });
-    this.clock = clock;
+    let clock: Clock | undefined;
     try {
       await this.startAll(this.live, logger);
+      // The clock starts once every sink is connected and every server listens: a slow start
+      // (an OPC UA server takes seconds) neither shortens the duration nor shows as tick lag.
+      clock = backfill
+        ? new BackfillClock({ rateHz: this.updateRateHz, start: this.start!, end: this.end! })
+        : new RealTimeClock({
+            rateHz: this.updateRateHz,
+            speed: this.speed,
+            durationS: options.durationS ?? undefined,
+            start: this.start,
+            end: this.end,
+            logger,
+          });
+      this.clock = clock;
+      if (this.stopRequested) clock.stop(); // stopped while sinks connected
       logger.info(
         `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'}) into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
       );

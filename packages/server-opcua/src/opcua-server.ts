@@ -32,6 +32,7 @@ export class OpcUaServer extends Server {
   constructor(options: OpcUaServerOptions = {}) {
     super();
     this.options = readOpcUaOptions(options);
+    for (const user of this.options.users) this.registerSecret(user.password);
   }
 
   /** The endpoint URL, once started (`opc.tcp://127.0.0.1:4840`). */

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { OptionReader, registerSecret } from '@iotsim/core';
+import { OptionReader } from '@iotsim/core';
 
 /** OPC UA security policies the server can offer. */
 export type OpcUaSecurityPolicy = 'None' | 'Basic256Sha256';
@@ -175,26 +175,25 @@ function readUsers(r: OptionReader): OpcUaUser[] {
   const out: OpcUaUser[] = [];
   Array.from(v as unknown[]).forEach((u, i) => {
     if (typeof u !== 'object' || u === null || Array.isArray(u)) {
-      r.problem(`users.${i}`, 'must be a mapping { username, password }');
+      r.problem(`users[${i}]`, 'must be a mapping { username, password }');
       return;
     }
     const entry = u as Record<string, unknown>;
     const { username, password } = entry;
-    if (typeof password === 'string') registerSecret(password);
     for (const k of Object.keys(entry)) {
       if (k !== 'username' && k !== 'password')
-        r.problem(`users.${i}.${k}`, 'unknown key; a user has username and password');
+        r.problem(`users[${i}].${k}`, 'unknown key; a user has username and password');
     }
     if (typeof username !== 'string' || !username.trim()) {
-      r.problem(`users.${i}.username`, 'is required (a non-empty string)');
+      r.problem(`users[${i}].username`, 'is required (a non-empty string)');
       return;
     }
     if (typeof password !== 'string' || password === '') {
-      r.problem(`users.${i}.password`, 'is required (a non-empty string)');
+      r.problem(`users[${i}].password`, 'is required (a non-empty string)');
       return;
     }
     if (out.some((o) => o.username === username))
-      r.problem(`users.${i}.username`, `'${username}' is given twice`);
+      r.problem(`users[${i}].username`, `'${username}' is given twice`);
     out.push({ username, password });
   });
   return out;
