@@ -1,2 +1,4 @@
 export { MqttSink } from './mqtt-sink.js';
+export { MqttBroker } from './mqtt-broker.js';
 export type { MqttConnectionOptions, MqttPayload, MqttQos, MqttSinkOptions } from './options.js';
+export type { MqttBrokerOptions } from './mqtt-broker.js';

@@ -174,15 +174,24 @@ export class MqttSink extends Sink {
     if (!client) return;
     if (client.connected) {
       try {
+        const lost = new Promise<never>((_, reject) =>
+          client.once('close', () => reject(new Error('connection closed'))),
+        );
+        lost.catch(() => {});
         await withTimeout(
-          client.publishAsync(this.options.statusTopic, 'offline', { qos: 1, retain: true }),
+          Promise.race([
+            client.publishAsync(this.options.statusTopic, 'offline', { qos: 1, retain: true }),
+            lost,
+          ]),
           2000,
         );
       } catch {
         // the will says offline when this one cannot
       }
     }
-    await withTimeout(client.endAsync(), 5000).catch(() => client.end(true));
+    // Not connected: nothing is in flight that a graceful end could still deliver.
+    if (!client.connected) client.end(true);
+    else await withTimeout(client.endAsync(), 5000).catch(() => client.end(true));
   }
 }
 
