@@ -8,8 +8,8 @@ import {
   type WriteRequest,
 } from '@iotsim/core';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
-import { brokerLabel, connectClient } from './internal/connection.js';
-import { waitForPublishes, waitUntilConnected } from './internal/publish.js';
+import { MAX_UNACKED, brokerLabel, connectClient } from './internal/connection.js';
+import { PublishWindow, waitForPublishes, waitUntilConnected } from './internal/publish.js';
 import {
   readMqttSinkOptions,
   type MqttSinkOptions,
@@ -45,6 +45,7 @@ export class MqttSink extends Sink {
   };
   private readonly options: ResolvedMqttSinkOptions;
   private client: MqttClient | undefined;
+  private window: PublishWindow | undefined;
   private readonly encoder = new RecordTextEncoder(JSON_RECORD_LAYOUT);
   private publishOptions: IClientPublishOptions;
 
@@ -89,7 +90,7 @@ export class MqttSink extends Sink {
       this.logger.warn(
         `mqtt ${this.broker}: TLS certificate verification is OFF (reject_unauthorized: false)`,
       );
-    const { client, protocolVersion } = await connectClient(
+    const { client, protocolVersion, receiveMaximum } = await connectClient(
       o.connection,
       {
         clean: true,
@@ -98,6 +99,10 @@ export class MqttSink extends Sink {
       'mqtt',
     );
     this.client = client;
+    const window = (this.window = new PublishWindow(client, receiveMaximum));
+    client.on('connect', (connack) => {
+      window.limit = connack.properties?.receiveMaximum ?? MAX_UNACKED;
+    });
     this.publishOptions = this.publishOptionsFor(protocolVersion);
     if (protocolVersion !== o.connection.protocolVersion)
       this.logger.info(
@@ -159,7 +164,7 @@ export class MqttSink extends Sink {
     }
     this.count('messages', messages.length);
     await waitForPublishes(
-      client,
+      this.window!,
       messages,
       this.publishOptions,
       messageOf,
@@ -171,6 +176,7 @@ export class MqttSink extends Sink {
   override async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
+    this.window = undefined;
     if (!client) return;
     if (client.connected) {
       try {

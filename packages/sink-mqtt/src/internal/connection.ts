@@ -135,6 +135,9 @@ export function tlsOptions(o: ConnectionOptions): Partial<IClientOptions> {
   return out;
 }
 
+/** Unacknowledged publishes when the broker sets no Receive Maximum (MQTT 3.1.1: the packet id space). */
+export const MAX_UNACKED = 65535;
+
 /** How long connect() keeps trying a broker that refuses connections (one starting beside us). */
 const REFUSED_GRACE_MS = 2000;
 
@@ -162,9 +165,10 @@ export async function connectClient(
   o: ConnectionOptions,
   extra: Partial<IClientOptions>,
   sinkType: string,
-): Promise<{ client: MqttClient; protocolVersion: 4 | 5 }> {
+): Promise<{ client: MqttClient; protocolVersion: 4 | 5; receiveMaximum: number }> {
   try {
-    return { client: await connectOnce(o, extra, sinkType), protocolVersion: o.protocolVersion };
+    const { client, receiveMaximum } = await connectOnce(o, extra, sinkType);
+    return { client, protocolVersion: o.protocolVersion, receiveMaximum };
   } catch (err) {
     const code = ((err as Error).cause as { code?: unknown } | undefined)?.code;
     if (o.protocolExplicit || o.protocolVersion === 4 || (code !== 1 && code !== 0x84)) throw err;
@@ -172,7 +176,8 @@ export async function connectClient(
     const v4 = { ...o, protocolVersion: 4 as const };
     const rest = { ...extra };
     delete rest.properties;
-    return { client: await connectOnce(v4, rest, sinkType), protocolVersion: 4 };
+    const { client, receiveMaximum } = await connectOnce(v4, rest, sinkType);
+    return { client, protocolVersion: 4, receiveMaximum };
   }
 }
 
@@ -180,7 +185,7 @@ async function connectOnce(
   o: ConnectionOptions,
   extra: Partial<IClientOptions>,
   sinkType: string,
-): Promise<MqttClient> {
+): Promise<{ client: MqttClient; receiveMaximum: number }> {
   const mqtt = await importSdk('mqtt', () => import('mqtt'), `${sinkType} sink`, {
     hint: 'it comes with @iotsim/sink-mqtt: reinstall that',
   });
@@ -200,6 +205,7 @@ async function connectOnce(
   };
   const client = mqtt.connect(o.url.toString(), options);
   const started = Date.now();
+  let receiveMaximum = MAX_UNACKED;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -215,7 +221,8 @@ async function connectOnce(
         cleanup();
         reject(err);
       };
-      const onConnect = (): void => {
+      const onConnect = (connack: { properties?: { receiveMaximum?: number } }): void => {
+        receiveMaximum = connack.properties?.receiveMaximum ?? MAX_UNACKED;
         cleanup();
         resolve();
       };
@@ -232,7 +239,8 @@ async function connectOnce(
     throw new SinkConnectError(sinkType, connectFailure(err, label), { cause: err });
   }
   client.options.reconnectPeriod = 1000;
-  return client;
+  // A reconnect may bring another broker (or another limit).
+  return { client, receiveMaximum };
 }
 
 function connectFailure(err: unknown, label: string): string {

@@ -41,6 +41,71 @@ export async function waitUntilConnected(
   });
 }
 
+type PublishCallback = (err?: Error) => void;
+
+/**
+ * Keeps at most `limit` QoS 1/2 publishes unacknowledged (the broker's MQTT 5 Receive Maximum:
+ * Mosquitto answers "quota exceeded" beyond it); the rest wait in order. QoS 0 goes straight out.
+ */
+export class PublishWindow {
+  private outstanding = 0;
+  private readonly queue: {
+    topic: string;
+    payload: Buffer;
+    options: IClientPublishOptions;
+    cb: PublishCallback;
+  }[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly client: MqttClient,
+    /** Unacknowledged QoS 1/2 publishes allowed at once. */
+    public limit: number,
+  ) {}
+
+  /** Publishes now or once the window has room; `cb` as mqtt.js calls it. */
+  publish(
+    topic: string,
+    payload: Buffer,
+    options: IClientPublishOptions,
+    cb: PublishCallback,
+  ): void {
+    if (!options.qos) {
+      this.client.publish(topic, payload, options, cb);
+      return;
+    }
+    if (this.outstanding < this.limit && this.head === this.queue.length)
+      this.send(topic, payload, options, cb);
+    else this.queue.push({ topic, payload, options, cb });
+  }
+
+  private send(
+    topic: string,
+    payload: Buffer,
+    options: IClientPublishOptions,
+    cb: PublishCallback,
+  ): void {
+    this.outstanding++;
+    this.client.publish(topic, payload, options, (err) => {
+      this.outstanding--;
+      this.drain();
+      cb(err);
+    });
+  }
+
+  private drain(): void {
+    while (this.outstanding < this.limit && this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as never;
+      this.send(next.topic, next.payload, next.options, next.cb);
+    }
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+  }
+}
+
 /**
  * Publishes `messages` in order and resolves when every one is acknowledged (QoS 1/2) or written
  * (QoS 0). On a failed publish or an abort it throws a SinkWriteError whose `delivered` counts
@@ -48,7 +113,7 @@ export async function waitUntilConnected(
  * that carries record r).
  */
 export async function waitForPublishes(
-  client: MqttClient,
+  client: PublishWindow,
   messages: readonly { topic: string; payload: Buffer }[],
   options: IClientPublishOptions,
   messageOf: Int32Array,
