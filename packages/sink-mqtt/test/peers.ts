@@ -170,6 +170,23 @@ export async function pahoSub(
   return sub;
 }
 
+/** A Python subscriber (`script` prints one JSON message per line, with `topic`) on `<prefix>/#`. */
+export async function pythonSubscriber(
+  url: string,
+  prefix: string,
+  script: string,
+  args: string[],
+): Promise<PeerSubscriber & { all: PeerMessage[] }> {
+  const child = spawn(serviceEnv('IOTSIM_PYTHON'), ['-u', '-c', script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const all: PeerMessage[] = [];
+  lines(child, (line) => all.push(JSON.parse(line) as PeerMessage));
+  const sub = subscriber(child, all, prefix);
+  await untilSubscribed(url, prefix, sub, all);
+  return Object.assign(sub, { all });
+}
+
 /** A Mosquitto of the test's own on `port`, with `config` lines; stop() ends it. */
 export async function ownMosquitto(
   dir: string,
