@@ -41,11 +41,15 @@ export async function waitUntilConnected(
   });
 }
 
+/** QoS 0 publishes handed to mqtt.js and not yet written to the socket. */
+const QOS0_WINDOW = 512;
+
 type PublishCallback = (err?: Error) => void;
 
 /**
  * Keeps at most `limit` QoS 1/2 publishes unacknowledged (the broker's MQTT 5 Receive Maximum:
- * Mosquitto answers "quota exceeded" beyond it); the rest wait in order. QoS 0 goes straight out.
+ * Mosquitto answers "quota exceeded" beyond it), and at most 512 QoS 0 publishes unwritten; the
+ * rest wait in order.
  */
 export class PublishWindow {
   private outstanding = 0;
@@ -70,11 +74,7 @@ export class PublishWindow {
     options: IClientPublishOptions,
     cb: PublishCallback,
   ): void {
-    if (!options.qos) {
-      this.client.publish(topic, payload, options, cb);
-      return;
-    }
-    if (this.outstanding < this.limit && this.head === this.queue.length)
+    if (this.outstanding < this.limitFor(options) && this.head === this.queue.length)
       this.send(topic, payload, options, cb);
     else this.queue.push({ topic, payload, options, cb });
   }
@@ -93,9 +93,15 @@ export class PublishWindow {
     });
   }
 
+  /** QoS 0 is written, not acknowledged: a bound keeps mqtt.js from one 'drain' listener per message. */
+  private limitFor(options: IClientPublishOptions): number {
+    return options.qos ? this.limit : QOS0_WINDOW;
+  }
+
   private drain(): void {
-    while (this.outstanding < this.limit && this.head < this.queue.length) {
+    while (this.head < this.queue.length) {
       const next = this.queue[this.head]!;
+      if (this.outstanding >= this.limitFor(next.options)) break;
       this.queue[this.head++] = undefined as never;
       this.send(next.topic, next.payload, next.options, next.cb);
     }
