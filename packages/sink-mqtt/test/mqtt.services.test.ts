@@ -1,4 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { SinkConnectError, SinkRunner, type SensorRecordDict } from '@iotsim/core';
 import {
@@ -210,5 +213,53 @@ describe('MqttSink → Mosquitto, independent subscribers', () => {
     } finally {
       await broker.stop();
     }
+  });
+});
+
+describe('the CLI with MQTT', () => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const CLI = resolve(here, '../../../apps/cli/dist/bin.js');
+  const cli = (args: string[]): Promise<{ code: number | null; out: string }> =>
+    new Promise((done) => {
+      execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      });
+    });
+
+  it('run --server mqtt_broker with an mqtt sink: a working feed, sink and broker started together', async () => {
+    const dir = await tempDir();
+    const port = await freePort();
+    const config = join(dir, 'run.yaml');
+    writeFileSync(
+      config,
+      `simulator:\n  industries: [mining]\n  update_rate_hz: 5\n  duration_s: 2\nsinks:\n  - type: mqtt\n    url: mqtt://127.0.0.1:${port}\nservers:\n  - type: mqtt_broker\n    port: ${port}\n`,
+    );
+    const summary = join(dir, 'summary.json');
+    const { code, out } = await cli(['run', '-c', config, '--summary-json', summary]);
+    expect({ code, out }).toMatchObject({ code: 0 });
+    const s = JSON.parse(readFileSync(summary, 'utf8')) as {
+      sinks: { generated: number; delivered: number; failed: number }[];
+    };
+    expect(s.sinks[0]!.generated).toBeGreaterThan(0);
+    expect(s.sinks[0]!.delivered).toBe(s.sinks[0]!.generated);
+  });
+
+  it('run -s mqtt publishes to the default broker url; an unreachable url exits 2 naming it', async () => {
+    const sub = await mosquittoSub(url(), 'iotsim/mining', 1);
+    open.push(sub);
+    const ok = await cli(['run', '-i', 'mining', '-s', 'mqtt', '-d', '1', '--rate', '2']);
+    expect(ok.code).toBe(0);
+    expect((await sub.settle(17)).length).toBeGreaterThanOrEqual(17);
+    await sub.stop();
+    const dir = await tempDir();
+    const config = join(dir, 'bad.yaml');
+    writeFileSync(
+      config,
+      'simulator:\n  industries: [mining]\n  duration_s: 1\nsinks:\n  - type: mqtt\n    url: mqtt://127.0.0.1:1\n',
+    );
+    const bad = await cli(['run', '-c', config]);
+    expect(bad.code).toBe(2);
+    expect(bad.out).toContain('mqtt://127.0.0.1:1');
+    expect(bad.out).toContain('connection refused');
   });
 });
