@@ -50,6 +50,7 @@ export function checkSession(messages: readonly SpMessage[]): {
   expect(typeof nbirth.timestamp).toBe('number');
   const bd = nbirth.metrics.find((m) => m.name === 'bdSeq');
   expect(bd?.datatype).toBe(4); // Int64
+  for (const m of nbirth.metrics) expect(typeof m.timestamp).toBe('number');
   const rebirth = nbirth.metrics.find((m) => m.name === 'Node Control/Rebirth');
   expect(rebirth).toMatchObject({ datatype: 11, value: false });
   expect(rebirth?.alias).toBeUndefined();
@@ -58,6 +59,7 @@ export function checkSession(messages: readonly SpMessage[]): {
   let seq = 0;
   let wrapped = false;
   for (const m of messages.slice(1)) {
+    expect(typeof m.timestamp).toBe('number');
     if (m.kind === 'NDEATH') {
       expect(m.seq).toBeUndefined();
       continue;

@@ -168,6 +168,7 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
     const withDeath = await sub.until((m) => m.some((x) => x.kind === 'NDEATH'));
     const death = withDeath.find((x) => x.kind === 'NDEATH')!;
     expect(death.qos).toBe(1);
+    expect(death.retain).toBe(false);
     expect(death.seq).toBeUndefined();
     expect(death.metrics).toEqual([
       expect.objectContaining({ name: 'bdSeq', datatype: 4, value: 0 }),
@@ -339,6 +340,9 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
         /sinks\[0\]\.group_id: must not contain/,
       );
     }
+    expect(() => SparkplugSink.fromConfig({ edge_node_id: 'a/b' }, 'sinks[0].')).toThrow(
+      /sinks\[0\]\.edge_node_id: must not contain/,
+    );
     expect(() => SparkplugSink.fromConfig({ edge_node: 'x' }, 'sinks[0].')).toThrow(
       /did you mean 'edge_node_id'/,
     );
