@@ -65,11 +65,6 @@ export class SparkplugSink extends Sink {
     return `sparkplug ${brokerLabel(o.connection)} spBv1.0/${o.groupId ?? '<industry>'}/…/${o.edgeNodeId}${o.primaryHostId ? ` (primary host ${o.primaryHostId})` : ''}`;
   }
 
-  /** The edge nodes of this sink so far (one per group). */
-  get edgeNodes(): readonly EdgeNode[] {
-    return [...this.nodes.values()];
-  }
-
   async connect(): Promise<void> {
     const sp = await importSdk(
       'sparkplug-payload',

@@ -163,7 +163,7 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
     for (let i = 0; i < 3; i++) await tick();
     await sub.until((m) => m.filter((x) => x.kind === 'DDATA').length >= 1);
     // drop the connection without a DISCONNECT: the broker publishes the will
-    const node = s.edgeNodes[0]!;
+    const node = [...(s as unknown as { nodes: Map<string, unknown> }).nodes.values()][0]!;
     (node as unknown as { client: { stream: { destroy(): void } } }).client.stream.destroy();
     const withDeath = await sub.until((m) => m.some((x) => x.kind === 'NDEATH'));
     const death = withDeath.find((x) => x.kind === 'NDEATH')!;
@@ -186,6 +186,33 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
     expect(again.bdSeq).toBe(1);
     expect(msgs.at(-1)!.metrics[0]!.value).toBe(1);
     await sub.close();
+  });
+
+  it('bdSeq goes up by one per CONNECT sent, not per failed reconnect attempt', async () => {
+    const own = await new TestBroker().start();
+    const s = new SparkplugSink({ url: own.url, groupId: group() });
+    const gen = new DataGenerator({ industries: ['mining'], seed: 11 });
+    const runner = new SinkRunner(s, {
+      throughput: { batchSize: 100, retryDelayS: 0.5, retryCount: 20 },
+    });
+    await runner.start();
+    await runner.enqueue(gen.generate(0, Float64Array.of(1_767_225_600), 1), true);
+    const node = [
+      ...(s as unknown as { nodes: Map<string, { currentBdSeq: number }> }).nodes.values(),
+    ][0]!;
+    expect(node.currentBdSeq).toBe(0);
+    await own.stop();
+    await new Promise((r) => setTimeout(r, 3500)); // several refused attempts
+    expect(s.sinkMetrics().reconnect_attempts).toBeGreaterThanOrEqual(2);
+    await own.start();
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && !s.sinkMetrics().reconnects)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(node.currentBdSeq).toBe(1);
+    await runner.enqueue(gen.generate(1, Float64Array.of(1_767_225_601), 1), true);
+    await runner.stop(30);
+    expect(runner.metrics().delivered).toBe(runner.metrics().generated);
+    await own.stop();
   });
 
   it('rebirths on NCMD Node Control/Rebirth = true, with the same bdSeq', async () => {

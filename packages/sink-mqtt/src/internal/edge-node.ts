@@ -225,14 +225,29 @@ export class EdgeNode {
       this.bornDevices.clear();
       if (this.topics.state) this.hostOnline = false;
     });
+    // Every MQTT CONNECT sent carries the next bdSeq in its will (and the NBIRTH after it); an
+    // attempt whose TCP connection failed sent none, so the next one keeps its bdSeq.
+    let connectSent = true;
+    client.on('packetsend', (packet) => {
+      if (packet.cmd !== 'connect') return;
+      // mqtt.js writes CONNECT before the TCP connection is up: it is sent once that is.
+      const stream = client.stream as unknown as {
+        connecting?: boolean;
+        once(e: string, f: () => void): void;
+      };
+      if (stream.connecting === true) stream.once('connect', () => (connectSent = true));
+      else connectSent = true;
+    });
     client.on('reconnect', () => {
-      // Every MQTT CONNECT carries the next bdSeq in its will (and the NBIRTH after it).
+      this.s.count('reconnect_attempts');
+      if (!connectSent) return;
+      connectSent = false;
       this.bdSeq = this.bdSeqStore.next();
       if (client.options.will) client.options.will.payload = this.ndeathPayload();
-      this.s.count('reconnects');
     });
     client.on('connect', () => {
       if (this.closed) return;
+      this.s.count('reconnects');
       // After a reconnect the session is new: birth again (once the primary host is online).
       void this.run(() => this.ensureBorn()).catch((err: unknown) =>
         this.s.logger.warn(`sparkplug ${this.label}: birth after reconnect failed: ${String(err)}`),
