@@ -98,6 +98,7 @@ async function main() {
     scenario,
     async () => {
       const cpu = process.cpuUsage();
+      const started = performance.now();
       const { generated, metrics: m } = await backfillThrough(sink, {
         records: s.records,
         stopTimeoutS: 300,
@@ -108,6 +109,7 @@ async function main() {
         throw new Error(
           `bench: generated ${generated}, delivered ${m.delivered}, failed ${m.failed}`,
         );
+      const seconds = (performance.now() - started) / 1000;
       const own = m.sinkMetrics ?? {};
       const messages = s.sparkplug ? own.ddata : own.messages;
       const got = await sub.settle(messages, 'messages');
@@ -120,7 +122,12 @@ async function main() {
           messages,
           received: got.messages,
           ...(s.sparkplug
-            ? { metrics: own.metrics, metricsPerMessage: Math.round(own.metrics / own.ddata) }
+            ? {
+                metrics: own.metrics,
+                metricsPerMessage: Math.round(own.metrics / own.ddata),
+                ddataPerSec: Math.round(own.ddata / seconds),
+                metricsPerSec: Math.round(own.metrics / seconds),
+              }
             : { receivedRecords: got.records }),
           p50WriteMs: Math.round(m.writeLatencyMs.p50 * 100) / 100,
         },
