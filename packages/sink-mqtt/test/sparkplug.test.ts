@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConfigError, DataGenerator, SinkRunner } from '@iotsim/core';
+import { ConfigError, DataGenerator, SinkRunner, type SensorRecordDict } from '@iotsim/core';
+import { describeSinkConformance } from '@iotsim/test-utils';
 import mqtt, { type MqttClient } from 'mqtt';
 import { SparkplugSink, type SparkplugSinkOptions } from '../src/index.js';
 import { TestBroker } from './helpers.js';
@@ -377,4 +378,95 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
     expect(s.secrets).toContain('sp-secret');
     expect(s.describe()).not.toContain('sp-secret');
   });
+});
+
+// The sink suite, read back from DDATA by the test's decoder: a Sparkplug metric carries the
+// value, its timestamp, the device and sensor, and (from the DBIRTH) unit and range; the fault
+// flag is the Quality last reported for the metric. Other record fields are not on the wire.
+const conformanceSubs = new Map<SparkplugSink, { messages: SpMessage[]; close(): Promise<void> }>();
+afterAll(async () => {
+  for (const s of conformanceSubs.values()) await s.close();
+});
+
+function onTheWire(d: SensorRecordDict): Partial<SensorRecordDict> {
+  return {
+    industry: d.industry,
+    device_id: d.device_id,
+    sensor_name: d.sensor_name,
+    value: d.value,
+    timestamp: d.timestamp,
+    unit: d.unit,
+    min_value: d.min_value,
+    max_value: d.max_value,
+    fault_active: d.fault_active,
+  };
+}
+
+describeSinkConformance('sparkplug (aedes, DDATA decoded independently)', {
+  async create() {
+    const edge = `conf${process.pid}x${groups++}`;
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const messages: SpMessage[] = [];
+    client.on('message', (topic, payload, packet) => {
+      messages.push({
+        topic,
+        ...topicParts(topic),
+        qos: packet.qos,
+        retain: packet.retain,
+        ...decodeSparkplug(payload),
+      });
+    });
+    await client.subscribeAsync(`spBv1.0/+/+/${edge}/#`, { qos: 1 });
+    const s = sink({ edgeNodeId: edge });
+    conformanceSubs.set(s, { messages, close: () => client.endAsync(true) });
+    return s;
+  },
+  async readBack(s) {
+    const sub = conformanceSubs.get(s)!;
+    const want = s.sinkMetrics().ddata ?? 0;
+    const end = Date.now() + 10_000;
+    while (Date.now() < end && sub.messages.filter((m) => m.kind === 'DDATA').length < want)
+      await new Promise((r) => setTimeout(r, 20));
+    // each industry's edge node kept the session rules, devices and metrics appearing as they came
+    for (const g of new Set(sub.messages.map((m) => m.group)))
+      checkSession(sub.messages.filter((m) => m.group === g));
+    const out: SensorRecordDict[] = [];
+    const defs = new Map<
+      string,
+      { name: string; unit: string; low: number; high: number; fault: boolean }
+    >();
+    for (const m of sub.messages) {
+      if (m.kind === 'DBIRTH')
+        for (const x of m.metrics)
+          defs.set(`${m.group}/${x.alias}`, {
+            name: x.name!,
+            unit: x.properties!.engUnit!.value as string,
+            low: x.properties!.engLow!.value as number,
+            high: x.properties!.engHigh!.value as number,
+            fault: x.properties!.Quality!.value === 0,
+          });
+      if (m.kind !== 'DDATA') continue;
+      for (const x of m.metrics) {
+        const d = defs.get(`${m.group}/${x.alias}`)!;
+        if (x.properties?.Quality) d.fault = x.properties.Quality.value === 0;
+        out.push(
+          onTheWire({
+            industry: m.group,
+            device_id: m.device!,
+            sensor_name: d.name,
+            value: x.value as number,
+            timestamp: x.timestamp! / 1000,
+            unit: d.unit,
+            min_value: d.low,
+            max_value: d.high,
+            fault_active: d.fault,
+          } as SensorRecordDict) as SensorRecordDict,
+        );
+      }
+    }
+    return out;
+  },
+  expected: (d) => onTheWire(d) as SensorRecordDict,
+  // one DDATA per device per write: devices interleave within a write
+  ordered: false,
 });
