@@ -219,8 +219,13 @@ export class EdgeNode {
     const extra: Partial<IClientOptions> = { clean: true, will, queueQoSZero: false };
     const { client } = await connectClient(this.s.connection, extra, 'sparkplug');
     this.client = client;
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    // An ended session's client (a primary-host restart) must not touch the new one.
+    const current = (): boolean => this.client === client;
+    client.on('message', (topic, payload) => {
+      if (current()) this.onMessage(topic, payload);
+    });
     client.on('close', () => {
+      if (!current()) return;
       this.born = false;
       this.bornDevices.clear();
       if (this.topics.state) this.hostOnline = false;
@@ -246,7 +251,7 @@ export class EdgeNode {
       if (client.options.will) client.options.will.payload = this.ndeathPayload();
     });
     client.on('connect', () => {
-      if (this.closed) return;
+      if (this.closed || !current()) return;
       this.s.count('reconnects');
       // After a reconnect the session is new: birth again (once the primary host is online).
       void this.run(() => this.ensureBorn()).catch((err: unknown) =>
