@@ -268,6 +268,7 @@ export class EdgeNode {
 
   private onMessage(topic: string, payload: Buffer): void {
     if (topic === this.topics.state) {
+      if (payload.length === 0) return; // a retained STATE being cleared
       let state: { online?: unknown; timestamp?: unknown };
       try {
         state = JSON.parse(payload.toString('utf8')) as typeof state;
