@@ -79,18 +79,19 @@ export class Subscriber {
     return s;
   }
 
-  /** Waits until `count` messages arrived (or, without a count, until none came for 300 ms). */
+  /** Waits until `count` messages arrived (if given), then until none came for 300 ms. */
   async settle(count?: number, timeoutMs = 15_000): Promise<Received[]> {
     const until = Date.now() + timeoutMs;
-    let last = -1;
+    while (count !== undefined && this.messages.length < count && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    let last = this.messages.length;
     let stableSince = Date.now();
-    while (Date.now() < until) {
-      if (count !== undefined && this.messages.length >= count) break;
+    while (Date.now() < until && Date.now() - stableSince < 300) {
+      await new Promise((r) => setTimeout(r, 20));
       if (this.messages.length !== last) {
         last = this.messages.length;
         stableSince = Date.now();
-      } else if (count === undefined && Date.now() - stableSince > 300) break;
-      await new Promise((r) => setTimeout(r, 20));
+      }
     }
     return this.messages;
   }

@@ -51,7 +51,8 @@ function parseAll(sub: Subscriber): SensorRecordDict[] {
 
 async function readBack(sink: MqttSink): Promise<SensorRecordDict[]> {
   const sub = subscribers.get(sink)!;
-  await sub.settle();
+  // every data message, and the retained online and the offline status
+  await sub.settle((sink.sinkMetrics().messages ?? 0) + 2);
   return parseAll(sub);
 }
 
