@@ -178,6 +178,41 @@ describe('MqttSink → Mosquitto, independent subscribers', () => {
     }
   });
 
+  it('mutual TLS: a client certificate Mosquitto requires (require_certificate)', async () => {
+    const dir = await tempDir();
+    const certs = makeCertificates(dir);
+    const port = await freePort();
+    const broker = await ownMosquitto(dir, port, [
+      `cafile ${certs.caFile}`,
+      `certfile ${certs.cert}`,
+      `keyfile ${certs.key}`,
+      'require_certificate true',
+      'allow_anonymous true',
+    ]);
+    try {
+      // the test CA signed one certificate: it serves as the client's too
+      const withCert = new MqttSink({
+        url: `mqtts://localhost:${port}`,
+        ca: certs.caFile,
+        cert: certs.cert,
+        key: certs.key,
+      });
+      const m = await runThrough(withCert, makeRecords(40, { seed: 4 }));
+      expect(m.delivered).toBe(40);
+      const without = new MqttSink({ url: `mqtts://localhost:${port}`, ca: certs.caFile });
+      const err = await without.connect().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SinkConnectError);
+      expect(String(err)).toContain(`mqtts://localhost:${port}`);
+      expect(String(err)).toContain('client certificate');
+      await without.close();
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('a wrong password against a Mosquitto password file is a clear SinkConnectError', async () => {
     const dir = await tempDir();
     const file = `${dir}/passwd`;

@@ -6,6 +6,7 @@ import { ConfigError, SinkConnectError, type SensorRecordDict } from '@iotsim/co
 import {
   describeSinkConformance,
   dicts,
+  makeCertificates,
   makeRecords,
   runThrough,
   writeRequest,
@@ -203,6 +204,16 @@ describe('MqttSink', () => {
     writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
     const missing = new MqttSink({ url: 'mqtts://127.0.0.1:8883', ca: join(dir, 'nope.pem') });
     await expect(missing.connect()).rejects.toThrow(/ca: cannot read .*nope\.pem.*ENOENT/);
+    const certs = makeCertificates(dir);
+    const mismatch = new MqttSink({
+      url: 'mqtts://127.0.0.1:8883',
+      cert: certs.cert,
+      key: join(dir, 'ca.key'),
+    });
+    await expect(mismatch.connect()).rejects.toThrow(/^key: does not match cert/);
+    expect(() => new MqttSink({ cert: certs.cert })).toThrow(
+      /key: client TLS needs both cert and key/,
+    );
     const junk = new MqttSink({ url: 'mqtts://127.0.0.1:8883', ca: join(dir, 'junk.pem') });
     const err = await junk.connect().then(
       () => undefined,

@@ -252,6 +252,12 @@ function connectFailure(err: unknown, label: string): string {
     return `cannot connect to ${label}: connection refused; is the broker running there? (check url, or start one with --server mqtt_broker)`;
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
     return `cannot resolve the host of ${label}; check url`;
+  if (
+    typeof e.code === 'string' &&
+    /CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/.test(e.code) &&
+    /ALERT/.test(e.code)
+  )
+    return `the broker ${label} refused the TLS handshake (${e.code}): it wants a client certificate it trusts; give cert and key`;
   if (typeof e.code === 'string' && /CERT|SELF_SIGNED|ALTNAME|TLS|SSL/.test(e.code))
     return `TLS handshake with ${label} failed (${e.code}); give the broker's CA with ca: FILE, or set reject_unauthorized: false to skip verification`;
   return `cannot connect to ${label}: ${e.code ? `${e.code}: ` : ''}${e.message}`;
