@@ -440,12 +440,9 @@ export class Simulator {
         `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'}) into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
       );
       const loop = await this.loop(clock, options);
-      await Promise.all([
-        this.aborted
-          ? Promise.resolve()
-          : Promise.all(this.runners.map((r) => r.stop(this.shutdownTimeoutS))),
-        this.stopServers(logger),
-      ]);
+      // Sinks drain and close before the servers stop (a sink may deliver through one).
+      if (!this.aborted) await Promise.all(this.runners.map((r) => r.stop(this.shutdownTimeoutS)));
+      await this.stopServers(logger);
       return {
         seed: this.seed,
         mode: clock.mode,
@@ -519,7 +516,14 @@ export class Simulator {
         undo: () => s.stop(),
       })),
     ];
-    const results = await Promise.allSettled(parts.map((p) => p.start()));
+    // Servers first: a sink may publish to a server of the same run (an embedded MQTT broker).
+    const servers = parts.filter((p) => !isSink(p.plugin));
+    const sinks = parts.filter((p) => isSink(p.plugin));
+    const serverResults = await Promise.allSettled(servers.map((p) => p.start()));
+    const sinkResults = await Promise.allSettled(sinks.map((p) => p.start()));
+    const results = parts.map((p) =>
+      isSink(p.plugin) ? sinkResults[sinks.indexOf(p)]! : serverResults[servers.indexOf(p)]!,
+    );
     const failures = results
       .map((r, i) => ({ r, part: parts[i]! }))
       .filter(
