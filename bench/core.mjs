@@ -63,7 +63,12 @@ if (scenario === 'generate') {
     },
     {
       pythonRecordsPerSec: PYTHON_TICK_RECORDS_PER_SEC,
-      ...(defaults ? { goal: '>= 8 M records/s', before: 'engine v1: 7.7–7.9 M (same machine, 2026-12-02); the issue measured ~3.0 M' } : {}),
+      ...(defaults
+        ? {
+            goal: '>= 8 M records/s',
+            before: 'engine v1: 7.7–7.9 M (same machine, 2026-12-02); the issue measured ~3.0 M',
+          }
+        : {}),
     },
   );
 } else if (scenario === 'realtime-50k') {

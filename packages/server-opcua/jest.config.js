@@ -18,4 +18,7 @@ export default {
     '/node-opcua-[a-z-]+/dist/.+\\.js$': '<rootDir>/test/import-meta-dirname.cjs',
   },
   transformIgnorePatterns: ['/node_modules/(?!\\.pnpm/node-opcua-|node-opcua-)'],
+  // A test that fails before closing its node-opcua client leaves the client's timers running,
+  // and jest would then wait forever: end the run once the tests are done.
+  forceExit: true,
 };

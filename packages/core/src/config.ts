@@ -85,7 +85,13 @@ export function interpolateEnv(
   issues: ConfigIssue[],
   env: NodeJS.ProcessEnv = process.env,
   secrets: string[] = [],
+  done: Map<object, unknown> = new Map(),
 ): unknown {
+  // A node shared through YAML aliases is substituted once and stays shared (never copied).
+  if (value && typeof value === 'object') {
+    const seen = done.get(value);
+    if (seen !== undefined) return seen;
+  }
   if (typeof value === 'string') {
     return value.replace(
       /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
@@ -105,15 +111,21 @@ export function interpolateEnv(
       },
     );
   }
-  if (Array.isArray(value))
-    return value.map((v, i) => interpolateEnv(v, `${path}[${i}]`, issues, env, secrets));
+  if (Array.isArray(value)) {
+    // Holes stay holes (a sparse list from the TypeScript API is reported, not filled).
+    const out: unknown[] = new Array<unknown>(value.length);
+    done.set(value, out);
+    value.forEach((v, k) => {
+      out[k] = interpolateEnv(v, `${path}[${k}]`, issues, env, secrets, done);
+    });
+    return out;
+  }
   if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [
-        k,
-        interpolateEnv(v, path ? `${path}.${k}` : k, issues, env, secrets),
-      ]),
-    );
+    const out: Record<string, unknown> = {};
+    done.set(value, out);
+    for (const [k, v] of Object.entries(value))
+      out[k] = interpolateEnv(v, path ? `${path}.${k}` : k, issues, env, secrets, done);
+    return out;
   }
   return value;
 }

@@ -230,3 +230,19 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length]!;
 }
+
+/** File-system error codes that no retry can fix (permissions, read-only, a bad path). */
+export const PERMANENT_FS_ERROR_CODES: ReadonlySet<string> = new Set([
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'EISDIR',
+  'ENAMETOOLONG',
+]);
+
+/** True for a file-system error (by its `code`) that a retry cannot fix. */
+export function isPermanentFsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && PERMANENT_FS_ERROR_CODES.has(code);
+}

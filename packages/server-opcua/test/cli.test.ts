@@ -22,7 +22,7 @@ interface Result {
 function cli(
   args: string[],
   cwd?: string,
-): { done: Promise<Result>; kill(signal: NodeJS.Signals): void } {
+): { done: Promise<Result>; kill(signal: NodeJS.Signals): void; stdout(): string } {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run 'pnpm build' first`);
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -34,6 +34,7 @@ function cli(
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return {
     kill: (signal) => child.kill(signal),
+    stdout: () => stdout,
     done: new Promise((resolve, reject) => {
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stdout, stderr }));
@@ -141,6 +142,9 @@ describe('iotsim run --server opcua (CLI)', () => {
       session!.client.once('close', () => resolve());
       session!.client.once('connection_lost', () => resolve());
     });
+    // The clock starts once the server listens: wait for the console sink's first records.
+    for (let i = 0; i < 100 && !run.stdout().includes('\n'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
     run.kill('SIGINT');
     const result = await run.done;

@@ -411,7 +411,9 @@ describe('OpcUaServer', () => {
     expect(bad({ security_modes: ['Sign'] })).toContain("policy 'None' needs mode 'None'");
     expect(bad({ allow_anonymous: false })).toContain('servers[0].allow_anonymous');
     expect(bad({ users: [{ username: 'a' }] })).toContain('servers[0].users[0].password');
-    expect(bad({ users: [{ username: 'a', password: 'b', role: 'x' }] })).toContain('users[0].role');
+    expect(bad({ users: [{ username: 'a', password: 'b', role: 'x' }] })).toContain(
+      'users[0].role',
+    );
     expect(bad({ max_sessions: 0 })).toContain('servers[0].max_sessions');
     expect(bad({ pki_dirr: '/tmp' })).toContain("did you mean 'pki_dir'");
   });

@@ -4,6 +4,7 @@ import {
   Sink,
   SinkConnectError,
   SinkWriteError,
+  isPermanentFsError,
   importSdk,
   isModuleMissing,
   readSinkOptions,
@@ -249,6 +250,14 @@ export class DeltaSink extends Sink {
     try {
       await this.writeBatch(storage, request);
     } catch (err) {
+      if (isPermanentFsError(err))
+        throw new SinkWriteError(
+          `delta: ${describeError(err)} (not retried: fix the path or its permissions)`,
+          {
+            retryable: false,
+            cause: err,
+          },
+        );
       if (!(err instanceof DeltaTableMismatchError)) throw err;
       // Another writer changed the table's layout: nothing more of ours may be committed to it.
       this.broken = new SinkWriteError(

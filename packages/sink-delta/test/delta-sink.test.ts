@@ -302,6 +302,26 @@ describe('DeltaSink on a local table', () => {
     ).toMatchObject({ version: 1 });
   });
 
+  it('a permanent file-system error (EACCES) fails the batch at once: no retries, no orphan files per attempt', async () => {
+    const path = join(await freshDir(), 't');
+    const sink = deltaSink({ tablePath: path, retryCount: 3, retryDelayS: 0.01 });
+    await sink.connect();
+    const storage = (sink as unknown as { storage: LocalStorage }).storage;
+    let puts = 0;
+    storage.put = async (p) => {
+      puts++;
+      throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+    };
+    (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
+    const runner = runnerFor(sink);
+    await runner.start();
+    runner.enqueue(makeRecords(20, { seed: 65 }));
+    await runner.stop(10);
+    expect(runner.metrics()).toMatchObject({ delivered: 0, failed: 20, retries: 0 });
+    expect(runner.metrics().lastError).toMatch(/EACCES.*not retried/);
+    expect(puts).toBe(1);
+  });
+
   it('moves to the next version when another writer took one', async () => {
     const path = join(await freshDir(), 't');
     const records = makeRecords(200, { seed: 5 });

@@ -7,6 +7,7 @@ import {
   SinkWriteError,
   THROUGHPUT_DEFAULTS,
   importSdk,
+  isPermanentFsError,
   readSinkOptions,
   type SinkCapabilities,
   type SinkContext,
@@ -22,9 +23,6 @@ import {
   type FileSinkOptions,
   type ResolvedFileSinkOptions,
 } from './options.js';
-
-/** Errors that no retry can fix: the batch fails at once. */
-const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
 
 /** `sensor_data_20240131_235900`: the original's file name stem, in UTC. */
 export function fileStem(epochSeconds: number): string {
@@ -323,11 +321,10 @@ export class FileSink extends Sink {
 
   private writeError(err: unknown, delivered: number): SinkWriteError {
     if (err instanceof SinkWriteError) return err;
-    const code = (err as { code?: string }).code;
     const message = err instanceof Error ? err.message : String(err);
     return new SinkWriteError(`file sink: ${message}`, {
       delivered,
-      retryable: !(code !== undefined && PERMANENT_CODES.has(code)),
+      retryable: !isPermanentFsError(err),
       cause: err,
     });
   }
