@@ -127,15 +127,15 @@ const SNAKE: Record<string, string> = Object.fromEntries(
 
 /**
  * Why a sensor or industry name cannot be used, or undefined. Names end up in file names, Delta
- * partition directories, topics and node ids: they must be non-empty, free of control characters
- * (NUL among them) and at most 255 bytes of UTF-8, the limit of one path component.
+ * partition directories, topics and node ids: they must be non-empty, free of NUL (which no path,
+ * C string or protocol string can hold) and at most 255 bytes of UTF-8, the limit of one path
+ * component. Other awkward characters (quotes, tabs, `/`) are escaped where they are used.
  */
 export function nameProblem(name: string): string | undefined {
   if (name.trim() === '') return 'must not be empty';
-  // eslint-disable-next-line no-control-regex
-  const control = /[\u0000-\u001f\u007f]/.exec(name);
-  if (control)
-    return `must not contain control characters (U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${control.index}): names are used in file and partition paths`;
+  const nul = name.indexOf('\u0000');
+  if (nul >= 0)
+    return `must not contain a NUL character (U+0000 at position ${nul}): names are used in file and partition paths`;
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > 255)
     return `is ${bytes} bytes long; names are used in file and partition paths, which allow at most 255 bytes: shorten it`;

@@ -397,7 +397,7 @@ const YAML_CASES: Case[] = [
   {
     what: 'a NUL byte in a sensor name (breaks Delta partition paths later)',
     yaml: custom(`{name: "a\\0b", ${SENSOR}}`),
-    expect: ['custom_sensors.sensors[0].name: must not contain control characters (U+0000'],
+    expect: ['custom_sensors.sensors[0].name: must not contain a NUL character (U+0000'],
   },
   {
     what: 'a sensor name longer than 255 bytes',
