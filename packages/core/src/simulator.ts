@@ -101,6 +101,8 @@ export interface RunSummary {
   lagMs: { p50: number; p99: number; max: number };
   /** True when the run was stopped by `stop()` or `abort()` before its end. */
   interrupted: boolean;
+  /** Ticks a real-time run with a duration could not generate before its end (it fell behind its rate). */
+  ticksNotGenerated: number;
   /** True when `abort()` ended the run without draining. */
   aborted: boolean;
   /** Counters of each sink's runner. */
@@ -451,6 +453,7 @@ export class Simulator {
         records: loop.ticks * this.generator.sensorCount,
         elapsedS: (performance.now() - started) / 1000,
         interrupted: this.stopRequested || this.aborted,
+        ticksNotGenerated: clock instanceof RealTimeClock ? clock.missedTicks : 0,
         aborted: this.aborted,
         sinks: this.metrics(),
         servers: this.servers.map((s, i) => ({

@@ -273,7 +273,7 @@ export function printSummary(
       summary.mode === 'backfill' ? '' : `, tick lag p99 ${summary.lagMs.p99.toFixed(1)} ms`;
     const mode = summary.mode === 'accelerated' ? `accelerated x${summary.speed}` : summary.mode;
     lines.push(
-      `run summary: ${mode}, seed ${summary.seed}, ${summary.ticks} ticks, ${summary.records} records in ${summary.elapsedS.toFixed(1)} s${lagged}${summary.interrupted ? ' (stopped early)' : ''}`,
+      `run summary: ${mode}, seed ${summary.seed}, ${summary.ticks} ticks, ${summary.records} records in ${summary.elapsedS.toFixed(1)} s${lagged}${summary.interrupted ? ' (stopped early)' : ''}${summary.ticksNotGenerated ? ` (${summary.ticksNotGenerated} ticks not generated: the run fell behind its rate)` : ''}`,
     );
   }
   const cols = [
