@@ -5,8 +5,6 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-
-type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
 import Database from 'better-sqlite3';
 import {
   SinkConnectError,
@@ -19,6 +17,8 @@ import { dicts, expectAccounting, tempDir } from '@iotsim/test-utils';
 import { DatabaseSink } from '../src/index.js';
 import { SqliteWriter } from '../src/sqlite-writer.js';
 import { rowToDict, type SensorRow } from './helpers.js';
+
+type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
 
 const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
 /** Max event-loop delay allowed while the database is locked: a regression margin, not a speed claim. */
