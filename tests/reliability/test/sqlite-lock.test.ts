@@ -101,6 +101,9 @@ describe('CLI: -s database on a SQLite file locked by another process, beside -s
     );
     const exitMs = performance.now() - sigintAt;
     await lock.release();
+    process.stderr.write(
+      `sqlite lock via CLI: file sink grew ${grewWhileLocked} bytes in 1.5 s while locked; exit ${exitMs.toFixed(0)} ms after SIGINT\n`,
+    );
 
     expect(r.timedOut).toBe(false);
     expect(sigintAt).toBeGreaterThan(0);
