@@ -216,7 +216,7 @@ export class SqliteWriter implements DatabaseWriter {
       const code = lockCode(err);
       if (code) {
         throw new SinkWriteError(
-          `${this.where} is locked by another process (${code}): batch of ${batch.size} records not written (rolled back), retrying; end the other process's transaction to let the sink continue`,
+          `${this.where} is locked by another process (${code}): batch of ${batch.size} records rolled back, nothing written; end the other process's transaction (an open sqlite3 shell in BEGIN, another writer), or raise retry_count / retry_delay_s to wait longer`,
           { retryable: true, cause: err },
         );
       }
