@@ -2,10 +2,11 @@
 // points, then independent readers check what is on disk, and a new run must append to it.
 //
 // Per sink, into one destination: run 0 completes (its wall time is the run's expected length L),
-// runs 1–3 are killed at points drawn from a seeded PRNG in [100 ms, 0.9 L], run 4 completes. Each run
-// covers its own simulated day, so rows are told apart by run. After every run the destination is
-// read by a reader that is not iotsim (Python's csv and json modules with pandas, pyarrow, Python's
-// sqlite3, psql, delta-rs) and checked against what the sink documents (README, Reliability):
+// runs 1–3 are killed at points drawn from a seeded PRNG in [100 ms, 0.9 L] (one in each third),
+// run 4 completes. Each run covers its own simulated day, so rows are told apart by run. After
+// every run the destination is read by a reader that is not iotsim (Python's csv and json modules
+// with pandas, pyarrow, Python's sqlite3, psql, delta-rs) and checked against what the sink
+// documents (README, Reliability):
 //   - every run's rows are a prefix of its record stream: no duplicates, no gaps, whole ticks but
 //     the last (records go tick by tick), starting at the run's first tick;
 //   - the database and Delta sinks commit whole batches only (rows a multiple of batch_size);
@@ -397,7 +398,10 @@ describe(`Crash: kill -9 during a CLI backfill at ${KILLS} seeded random points 
       const filesBefore = new Set(Object.keys(view.files ?? {}));
       for (let k = 0; k < KILLS; k++) {
         const i = k + 1;
-        const killMs = Math.round(100 + fractions.get(spec.name)![k]! * (0.9 * expectedMs - 100));
+        // Stratified: kill k falls at a seeded point of the k-th third of the window, so every sink
+        // is killed early, mid-run and late.
+        const u = (k + fractions.get(spec.name)![k]!) / KILLS;
+        const killMs = Math.round(100 + u * (0.9 * expectedMs - 100));
         const before = view;
         const { r, summary } = await backfill(spec, i, killMs);
         view = await spec.read(S);
