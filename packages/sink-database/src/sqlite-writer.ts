@@ -18,6 +18,16 @@ import {
 } from './schema.js';
 import { messageOf, metadataJson, type DatabaseWriter, type WriterContext } from './writer.js';
 
+/**
+ * How long SQLite itself waits for a lock, in ms. better-sqlite3 is synchronous, so this is time
+ * the event loop is blocked: kept to a few ms (SQLite's default in better-sqlite3 is 5 s). A lock
+ * held longer surfaces as SQLITE_BUSY and is waited out asynchronously (the runner's retry delay
+ * for batches, the loop in connect for the table).
+ */
+export const BUSY_TIMEOUT_MS = 5;
+/** Pause between connect attempts on a locked database. */
+const CONNECT_RETRY_MS = 100;
+
 interface TableInfoRow {
   name: string;
   type: string;
@@ -31,6 +41,8 @@ interface TableInfoRow {
  * one transaction per batch, read straight from the batch's frames. Files use WAL mode.
  */
 export class SqliteWriter implements DatabaseWriter {
+  /** How long connect keeps trying (asynchronously) while another process locks the database. */
+  static connectLockWaitMs = 10_000;
   private db: BetterSqlite3.Database | undefined;
   private insertBatch: ((batch: RecordBatch) => void) | undefined;
 
@@ -67,20 +79,54 @@ export class SqliteWriter implements DatabaseWriter {
     }
     let db: BetterSqlite3.Database;
     try {
-      db = new Database(file);
+      db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     } catch (err) {
       throw new SinkConnectError('database', `cannot open ${this.where}: ${openHint(err)}`, {
         cause: err,
       });
     }
     try {
-      this.prepare(db, memory);
+      await this.prepareWhenUnlocked(db, memory);
     } catch (err) {
       db.close();
       throw err;
     }
     this.db = db;
     this.context.logger.debug(`database: writing to ${this.where}, table "${this.table.name}"`);
+  }
+
+  /**
+   * Runs `prepare` (every step is idempotent), waiting out a lock held by another process with
+   * async pauses, never blocking the event loop, for at most `connectLockWaitMs`.
+   */
+  private async prepareWhenUnlocked(db: BetterSqlite3.Database, memory: boolean): Promise<void> {
+    const waitMs = SqliteWriter.connectLockWaitMs;
+    const deadline = performance.now() + waitMs;
+    let warned = false;
+    for (;;) {
+      try {
+        this.prepare(db, memory);
+        return;
+      } catch (err) {
+        const code = lockCode(err);
+        if (!code) throw err;
+        if (performance.now() >= deadline) {
+          throw new SinkConnectError(
+            'database',
+            `cannot set up table "${this.table.name}": ${this.where} stayed locked by another process (${code}) for ${waitMs / 1000} s; end the other process's transaction (for example an open sqlite3 shell in BEGIN) or point connection_string at another file`,
+            { cause: err },
+          );
+        }
+        if (!warned) {
+          warned = true;
+          this.context.logger.warn(
+            `database: ${this.where} is locked by another process (${code}); waiting up to ${waitMs / 1000} s for it to set up table "${this.table.name}"`,
+          );
+        }
+        if (db.inTransaction) db.exec('ROLLBACK');
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+      }
+    }
   }
 
   private prepare(db: BetterSqlite3.Database, memory: boolean): void {
@@ -153,7 +199,8 @@ export class SqliteWriter implements DatabaseWriter {
         metadataJson(c.metadata),
       );
     };
-    this.insertBatch = db.transaction((batch: RecordBatch) => batch.forEach(row));
+    // IMMEDIATE: the write lock is taken by BEGIN, so a locked database fails before any insert.
+    this.insertBatch = db.transaction((batch: RecordBatch) => batch.forEach(row)).immediate;
   }
 
   async write(batch: RecordBatch): Promise<void> {
@@ -163,10 +210,30 @@ export class SqliteWriter implements DatabaseWriter {
     try {
       this.insertBatch(batch);
     } catch (err) {
+      // better-sqlite3 rolls back a transaction whose body or COMMIT threw; make sure of it, so a
+      // batch is either all in the table or all retried.
+      this.rollbackIfOpen();
+      const code = lockCode(err);
+      if (code) {
+        throw new SinkWriteError(
+          `${this.where} is locked by another process (${code}): batch of ${batch.size} records rolled back, nothing written; end the other process's transaction (an open sqlite3 shell in BEGIN, another writer), or raise retry_count / retry_delay_s to wait longer`,
+          { retryable: true, cause: err },
+        );
+      }
       throw new SinkWriteError(
         `SQLite insert into "${this.table.name}" failed, batch rolled back: ${messageOf(err)}`,
         { retryable: retryableSqlite(err), cause: err },
       );
+    }
+  }
+
+  private rollbackIfOpen(): void {
+    const db = this.db;
+    if (!db?.inTransaction) return;
+    try {
+      db.exec('ROLLBACK');
+    } catch (err) {
+      this.context.logger.warn(`database: rollback in ${this.where} failed: ${messageOf(err)}`);
     }
   }
 
@@ -185,6 +252,15 @@ function retryableSqlite(err: unknown): boolean {
   return !/^SQLITE_(CONSTRAINT|MISMATCH|READONLY|ERROR|AUTH|PERM|NOTADB|CORRUPT|TOOBIG|RANGE)/.test(
     code,
   );
+}
+
+/** The SQLite code when `err` (or its cause) says another connection holds a lock. */
+function lockCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return code;
+  }
+  return undefined;
 }
 
 function openHint(err: unknown): string {
