@@ -17,6 +17,7 @@ export * from './registry.js';
 export * from './sdk.js';
 export * from './server.js';
 export * from './servers/http-server.js';
+export * from './servers/listen.js';
 export * from './sinks/console-sink.js';
 export * from './sinks/callback-sink.js';
 export * from './time.js';

@@ -1,8 +1,10 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
+  closeTcp,
+  listenTcp,
   OptionReader,
   Server,
-  ServerStartError,
+  SocketTracker,
   type LiveState,
   type ServerContext,
 } from '@iotsim/core';
@@ -32,7 +34,7 @@ export class ModbusServer extends Server {
   static override readonly type = 'modbus';
   private readonly options: ResolvedModbusOptions;
   private server: NetServer | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new SocketTracker();
   private unsubscribe: (() => void) | undefined;
   private served: ModbusMap | undefined;
   private port: number | undefined;
@@ -68,26 +70,19 @@ export class ModbusServer extends Server {
     this.unsubscribe = state.subscribe((s) => bank.encode(s));
 
     const server = createServer({ noDelay: true }, (socket) => this.serve(socket, ctx, context));
+    this.sockets.track(server);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) => {
-          const fix =
-            err.code === 'EADDRINUSE'
-              ? `port ${port} on ${host} is in use; set another port (servers: [{ type: modbus, port: 5021 }]), or stop what uses it`
-              : err.code === 'EACCES'
-                ? `no permission to listen on port ${port}; use a port above 1023 (5020 is the default; 502 needs root)`
-                : `cannot listen on ${host}:${port}: ${err.message}; check host`;
-          reject(new ServerStartError('modbus', fix, { cause: err }));
-        });
-        server.listen(port, host, () => resolve());
+      this.port = await listenTcp(server, {
+        type: 'modbus',
+        host,
+        port,
+        inUseHint: '5020 is the default; 502 needs root',
       });
     } catch (err) {
       this.unsubscribe();
       this.unsubscribe = undefined;
       throw err;
     }
-    const addr = server.address();
-    this.port = typeof addr === 'object' && addr ? addr.port : port;
     this.server = server;
     this.served = map;
     context.logger.info(
@@ -101,9 +96,7 @@ export class ModbusServer extends Server {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    await closeTcp(server, this.sockets);
   }
 
   override describe(): string {
@@ -113,8 +106,6 @@ export class ModbusServer extends Server {
   }
 
   private serve(socket: Socket, ctx: RequestContext, context: ServerContext): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', (err) =>
       context.logger.debug(`${context.name}: client socket: ${err.message}`),
     );

@@ -1,9 +1,11 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer, type Server as NetServer } from 'node:net';
 import {
+  closeTcp,
+  listenTcp,
   OptionReader,
   Server,
-  ServerStartError,
+  SocketTracker,
   importSdk,
   type LiveSnapshot,
   type LiveState,
@@ -54,7 +56,7 @@ export class MqttBroker extends Server {
   private tcp: NetServer | undefined;
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new SocketTracker();
   private boundPort: number | undefined;
   private boundWsPort: number | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -118,7 +120,7 @@ export class MqttBroker extends Server {
     this.broker = broker;
     try {
       const tcp = createServer((socket) => broker.handle(socket));
-      this.track(tcp);
+      this.sockets.track(tcp);
       this.tcp = tcp;
       this.boundPort = await this.listen(tcp, this.port, 'port');
       if (this.wsPort !== undefined) {
@@ -131,7 +133,7 @@ export class MqttBroker extends Server {
         const http = createHttpServer((_req, res) => {
           res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
         });
-        this.track(http);
+        this.sockets.track(http);
         this.http = http;
         this.boundWsPort = await this.listen(http, this.wsPort, 'ws_port');
         // Attached after listen: ws re-emits the server's errors, which would hide EADDRINUSE.
@@ -161,42 +163,20 @@ export class MqttBroker extends Server {
     this.timer = undefined;
     const { broker, tcp, http, wss } = this;
     this.broker = this.tcp = this.http = this.wss = undefined;
-    const closing: Promise<void>[] = [];
-    for (const server of [tcp, http]) {
-      if (server?.listening) closing.push(new Promise((resolve) => server.close(() => resolve())));
-    }
     wss?.close();
-    for (const s of this.sockets) s.destroy();
+    const closing: Promise<void>[] = [closeTcp(tcp, this.sockets), closeTcp(http, this.sockets)];
     if (broker) closing.push(new Promise((resolve) => broker.close(() => resolve())));
     await Promise.all(closing);
   }
 
-  private track(server: NetServer | HttpServer): void {
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+  private listen(server: NetServer | HttpServer, port: number, option: string): Promise<number> {
+    return listenTcp(server, {
+      type: 'mqtt_broker',
+      host: this.host,
+      port,
+      option,
+      inUseHint: 'another MQTT broker?',
     });
-  }
-
-  private async listen(
-    server: NetServer | HttpServer,
-    port: number,
-    option: string,
-  ): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const fix =
-          err.code === 'EADDRINUSE'
-            ? `port ${port} on ${this.host} is in use (${option}); choose another port, or stop what uses it (another MQTT broker?)`
-            : err.code === 'EACCES'
-              ? `no permission to listen on port ${port} (${option}); use a port above 1023`
-              : `cannot listen on ${this.host}:${port} (${option}): ${err.message}; check host`;
-        reject(new ServerStartError('mqtt_broker', fix, { cause: err }));
-      });
-      server.listen(port, this.host, () => resolve());
-    });
-    const addr = server.address();
-    return typeof addr === 'object' && addr ? addr.port : port;
   }
 
   /** Publishes the newest frame now, and after each frame at most once per interval. */

@@ -4,11 +4,10 @@ import {
   type Server as NodeServer,
   type ServerResponse,
 } from 'node:http';
-import type { Socket } from 'node:net';
-import { ServerStartError } from '../errors.js';
 import type { LiveState } from '../live-state.js';
 import { OptionReader } from '../option-reader.js';
 import { Server, type ServerContext } from '../server.js';
+import { closeTcp, listenTcp, SocketTracker } from './listen.js';
 
 /** Options of HttpServer (YAML: `servers: [{ type: http, host, port }]`). */
 export interface HttpServerOptions {
@@ -30,7 +29,7 @@ export class HttpServer extends Server {
   readonly host: string;
   readonly port: number;
   private server: NodeServer | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new SocketTracker();
   private boundPort: number | undefined;
 
   constructor(options: HttpServerOptions = {}) {
@@ -50,24 +49,8 @@ export class HttpServer extends Server {
 
   async start(state: LiveState, context: ServerContext): Promise<void> {
     const server = createServer((req, res) => this.handle(state, req, res));
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        const fix =
-          err.code === 'EADDRINUSE'
-            ? `port ${this.port} on ${this.host} is in use; choose another port, or stop what uses it`
-            : err.code === 'EACCES'
-              ? `no permission to listen on port ${this.port}; use a port above 1023`
-              : `cannot listen on ${this.host}:${this.port}: ${err.message}; check host`;
-        reject(new ServerStartError('http', fix, { cause: err }));
-      });
-      server.listen(this.port, this.host, () => resolve());
-    });
-    const addr = server.address();
-    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.port;
+    this.sockets.track(server);
+    this.boundPort = await listenTcp(server, { type: 'http', host: this.host, port: this.port });
     this.server = server;
     context.logger.info(`${context.name}: serving GET /state and /healthz on ${this.address}`);
   }
@@ -75,10 +58,7 @@ export class HttpServer extends Server {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    await closeTcp(server, this.sockets);
   }
 
   override describe(): string {
