@@ -17,4 +17,5 @@ else
   "${PNPM[@]}" exec turbo run typecheck
   "${PNPM[@]}" lint
   "${PNPM[@]}" exec turbo run test --concurrency=1
+  echo "== left out: the *.services.test.ts suites (Kafka, PostgreSQL, Mosquitto, S3, the OPC UA, Modbus and MQTT peers, pyarrow and delta-rs readers): run them with 'bash scripts/test.sh --services'"
 fi

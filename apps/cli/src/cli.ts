@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import { closestNames } from '@iotsim/core/errors';
@@ -216,6 +217,13 @@ export async function main(
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const first = argv[0];
+  if (argv.length === 1 && (first === '--version' || first === '-V')) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    io.stdout.write(`${pkg.version}\n`);
+    return EXIT.ok;
+  }
   if (first !== undefined && !first.startsWith('-') && !COMMANDS.has(first)) {
     const hint = closestNames(first, COMMANDS, 1);
     const failure = new UsageError(
@@ -309,7 +317,7 @@ export async function main(
     .strict()
     .help()
     .alias('h', 'help')
-    .version(false)
+    .version(false) // --version is answered above, before yargs loads the commands
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {

@@ -62,6 +62,12 @@ describe('iotsim CLI', () => {
     noStack(r);
   });
 
+  it('--version prints the version of @iotsim/cli', async () => {
+    const r = await cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it('list-sinks lists every sink type with its package', async () => {
     const r = await cli(['list-sinks']);
     expect(r.code).toBe(0);

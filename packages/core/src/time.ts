@@ -2,11 +2,19 @@ import { ConfigError } from './errors.js';
 
 const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
 
-/** Parses `<n><s|m|h|d>` (e.g. `30s`, `5m`, `1h`, `1d`) to seconds; undefined when malformed. */
-export function parseInterval(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$/.exec(text);
+/**
+ * Parses `<n><s|m|h|d>` (e.g. `30s`, `5m`, `1h`, `1d`; the unit in either case) to seconds;
+ * undefined when malformed or not positive. `wholeNumbers` refuses `1.5h` (file rotation).
+ */
+export function parseInterval(
+  text: string,
+  options: { wholeNumbers?: boolean } = {},
+): number | undefined {
+  const m = (
+    options.wholeNumbers ? /^\s*(\d+)\s*([smhd])\s*$/i : /^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$/i
+  ).exec(text);
   if (!m) return undefined;
-  const seconds = Number(m[1]) * UNITS[m[2]!]!;
+  const seconds = Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
   return seconds > 0 ? seconds : undefined;
 }
 

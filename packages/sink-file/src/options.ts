@@ -1,4 +1,4 @@
-import type { OptionReader } from '@iotsim/core';
+import { parseInterval, type OptionReader } from '@iotsim/core';
 import type { ParquetCompression, ParquetTimestampType } from '@iotsim/parquet';
 
 /** Output formats: CSV, JSON Lines (`json`, written as `.jsonl`), Parquet. */
@@ -51,15 +51,27 @@ export const FILE_EXTENSIONS: Readonly<Record<FileFormat, string>> = {
   parquet: 'parquet',
 };
 
-const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
-
 /** `30s` → 30, `5m` → 300, `1h` → 3600, `1d` → 86400; undefined when the text is not `<n><s|m|h|d>`. */
 export function parseRotation(text: string): number | undefined {
-  const m = /^\s*(\d+)\s*([smhd])\s*$/i.exec(text);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (n < 1) return undefined;
-  return n * UNIT_SECONDS[m[2]!.toLowerCase()]!;
+  return parseInterval(text, { wholeNumbers: true });
+}
+
+/** A `<n><s|m|h|d>` option (rotation, max_file_age) in seconds, or null when not set. */
+function readInterval(
+  r: OptionReader,
+  key: string,
+): { text: string | null; seconds: number | null } {
+  const text = r.string(key) ?? null;
+  if (text === null || text.trim() === '') return { text, seconds: null };
+  const seconds = parseRotation(text);
+  if (seconds === undefined) {
+    r.problem(
+      key,
+      `must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h, 1d), got ${JSON.stringify(text)}`,
+    );
+    return { text, seconds: null };
+  }
+  return { text, seconds };
 }
 
 const COMPRESSIONS: readonly ParquetCompression[] = ['snappy', 'zstd', 'gzip', 'lz4', 'none'];
@@ -71,29 +83,9 @@ export function readFileSinkOptions(r: OptionReader): ResolvedFileSinkOptions {
   const formatGiven = r.raw('format');
   const format = r.oneOf('format', ['csv', 'json', 'parquet'] as const, 'csv');
   const formatValid = formatGiven === undefined || formatGiven === null || formatGiven === format;
-  const rotation = r.string('rotation') ?? null;
-  let rotationS: number | null = null;
-  if (rotation !== null && rotation.trim() !== '') {
-    const s = parseRotation(rotation);
-    if (s === undefined) {
-      r.problem(
-        'rotation',
-        `must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h, 1d), got ${JSON.stringify(rotation)}`,
-      );
-    } else rotationS = s;
-  }
+  const { text: rotation, seconds: rotationS } = readInterval(r, 'rotation');
   const maxFileRows = r.number('maxFileRows', undefined, { min: 1, integer: true }) ?? null;
-  const maxFileAge = r.string('maxFileAge') ?? null;
-  let maxFileAgeS: number | null = null;
-  if (maxFileAge !== null && maxFileAge.trim() !== '') {
-    const s = parseRotation(maxFileAge);
-    if (s === undefined) {
-      r.problem(
-        'maxFileAge',
-        `must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h), got ${JSON.stringify(maxFileAge)}`,
-      );
-    } else maxFileAgeS = s;
-  }
+  const { seconds: maxFileAgeS } = readInterval(r, 'maxFileAge');
   const parquetOnly = ['compression', 'timestampType', 'rowGroupSize'].filter(
     (k) => r.raw(k) !== undefined && r.raw(k) !== null,
   );

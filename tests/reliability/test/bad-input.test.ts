@@ -572,7 +572,21 @@ const FLAG_CASES: Case[] = [
   {
     what: '--rotation 7x',
     args: ['run', '-s', 'file', '-o', '{dir}/out', '--rotation', '7x'],
-    expect: ['--sink file: rotation', '"7x"'],
+    expect: [
+      "--rotation: must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h, 1d), got '7x'",
+    ],
+  },
+  {
+    what: '--rotation 7x without a file sink is still checked',
+    args: ['run', '--rotation', '7x'],
+    expect: ['--rotation: must be a whole number and a unit s, m, h or d', "got '7x'"],
+  },
+  {
+    what: '--seed abc says it is not a number (not NaN)',
+    args: ['run', '--seed', 'abc'],
+    expect: [
+      '--seed: must be a whole number >= 0 (e.g. --seed 42), got something that is not a number',
+    ],
   },
   {
     what: '--shutdown-timeout zero',

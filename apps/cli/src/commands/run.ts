@@ -6,6 +6,7 @@ import {
   createStreamLogger,
   listIndustries,
   parseLogLevel,
+  parseInterval,
   parseTimePoint,
   Simulator,
   type BackfillProgress,
@@ -160,7 +161,21 @@ function checkFlags(args: RunArgs): void {
     });
   }
   if (args.seed !== undefined && !(Number.isInteger(args.seed) && args.seed >= 0))
-    problems.push({ path: '--seed', message: `must be a whole number >= 0, got ${args.seed}` });
+    problems.push({
+      path: '--seed',
+      message: Number.isNaN(args.seed)
+        ? 'must be a whole number >= 0 (e.g. --seed 42), got something that is not a number'
+        : `must be a whole number >= 0, got ${args.seed}`,
+    });
+  // Checked whatever else is given: a typo is an error even when no file sink would use it.
+  if (
+    args.rotation !== undefined &&
+    parseInterval(args.rotation, { wholeNumbers: true }) === undefined
+  )
+    problems.push({
+      path: '--rotation',
+      message: `must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h, 1d), got '${args.rotation}'`,
+    });
   const known = listIndustries();
   for (const name of args.industries ?? []) {
     if (known.includes(name)) continue;
