@@ -302,8 +302,9 @@ export function checkConfig(
   const devicesPerIndustry = s.number('devices_per_industry', 1, { min: 1, integer: true });
   {
     // As the config resolves below: no industries and no custom sensors is mining.
-    let perDevice = customRaw === undefined || customRaw === null ? 0 : 1;
-    for (const name of industries.length || perDevice ? industries : ['mining'])
+    const hasCustom = customRaw !== undefined && customRaw !== null;
+    let perDevice = 0;
+    for (const name of industries.length || hasCustom ? industries : ['mining'])
       if (known.includes(name)) perDevice += getIndustrySensors(name).length;
     const tooBig = fleetMemoryProblem(perDevice * devicesPerIndustry, 'devices_per_industry');
     if (tooBig) s.problem(tooBig.path, tooBig.message);

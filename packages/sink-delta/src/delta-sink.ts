@@ -187,7 +187,12 @@ export class DeltaSink extends Sink {
     } catch (err) {
       await storage.close();
       this.storage = undefined;
-      throw err;
+      if (err instanceof DeltaTableMismatchError) throw err;
+      throw new SinkConnectError(
+        this.type,
+        `cannot create table ${storage.location}: ${describeError(err)}${this.isS3 ? ' (check the bucket, its permissions and storage_options)' : ' (check that the path is writable)'}`,
+        { cause: err },
+      );
     }
     this.logger.info(
       `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files${this.replayedFromCheckpoint === undefined ? '' : ` (log read from the checkpoint of version ${this.replayedFromCheckpoint})`}`,

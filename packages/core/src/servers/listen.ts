@@ -32,9 +32,9 @@ export function listenTcp(server: NetServer, target: ListenTarget): Promise<numb
             : `cannot listen on ${host}:${port} (${option}): ${err.message}; check host`;
       reject(new ServerStartError(type, fix, { cause: err }));
     };
+    // Kept after listening: a later error (EMFILE on accept …) must not be an unhandled event.
     server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', onError);
       const addr = server.address();
       resolve(typeof addr === 'object' && addr ? addr.port : port);
     });
