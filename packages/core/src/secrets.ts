@@ -29,21 +29,44 @@ export class Redactor {
     return this;
   }
 
-  /** `text` with every known secret replaced by `***`. */
+  /** `text` with every known secret replaced by `***` (where it stands alone, not inside a word). */
   redact(text: string): string {
     let out = redactPatterns(text);
-    for (const s of this.values) {
-      if (out.includes(s)) out = out.split(s).join('***');
-    }
-    for (const src of this.sources) {
-      for (const s of src.secrets)
-        if (s.length >= 3 && out.includes(s)) out = out.split(s).join('***');
-    }
-    for (const s of secrets) {
-      if (out.includes(s)) out = out.split(s).join('***');
-    }
+    for (const s of this.values) out = redactValue(out, s);
+    for (const src of this.sources)
+      for (const s of src.secrets) if (s.length >= 3) out = redactValue(out, s);
+    for (const s of secrets) out = redactValue(out, s);
     return out;
   }
+}
+
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+
+/**
+ * `text` with each occurrence of `secret` replaced by `***`, except where the occurrence is part of
+ * a longer word: with the password `pass`, `user:pass@host` becomes `user:***@host` but
+ * `password authentication failed` stays readable. A secret that itself begins or ends with a
+ * non-word character (`p@ss!`) is replaced wherever it appears.
+ */
+export function redactValue(text: string, secret: string): string {
+  if (!secret || !text.includes(secret)) return text;
+  const guardStart = WORD_CHAR.test(secret[0]!);
+  const guardEnd = WORD_CHAR.test(secret[secret.length - 1]!);
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + 1)) {
+    if (at < from) continue;
+    const before = at > 0 ? text[at - 1]! : '';
+    const after = text[at + secret.length] ?? '';
+    if (
+      (guardStart && before && WORD_CHAR.test(before)) ||
+      (guardEnd && after && WORD_CHAR.test(after))
+    )
+      continue;
+    out += text.slice(from, at) + '***';
+    from = at + secret.length;
+  }
+  return out + text.slice(from);
 }
 
 // The password runs to the last `@` of the URL, so an unencoded `/` or `@` in it is covered too.
@@ -68,8 +91,6 @@ function redactPatterns(text: string): string {
 /** Removes process-wide registered secrets, URL passwords, `key=secret` pairs and bearer tokens from text. */
 export function redact(text: string): string {
   let out = redactPatterns(text);
-  for (const s of secrets) {
-    if (out.includes(s)) out = out.split(s).join('***');
-  }
+  for (const s of secrets) out = redactValue(out, s);
   return out;
 }

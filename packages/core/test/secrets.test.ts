@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, redact, registerSecret, validateConfig } from '../src/index.js';
+import {
+  ConfigError,
+  Redactor,
+  redact,
+  redactValue,
+  registerSecret,
+  validateConfig,
+} from '../src/index.js';
 
 describe('redact', () => {
   it('removes registered secrets, URL passwords, key=value secrets and bearer tokens', () => {
@@ -44,5 +51,28 @@ describe('${VAR} in configs', () => {
     } finally {
       delete process.env.IOTSIM_TEST_API_TOKEN;
     }
+  });
+});
+
+describe('a secret is redacted where it stands, never inside an ordinary word', () => {
+  it('the original sample URL user:pass@…: the message stays readable', () => {
+    const r = new Redactor().add('pass');
+    const message =
+      'connect to postgresql://user:pass@127.0.0.1:5432/db failed: password authentication failed for user "user"; check the user and password';
+    expect(r.redact(message)).toBe(
+      'connect to postgresql://user:***@127.0.0.1:5432/db failed: password authentication failed for user "user"; check the user and password',
+    );
+  });
+
+  it('short and common-word secrets: inside words nothing changes; standing alone they go', () => {
+    const r = new Redactor().add('abc', 'key', 'secret');
+    expect(r.redact('abcdef keyboard secretary')).toBe('abcdef keyboard secretary');
+    expect(r.redact('token=abc; "key":"key" (secret)')).toBe('token=***; "***":"***" (***)');
+    expect(redactValue('x=abc,abc.abc', 'abc')).toBe('x=***,***.***');
+  });
+
+  it('a secret that starts or ends with punctuation goes wherever it appears', () => {
+    expect(redactValue('a#p@ss#b', '#p@ss#')).toBe('a***b');
+    expect(redactValue('ap@ss#b c p@ss#', 'p@ss#')).toBe('ap@ss#b c ***');
   });
 });

@@ -2,13 +2,12 @@ import {
   ConfigError,
   DataGenerator,
   importSdk,
-  listIndustries,
-  closestNames,
   loadConfigFile,
   type ConfigIssue,
 } from '@iotsim/core';
 import type { WordOrder } from '@iotsim/server-modbus';
 import type { CliIo, ModbusMapArgs } from '../cli.js';
+import { industryFlagProblems } from '../flags.js';
 import { EXIT } from '../errors.js';
 
 /**
@@ -37,15 +36,7 @@ export async function modbusMapCommand(args: ModbusMapArgs, io: CliIo): Promise<
   devices ??= 1;
   if (!Number.isInteger(devices) || devices < 1)
     problems.push({ path: '--devices', message: `must be a whole number >= 1, got ${devices}` });
-  const known = listIndustries();
-  for (const name of industries) {
-    if (known.includes(name)) continue;
-    const hint = closestNames(name, known);
-    problems.push({
-      path: '--industries',
-      message: `unknown industry '${name}': ${hint.length ? `did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : "run 'iotsim list-industries' to see them"}`,
-    });
-  }
+  problems.push(...industryFlagProblems(industries));
   // The server's own option check: the same choices and message as `word_order` in YAML.
   let order: WordOrder = 'ABCD';
   try {

@@ -1,13 +1,12 @@
 import {
-  closestNames,
   ConfigError,
   DataGenerator,
   importSdk,
-  listIndustries,
   loadConfigFile,
   type ConfigIssue,
 } from '@iotsim/core';
 import type { CliIo } from '../cli.js';
+import { industryFlagProblems } from '../flags.js';
 import { EXIT } from '../errors.js';
 
 /** Flags of `iotsim opcua-nodes`. */
@@ -47,15 +46,7 @@ export async function opcUaNodesCommand(args: OpcUaNodesArgs, io: CliIo): Promis
     problems.push({ path: '--port', message: `must be a port number 1-65535, got ${port}` });
   if (!(Number.isFinite(rate) && rate > 0))
     problems.push({ path: '--rate', message: `must be a number > 0, got ${rate}` });
-  const known = listIndustries();
-  for (const name of args.industries ?? []) {
-    if (known.includes(name)) continue;
-    const hint = closestNames(name, known);
-    problems.push({
-      path: '--industries',
-      message: `unknown industry '${name}': ${hint.length ? `did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : "run 'iotsim list-industries' to see them"}`,
-    });
-  }
+  problems.push(...industryFlagProblems(args.industries ?? []));
   if (problems.length) throw new ConfigError(problems);
 
   const generator = new DataGenerator({ industries, devicesPerIndustry: devices });

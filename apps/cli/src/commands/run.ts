@@ -1,10 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import {
-  closestNames,
   ConfigError,
   ConsoleSink,
   createStreamLogger,
-  listIndustries,
   parseLogLevel,
   parseInterval,
   parseTimePoint,
@@ -18,6 +16,7 @@ import {
   type Registry,
 } from '@iotsim/core';
 import type { CliIo, RunArgs } from '../cli.js';
+import { industryFlagProblems } from '../flags.js';
 import { EXIT, UsageError } from '../errors.js';
 import { CLI_DIR, cliRegistry } from '../sinks.js';
 
@@ -176,15 +175,7 @@ function checkFlags(args: RunArgs): void {
       path: '--rotation',
       message: `must be a whole number and a unit s, m, h or d (e.g. 30s, 5m, 1h, 1d), got '${args.rotation}'`,
     });
-  const known = listIndustries();
-  for (const name of args.industries ?? []) {
-    if (known.includes(name)) continue;
-    const hint = closestNames(name, known);
-    problems.push({
-      path: '--industries',
-      message: `unknown industry '${name}': ${hint.length ? `did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : "run 'iotsim list-industries' to see them"}`,
-    });
-  }
+  problems.push(...industryFlagProblems(args.industries ?? []));
   const now = Date.now() / 1000;
   const time = (flag: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
