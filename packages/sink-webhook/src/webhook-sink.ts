@@ -1,9 +1,11 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { connect as tcpConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import {
   Sink,
+  SinkConnectError,
   SinkWriteError,
   importSdk,
   parseRetryAfter,
@@ -88,6 +90,7 @@ export class WebhookSink extends Sink {
       hint: 'it comes with @iotsim/sink-webhook: reinstall that',
     });
     const { tlsRejectUnauthorized, timeoutS } = this.options;
+    await this.checkReachable(Math.min(timeoutS, 10));
     if (!tlsRejectUnauthorized) {
       this.logger.warn(
         `webhook ${this.target}: TLS certificate verification is OFF (tls_reject_unauthorized: false); anyone on the path can read and alter the records`,
@@ -107,6 +110,35 @@ export class WebhookSink extends Sink {
       // A redirected POST would re-send the body somewhere the user did not configure.
       followRedirect: false,
       responseType: 'text',
+    });
+  }
+
+  /**
+   * Resolves the host and opens (then closes) one TCP connection, so that a wrong host or a port
+   * nobody listens on stops the run at start (exit 2) instead of failing every batch.
+   */
+  private async checkReachable(timeoutS: number): Promise<void> {
+    const url = this.options.url;
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    await new Promise<void>((resolve, reject) => {
+      const socket = tcpConnect({ host, port, timeout: timeoutS * 1000 });
+      const fail = (why: string, cause?: unknown): void => {
+        socket.destroy();
+        reject(
+          new SinkConnectError(
+            'webhook',
+            `cannot reach ${this.target}: ${why}; check url (host and port), and that the server is running`,
+            { cause },
+          ),
+        );
+      };
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('timeout', () => fail(`no answer within ${timeoutS} s`));
+      socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message, err));
     });
   }
 

@@ -5,6 +5,7 @@ import {
   ConfigError,
   Frame,
   RecordBatch,
+  SinkConnectError,
   SinkRunner,
   SinkWriteError,
   parseRetryAfter,
@@ -355,15 +356,32 @@ describe('webhook: retries and failures', () => {
     expect(server.recordsAt(path).slice(30)).toEqual(dicts(records));
   });
 
-  it('counts a refused connection as failed after its retries', async () => {
+  it('an endpoint nobody listens on is a SinkConnectError at connect, naming the url', async () => {
+    const closed = await RecordingServer.start();
+    const url = `${closed.url}/gone?token=abc`;
+    await closed.close();
+    const sink = new WebhookSink({ url });
+    const err = await sink.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SinkConnectError);
+    expect(String(err)).toContain(`cannot reach ${closed.url}/gone?…: ECONNREFUSED`);
+    expect(String(err)).toContain('check url');
+  });
+
+  it('counts a refused connection as failed after its retries (the server went away after connect)', async () => {
     const closed = await RecordingServer.start();
     const url = `${closed.url}/gone`;
-    await closed.close();
-    const { m } = await run({ url }, makeRecords(25), {
-      batchSize: 10,
-      retryCount: 1,
-      retryDelayS: 0.01,
+    const logger = captureLogger();
+    const sink = new WebhookSink({ url });
+    const runner = new SinkRunner(sink, {
+      logger,
+      throughput: { batchSize: 10, retryCount: 1, retryDelayS: 0.01 },
     });
+    await runner.start();
+    await closed.close();
+    await runner.enqueue(makeRecords(25), true);
+    await runner.stop(60);
+    const m = runner.metrics();
+    expectAccounting(m);
     expect(m.failed).toBe(25);
     expect(m.failedBatches).toBe(3);
     expect(m.retries).toBe(3);
