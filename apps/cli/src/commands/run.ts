@@ -32,10 +32,16 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   // The config's log level is known only once it is loaded: the logger reads `level` when it logs.
   let level: LogLevel = flagLevel ?? 'info';
   const loggers = new Map<LogLevel, Logger>();
+  // A log line first clears the progress line (a terminal only), which the next update redraws.
+  const line = { progress: false };
   const at =
     (method: keyof Logger) =>
     (message: string): void => {
       if (!loggers.has(level)) loggers.set(level, createStreamLogger(level, io.stderr));
+      if (line.progress) {
+        io.stderr.write('\r\x1b[K');
+        line.progress = false;
+      }
       loggers.get(level)![method](message);
     };
   const logger: Logger = {
@@ -73,7 +79,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     durationS = args.duration ?? null;
   }
 
-  const progress = (io.stderr as NodeJS.WriteStream).isTTY ? progressPrinter(io) : undefined;
+  const progress = (io.stderr as NodeJS.WriteStream).isTTY ? progressPrinter(io, line) : undefined;
   let interrupts = 0;
   let done = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -110,7 +116,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   try {
     const summary = await sim.run({ durationS, onProgress: progress });
     done = true;
-    if (progress) io.stderr.write('\n');
+    if (line.progress) io.stderr.write('\n');
     printSummary(summary.sinks, summary, io);
     if (args.summaryJson) writeFileSync(args.summaryJson, JSON.stringify(summary, null, 2) + '\n');
     // Records a console sink could not write after its reader closed stdout are failed in the
@@ -256,8 +262,9 @@ async function addFlagServers(sim: Simulator, args: RunArgs, registry: Registry)
   if (problems.length) throw new ConfigError(problems);
 }
 
-function progressPrinter(io: CliIo): (p: BackfillProgress) => void {
+function progressPrinter(io: CliIo, line: { progress: boolean }): (p: BackfillProgress) => void {
   return (p) => {
+    line.progress = true;
     const pct = (p.fraction * 100).toFixed(1).padStart(5);
     const at = new Date(p.simulatedTime * 1000).toISOString().replace('.000Z', 'Z');
     const eta = p.etaS < 90 ? `${p.etaS.toFixed(0)}s` : `${(p.etaS / 60).toFixed(1)}m`;
