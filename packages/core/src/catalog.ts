@@ -2,6 +2,28 @@ import { INDUSTRY_CATALOG } from './catalog/industries.js';
 import { UnknownIndustryError, closestNames } from './errors.js';
 import { checkSensorConfig, sensorConfigFromInput, type ResolvedSensorConfig } from './models.js';
 
+/** The 16 built-in industries, so editors complete them (a test keeps the list equal to the catalog). */
+export type BuiltInIndustry =
+  | 'mining'
+  | 'utilities'
+  | 'manufacturing'
+  | 'oil_gas'
+  | 'aerospace'
+  | 'space'
+  | 'water_wastewater'
+  | 'electric_power'
+  | 'automotive'
+  | 'chemical'
+  | 'food_beverage'
+  | 'pharmaceutical'
+  | 'data_center'
+  | 'smart_building'
+  | 'agriculture'
+  | 'renewable_energy';
+
+/** An industry name: a built-in one (completed by editors) or any other label (custom sensors). */
+export type IndustryName = BuiltInIndustry | (string & {});
+
 const cache = new Map<string, readonly ResolvedSensorConfig[]>();
 
 /** Names of the 16 built-in industries, in catalog order. */

@@ -1,4 +1,4 @@
-import { getIndustrySensors } from './catalog.js';
+import { getIndustrySensors, type IndustryName } from './catalog.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
   checkSensorConfig,
@@ -15,7 +15,7 @@ import { SensorModel, type AnomalyKind } from './sensor.js';
 /** Options of a DataGenerator. */
 export interface DataGeneratorOptions {
   /** Built-in industries to simulate. */
-  industries?: readonly string[];
+  industries?: readonly IndustryName[];
   /** Extra sensors, grouped under `customIndustry`. */
   customSensors?: readonly SensorConfig[];
   /** Industry label of `customSensors`. Default `custom`. */
@@ -119,16 +119,18 @@ export class DataGenerator implements Model {
     }
     const tooBig = fleetMemoryProblem(perDevice * this.devices, 'devicesPerIndustry');
     if (tooBig) throw new ConfigError([tooBig]);
-    const issues: ConfigIssue[] = [];
+    const errors: ConfigError[] = [];
     (options.industries ?? []).forEach((industry, i) => {
       try {
         this.addResolved(getIndustrySensors(industry, `industries[${i}]`), industry);
       } catch (err) {
-        if (err instanceof ConfigError) issues.push(...err.issues);
+        if (err instanceof ConfigError) errors.push(err);
         else throw err;
       }
     });
-    if (issues.length) throw new ConfigError(issues);
+    // One unknown industry is the UnknownIndustryError itself (as documented); several, one ConfigError.
+    if (errors.length === 1) throw errors[0]!;
+    if (errors.length) throw new ConfigError(errors.flatMap((e) => e.issues));
     if (options.customSensors?.length)
       this.addSensors(options.customSensors, options.customIndustry ?? 'custom');
   }

@@ -1,9 +1,16 @@
 import { dirname, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { IndustryName } from './catalog.js';
 import { BackfillClock, RealTimeClock, type Clock, type ClockMode } from './clock.js';
 import { checkConfig, checkConfigFile, type SimulatorConfig } from './config.js';
 import { loadSensorCsv } from './csv.js';
-import { ConfigError, IotSimError, PluginStartError, type ConfigIssue } from './errors.js';
+import {
+  ConfigError,
+  IotSimError,
+  PluginStartError,
+  UnknownIndustryError,
+  type ConfigIssue,
+} from './errors.js';
 import type { Frame } from './frame.js';
 import { DataGenerator, randomSeed, type Model } from './generator.js';
 import { LiveState } from './live-state.js';
@@ -27,7 +34,7 @@ import { parseTimePoint } from './time.js';
 /** Options of a Simulator. */
 export interface SimulatorOptions {
   /** Built-in industries to simulate. */
-  industries?: readonly string[];
+  industries?: readonly IndustryName[];
   /** Extra sensors, under `customIndustry`. */
   customSensors?: readonly SensorConfig[];
   /** Industry label of `customSensors`. Default `custom`. */
@@ -203,6 +210,8 @@ export class Simulator {
         devicesPerIndustry: options.devicesPerIndustry,
       });
     } catch (err) {
+      // A lone unknown industry keeps its class (UnknownIndustryError, with its suggestions).
+      if (err instanceof UnknownIndustryError && !issues.length) throw err;
       if (err instanceof ConfigError) issues.push(...err.issues);
       else throw err;
     }

@@ -8,6 +8,11 @@ import {
   SENSOR_TYPES,
   SensorRecord,
   SensorType,
+  Simulator,
+  UnknownIndustryError,
+  listIndustries,
+  type BuiltInIndustry,
+  type IndustryName,
   type SensorConfig,
 } from '../src/index.js';
 
@@ -176,5 +181,38 @@ describe('SensorModel with extreme configurations', () => {
     });
     for (let k = 0; k < 40; k++)
       expect(gen.tick(1_700_000_000 + k * 7.3, 7.3)[0]!.value).toBe(1.67e32);
+  });
+});
+
+describe('industry names', () => {
+  it('BuiltInIndustry lists exactly the catalog (editors complete what exists)', () => {
+    const typed: Record<BuiltInIndustry, true> = {
+      mining: true,
+      utilities: true,
+      manufacturing: true,
+      oil_gas: true,
+      aerospace: true,
+      space: true,
+      water_wastewater: true,
+      electric_power: true,
+      automotive: true,
+      chemical: true,
+      food_beverage: true,
+      pharmaceutical: true,
+      data_center: true,
+      smart_building: true,
+      agriculture: true,
+      renewable_energy: true,
+    };
+    expect(Object.keys(typed).sort()).toEqual([...listIndustries()].sort());
+  });
+
+  it('an unknown industry throws UnknownIndustryError with suggestions, from the API', () => {
+    const make = (): unknown => new Simulator({ industries: ['minning'] });
+    expect(make).toThrow(UnknownIndustryError);
+    expect(make).toThrow(/did you mean 'mining'/);
+    // Any other label is allowed by the type (custom sensors); only built-in lookups check it.
+    const label: IndustryName = 'my_plant';
+    expect(label).toBe('my_plant');
   });
 });
