@@ -672,3 +672,43 @@ describe('Fault: the reader of stdout goes away (`iotsim run --format json | hea
     expect(r.stderr).not.toMatch(/ERROR/);
   });
 });
+
+describe('Clocks: a real-time run ends at its duration whatever the rate', () => {
+  it.each([
+    ['a slow rate (--rate 0.01 -d 1): not stretched to the next tick, 100 s away', '0.01'],
+    [
+      'a rate below the timer resolution (--rate 1e-7 -d 1): no TimeoutOverflowWarning, no early end',
+      '1e-7',
+    ],
+    [
+      'a rate no process keeps (--rate 1e6 -d 1): ends at 1 s and says how many ticks it could not make',
+      '1e6',
+    ],
+  ])('%s', async (_what, rate) => {
+    const dir = await tempDir();
+    try {
+      const started = performance.now();
+      const r = await cli(['run', '--rate', rate, '-d', '1', '-s', 'file', '-o', dir.path], {
+        timeoutMs: 30_000,
+      });
+      const tookS = (performance.now() - started) / 1000;
+      expect(r.timedOut).toBe(false);
+      expect(r.code).toBe(0);
+      expect(tookS).toBeGreaterThan(0.9);
+      expect(tookS).toBeLessThan(15);
+      expect(r.stderr).not.toMatch(/TimeoutOverflowWarning|TimeoutNegativeWarning/);
+      const m = parseSummary(r.stderr).get('file')!;
+      // At 1e6 ticks/s the default drop_oldest sheds what the sink cannot keep up with: counted.
+      expect(m.generated).toBe(m.delivered + m.dropped + m.failed);
+      expect(m.failed).toBe(0);
+      if (rate === '1e6') {
+        expect(r.stderr).toMatch(/ticks not generated: the run fell behind its rate/);
+        expect(r.stderr).toMatch(
+          /the run fell behind its rate: [\d,]+ of 1,000,000 ticks were not generated/,
+        );
+      }
+    } finally {
+      await dir.remove();
+    }
+  });
+});
