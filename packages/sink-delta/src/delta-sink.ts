@@ -175,6 +175,9 @@ export class DeltaSink extends Sink {
       this.state = await this.replay();
     } catch (err) {
       await storage.close();
+      this.storage = undefined;
+      // A table another writer created while we read the log, with another layout.
+      if (err instanceof DeltaTableMismatchError) throw err;
       throw new SinkConnectError(
         this.type,
         `cannot read the Delta log of ${storage.location}: ${describeError(err)}`,

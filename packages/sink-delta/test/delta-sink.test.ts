@@ -498,6 +498,27 @@ describe('DeltaSink on a local table', () => {
     },
   );
 
+  it('a table another writer creates while we read the log is checked too: DeltaTableMismatchError at connect', async () => {
+    const path = join(await freshDir(), 't');
+    const first = deltaSink({ tablePath: path, partitionBy: ['industry'] });
+    await first.connect();
+    await first.close();
+    // The second writer lists an empty log (the first had not created it yet), then reads version 0.
+    const second = deltaSink({ tablePath: path, timestampType: 'timestamp' });
+    const list = LocalStorage.prototype.list;
+    LocalStorage.prototype.list = async function () {
+      return [];
+    };
+    try {
+      const err = await second.connect().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DeltaTableMismatchError);
+      expect(String(err)).toMatch(/column timestamp is double in the table/);
+    } finally {
+      LocalStorage.prototype.list = list;
+    }
+    expect((await readLog(path)).map((c) => c.version)).toEqual([0]);
+  });
+
   it('after the table changed under a running writer, no later batch of it is committed', async () => {
     const path = join(await freshDir(), 't');
     const sink = deltaSink({ tablePath: path });
