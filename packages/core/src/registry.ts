@@ -13,6 +13,8 @@ import { issuesToYaml } from './option-reader.js';
 import { isServerClass, type Server, type ServerClassLike } from './server.js';
 import { HttpServer } from './servers/http-server.js';
 import {
+  DEFAULT_CAPABILITIES,
+  inFlightProblem,
   isSinkClass,
   resolveThroughput,
   splitSinkConfig,
@@ -304,6 +306,10 @@ export class Registry {
       if (err instanceof ConfigError) issues.push(...err.issues);
       else throw err;
     }
+    const tooMany =
+      resolved &&
+      inFlightProblem({ ...DEFAULT_CAPABILITIES, ...cls.capabilities }, type, resolved.maxInFlight);
+    if (tooMany) issues.push({ path: `${path}max_in_flight`, message: tooMany });
     if (issues.length || !sink || !resolved) throw new ConfigError(issues);
     return { sink, throughput: resolved };
   }

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
 import { Redactor } from './secrets.js';
 import {
+  inFlightProblem,
   resolveThroughput,
   type ResolvedThroughput,
   type Sink,
@@ -149,14 +150,8 @@ export class SinkRunner {
     const t = resolveThroughput(given);
     const caps = sink.capabilities;
     const maxInFlight = t.maxInFlight ?? Math.min(caps.defaultInFlight, caps.maxInFlight);
-    if (maxInFlight > caps.maxInFlight) {
-      throw new ConfigError([
-        {
-          path: 'maxInFlight',
-          message: `must be <= ${caps.maxInFlight} for the ${sink.type} sink${caps.maxInFlight === 1 ? ' (it writes one batch at a time, in order)' : ''}, got ${maxInFlight}`,
-        },
-      ]);
-    }
+    const tooMany = inFlightProblem(caps, sink.type, maxInFlight);
+    if (tooMany) throw new ConfigError([{ path: 'maxInFlight', message: tooMany }]);
     this.throughput = Object.freeze({ ...t, maxInFlight });
     this.batchSize = t.batchSize;
     this.maxBuffer = t.maxBufferSize;

@@ -22,6 +22,7 @@ import { SinkRunner, type SinkMetrics } from './runner.js';
 import { Redactor } from './secrets.js';
 import { isServer, type Server } from './server.js';
 import {
+  inFlightProblem,
   isSink,
   resolveThroughput,
   type ResolvedThroughput,
@@ -319,8 +320,11 @@ export class Simulator {
   addSink(sink: Sink | RecordCallback, throughput: ThroughputOptions = {}): this {
     if (this.running) throw new IotSimError('cannot add a sink while the simulator runs');
     const resolved = resolveThroughput(throughput);
-    if (isSink(sink)) this.sinks.push({ sink, throughput: resolved });
-    else if (typeof sink === 'function')
+    if (isSink(sink)) {
+      const tooMany = inFlightProblem(sink.capabilities, sink.type, resolved.maxInFlight);
+      if (tooMany) throw new ConfigError([{ path: 'maxInFlight', message: tooMany }]);
+      this.sinks.push({ sink, throughput: resolved });
+    } else if (typeof sink === 'function')
       this.sinks.push({ sink: new CallbackSink(sink), throughput: resolved });
     else
       throw new TypeError(

@@ -142,6 +142,19 @@ export interface SinkCapabilities {
   readonly singleton: boolean;
 }
 
+/**
+ * Why `maxInFlight` writes at once are more than a sink of `type` with these capabilities allows,
+ * or undefined. Checked where the throughput is given (YAML, `addSink`) and again by the runner.
+ */
+export function inFlightProblem(
+  capabilities: SinkCapabilities,
+  type: string,
+  maxInFlight: number | undefined,
+): string | undefined {
+  if (maxInFlight === undefined || maxInFlight <= capabilities.maxInFlight) return undefined;
+  return `must be <= ${capabilities.maxInFlight} for the ${type} sink${capabilities.maxInFlight === 1 ? ' (it writes one batch at a time, in order)' : ''}, got ${maxInFlight}`;
+}
+
 /** Capabilities of a sink that declares none. */
 export const DEFAULT_CAPABILITIES: SinkCapabilities = Object.freeze({
   ordered: true,

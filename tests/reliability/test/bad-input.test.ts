@@ -395,6 +395,11 @@ const YAML_CASES: Case[] = [
     ],
   },
   {
+    what: 'max_in_flight above what the sink allows, found at config time (fuzz counterexample)',
+    yaml: sink('{type: console, max_in_flight: 2}'),
+    expect: ['sinks[0].max_in_flight: must be <= 1 for the console sink'],
+  },
+  {
     what: 'a NUL byte in a sensor name (breaks Delta partition paths later)',
     yaml: custom(`{name: "a\\0b", ${SENSOR}}`),
     expect: ['custom_sensors.sensors[0].name: must not contain a NUL character (U+0000'],
