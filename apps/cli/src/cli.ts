@@ -184,14 +184,10 @@ function runOptions(y: Argv): Argv<RunArgs> {
     }) as unknown as Argv<RunArgs>;
 }
 
-function modbusMapOptions(y: Argv): Argv<ModbusMapArgs> {
+/** The flags that say which plant a command describes: a config, or industries and devices. */
+function plantOptions(y: Argv, config: string): Argv {
   return y
-    .option('config', {
-      alias: 'c',
-      type: 'string',
-      requiresArg: true,
-      describe: "YAML config file: its industries, devices and modbus server's word_order",
-    })
+    .option('config', { alias: 'c', type: 'string', requiresArg: true, describe: config })
     .option('industries', {
       alias: 'i',
       type: 'string',
@@ -203,12 +199,18 @@ function modbusMapOptions(y: Argv): Argv<ModbusMapArgs> {
       type: 'number',
       requiresArg: true,
       describe: 'Devices per industry [default: 1]',
-    })
-    .option('word-order', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'Float32 word order: ABCD, CDAB, BADC or DCBA [default: ABCD]',
-    }) as unknown as Argv<ModbusMapArgs>;
+    });
+}
+
+function modbusMapOptions(y: Argv): Argv<ModbusMapArgs> {
+  return plantOptions(
+    y,
+    "YAML config file: its industries, devices and modbus server's word_order",
+  ).option('word-order', {
+    type: 'string',
+    requiresArg: true,
+    describe: 'Float32 word order: ABCD, CDAB, BADC or DCBA [default: ABCD]',
+  }) as unknown as Argv<ModbusMapArgs>;
 }
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
@@ -270,30 +272,14 @@ export async function main(
       'opcua-nodes',
       'Print the OPC UA node ids of a run (CSV, or pn.json for OPC Publisher)',
       (y) =>
-        y
-          .option('format', {
+        plantOptions(
+          y.option('format', {
             type: 'string',
             requiresArg: true,
             describe: 'csv or pn.json [default: csv]',
-          })
-          .option('config', {
-            alias: 'c',
-            type: 'string',
-            requiresArg: true,
-            describe: 'YAML config: its industries, devices, rate and opcua server',
-          })
-          .option('industries', {
-            alias: 'i',
-            type: 'string',
-            requiresArg: true,
-            array: true,
-            describe: 'Built-in industries [default: mining]',
-          })
-          .option('devices', {
-            type: 'number',
-            requiresArg: true,
-            describe: 'Devices per industry [default: 1]',
-          })
+          }),
+          'YAML config: its industries, devices, rate and opcua server',
+        )
           .option('host', {
             type: 'string',
             requiresArg: true,
