@@ -434,12 +434,11 @@ export class Simulator {
     );
     const started = performance.now();
     const backfill = this.start !== undefined && !this.paced;
-    let clock: Clock | undefined;
     try {
       await this.startAll(this.live, logger);
       // The clock starts once every sink is connected and every server listens: a slow start
       // (an OPC UA server takes seconds) neither shortens the duration nor shows as tick lag.
-      clock = backfill
+      const clock: Clock = backfill
         ? new BackfillClock({ rateHz: this.updateRateHz, start: this.start!, end: this.end! })
         : new RealTimeClock({
             rateHz: this.updateRateHz,
@@ -533,13 +532,11 @@ export class Simulator {
       })),
     ];
     // Servers first: a sink may publish to a server of the same run (an embedded MQTT broker).
-    const servers = parts.filter((p) => !isSink(p.plugin));
-    const sinks = parts.filter((p) => isSink(p.plugin));
+    const sinks = parts.slice(0, this.runners.length);
+    const servers = parts.slice(this.runners.length);
     const serverResults = await Promise.allSettled(servers.map((p) => p.start()));
     const sinkResults = await Promise.allSettled(sinks.map((p) => p.start()));
-    const results = parts.map((p) =>
-      isSink(p.plugin) ? sinkResults[sinks.indexOf(p)]! : serverResults[servers.indexOf(p)]!,
-    );
+    const results = [...sinkResults, ...serverResults]; // in the order of `parts`
     const failures = results
       .map((r, i) => ({ r, part: parts[i]! }))
       .filter(
