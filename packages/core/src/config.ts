@@ -4,13 +4,8 @@ import { getIndustrySensors, listIndustries } from './catalog.js';
 import { closestNames, ConfigError, type ConfigIssue } from './errors.js';
 import { fleetMemoryProblem } from './memory.js';
 import type { LogLevel } from './logger.js';
-import {
-  checkSensorConfig,
-  nameProblem,
-  sensorConfigFromInput,
-  type ResolvedSensorConfig,
-} from './models.js';
-import { describe, OptionReader } from './option-reader.js';
+import { nameProblem, SensorConfigSchema, type ResolvedSensorConfig } from './models.js';
+import { configIssues, describe, field, fromYamlKeys, opt, v } from './schema.js';
 import { Redactor, SECRET_VARIABLE_NAME } from './secrets.js';
 import { parseTimePoint } from './time.js';
 import { loadSensorCsv } from './csv.js';
@@ -219,6 +214,101 @@ export function validateConfig(
   return config;
 }
 
+const KNOWN_SINKS =
+  'console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, mqtt, sparkplug, or a registered type';
+const KNOWN_SERVERS = 'http, opcua, modbus, mqtt_broker, or a registered type';
+
+const timePoint = field<string | number | Date, number>(
+  { anyOf: [{ type: 'string' }, { type: 'number' }] },
+  (value, problem) => {
+    try {
+      return parseTimePoint(value, '');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problem(err.issues[0]!.message);
+      return NaN;
+    }
+  },
+);
+
+const logLevel = field<string, LogLevel>(
+  {
+    enum: [
+      'DEBUG',
+      'INFO',
+      'WARNING',
+      'ERROR',
+      'CRITICAL',
+      'debug',
+      'info',
+      'warning',
+      'warn',
+      'error',
+    ],
+  },
+  (value, problem) => {
+    const level = parseLogLevel(String(value));
+    if (!level) problem(`must be one of DEBUG, INFO, WARNING, ERROR; got ${JSON.stringify(value)}`);
+    return level ?? 'info';
+  },
+);
+
+/** The `simulator:` section. */
+const SimulatorSection = opt.object({
+  /** Built-in industries. Default: none when custom sensors are given, else `mining`. */
+  industries: v.nullish(opt.stringList(), []),
+  /** Generator ticks per second. Default 1. */
+  updateRateHz: v.nullish(opt.number({ above: 0 }), 1.0),
+  /** Seconds to run (real time); null or absent runs until stopped. */
+  durationS: v.nullish(opt.number({ above: 0 })),
+  /** DEBUG, INFO, WARNING or ERROR. Default INFO. */
+  logLevel: v.nullish(logLevel, 'INFO'),
+  /** Random seed: the same seed gives the same data. Default: a new one each run. */
+  seed: v.nullish(opt.number({ integer: true, min: 0 })),
+  /** Backfill start: ISO 8601, epoch seconds, `now` or relative like `-7d`. */
+  start: v.nullish(timePoint),
+  /** Backfill end (needs start). */
+  end: v.nullish(timePoint),
+  /** Devices per industry. Default 1. */
+  devicesPerIndustry: v.nullish(opt.number({ min: 1, integer: true }), 1),
+  /** Simulated seconds per wall-clock second (accelerated real time). */
+  speed: v.nullish(opt.number({ above: 0 })),
+  /** Seconds a stop may take before undelivered records count as failed. Default 30. */
+  shutdownTimeoutS: v.nullish(opt.number({ above: 0 }), 30),
+});
+
+/** One `custom_sensors:` group. */
+const CustomSensorGroupSchema = opt.object(
+  {
+    /** Industry label of these sensors (not a built-in one). Default `custom`. */
+    industry: v.nullish(opt.string(), 'custom'),
+    /** The sensors. */
+    sensors: v.nullish(opt.list(SensorConfigSchema, 'sensors')),
+    /** A CSV file of sensors (relative to the config file). */
+    csv: v.nullish(opt.string()),
+  },
+  { what: 'a mapping with industry and sensors' },
+);
+
+const pluginEntry = (known: string) =>
+  v.looseObject({ type: opt.string({ nonEmpty: true, hint: known }) }, (issue) =>
+    issue.path?.length
+      ? `is required (${known})`
+      : `must be a mapping with a type, got ${describe(issue.input)}`,
+  );
+
+/** The schema of a configuration document (YAML keys are the snake_case forms). */
+export const ConfigSchema = opt.object({
+  /** How the simulation runs. */
+  simulator: v.nullish(SimulatorSection, {}),
+  /** Sensors of your own: one group, or a list of groups. */
+  customSensors: v.nullish(opt.oneOrList(CustomSensorGroupSchema, 'custom sensor groups')),
+  /** Where records go; each entry has a `type` and that sink's options. */
+  sinks: v.nullish(opt.list(pluginEntry(KNOWN_SINKS), 'sink mappings'), []),
+  /** Protocol servers that serve the live values; each entry has a `type`. */
+  servers: v.nullish(opt.list(pluginEntry(KNOWN_SERVERS), 'server mappings'), []),
+});
+
 /**
  * Like `validateConfig`, but returns the problems with a best-effort config instead of throwing,
  * so that callers can add the problems of the sinks before reporting everything at once.
@@ -242,64 +332,37 @@ export function checkConfig(
   }
   const issues: ConfigIssue[] = [];
   const secrets: string[] = [];
-  const interpolated = interpolateEnv(doc, '', issues, process.env, secrets) as Record<
-    string,
-    unknown
-  >;
-  const top = new OptionReader(interpolated);
-  const simRaw = top.raw('simulator') ?? {};
-  const customRaw = top.raw('custom_sensors');
-  const sinksRaw = top.raw('sinks');
-  const serversRaw = top.raw('servers');
+  const interpolated = interpolateEnv(doc, '', issues, process.env, secrets);
+  const result = v.safeParse(ConfigSchema, fromYamlKeys(ConfigSchema, interpolated));
+  if (!result.success) issues.push(...configIssues(result.issues, 'yaml'));
+  // What validated, for the checks below and a best-effort config (failed values read null).
+  type Parsed = v.InferOutput<typeof ConfigSchema>;
+  const parsed = (result.output ?? {}) as Partial<Parsed>;
+  const sim = (parsed.simulator ?? {}) as Partial<Parsed['simulator']>;
+  const problem = (path: string, message: string): void => {
+    issues.push({ path, message });
+  };
 
-  // simulator
-  let sim: Record<string, unknown> = {};
-  if (typeof simRaw !== 'object' || Array.isArray(simRaw))
-    top.problem('simulator', `must be a mapping, got ${describe(simRaw)}`);
-  else sim = simRaw as Record<string, unknown>;
-  const s = new OptionReader(sim, 'simulator.');
-  const industries = s.stringArray('industries', []);
   const known = listIndustries();
+  const industries = Array.isArray(sim.industries) ? sim.industries : [];
   industries.forEach((name, i) => {
     if (!known.includes(name)) {
       const hint = closestNames(name, known);
-      s.problem(
-        `industries[${i}]`,
+      problem(
+        `simulator.industries[${i}]`,
         `unknown industry '${name}': ${hint.length ? `did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : "run 'iotsim list-industries' to see them"}`,
       );
     }
   });
-  const updateRateHz = s.number('update_rate_hz', 1.0, { above: 0 });
-  const duration = s.raw('duration_s');
-  const durationS =
-    duration === null || duration === undefined
-      ? null
-      : s.number('duration_s', null as unknown as number, { above: 0 });
-  const levelRaw = s.string('log_level', 'INFO');
-  const logLevel = parseLogLevel(levelRaw);
-  if (!logLevel)
-    s.problem(
-      'log_level',
-      `must be one of DEBUG, INFO, WARNING, ERROR; got ${JSON.stringify(levelRaw)}`,
-    );
-  const seed = s.number('seed', undefined, { integer: true, min: 0 });
-  const time = (key: string): number | undefined => {
-    const v = s.raw(key);
-    if (v === undefined || v === null) return undefined;
-    try {
-      return parseTimePoint(v, `simulator.${key}`);
-    } catch (err) {
-      if (err instanceof ConfigError) issues.push(...err.issues);
-      return undefined;
-    }
-  };
-  const start = time('start');
-  const end = time('end');
+  const start = typeof sim.start === 'number' && !Number.isNaN(sim.start) ? sim.start : undefined;
+  const end = typeof sim.end === 'number' && !Number.isNaN(sim.end) ? sim.end : undefined;
   if (start !== undefined && end !== undefined && !(end > start))
-    s.problem('end', 'must be after simulator.start');
-  if (end !== undefined && start === undefined)
-    s.problem('start', 'is required when simulator.end is set (backfill range)');
-  const devicesPerIndustry = s.number('devices_per_industry', 1, { min: 1, integer: true });
+    problem('simulator.end', 'must be after simulator.start');
+  if (end !== undefined && sim.start == null)
+    problem('simulator.start', 'is required when simulator.end is set (backfill range)');
+  const devicesPerIndustry =
+    typeof sim.devicesPerIndustry === 'number' ? sim.devicesPerIndustry : 1;
+  const customRaw = (interpolated as Record<string, unknown>).custom_sensors;
   {
     // As the config resolves below: no industries and no custom sensors is mining.
     const hasCustom = customRaw !== undefined && customRaw !== null;
@@ -307,109 +370,75 @@ export function checkConfig(
     for (const name of industries.length || hasCustom ? industries : ['mining'])
       if (known.includes(name)) perDevice += getIndustrySensors(name).length;
     const tooBig = fleetMemoryProblem(perDevice * devicesPerIndustry, 'devices_per_industry');
-    if (tooBig) s.problem(tooBig.path, tooBig.message);
+    if (tooBig) problem(`simulator.${tooBig.path}`, tooBig.message);
   }
-  const speed = s.number('speed', undefined, { above: 0 });
-  const shutdownTimeoutS = s.number('shutdown_timeout_s', 30, { above: 0 });
-  collect(s, issues);
 
-  // custom_sensors: one group {industry, sensors | csv} or a list of groups
+  // custom_sensors: labels, duplicate names, CSV files
   const customSensors: CustomSensorGroup[] = [];
-  if (customRaw !== undefined && customRaw !== null) {
-    const groups = Array.isArray(customRaw) ? customRaw : [customRaw];
-    groups.forEach((g, gi) => {
-      const prefix = Array.isArray(customRaw) ? `custom_sensors[${gi}].` : 'custom_sensors.';
-      if (typeof g !== 'object' || g === null || Array.isArray(g)) {
-        issues.push({
-          path: prefix.slice(0, -1),
-          message: 'must be a mapping with industry and sensors',
-        });
-        return;
-      }
-      const r = new OptionReader(g, prefix);
-      const industry = r.string('industry', 'custom');
-      const badName = nameProblem(industry);
-      if (badName) r.problem('industry', badName);
-      else if (known.includes(industry)) {
-        r.problem(
-          'industry',
-          `'${industry}' is a built-in industry; pick another label for custom sensors`,
-        );
-      }
-      const sensors: ResolvedSensorConfig[] = [];
-      const list = r.raw('sensors');
-      const csv = r.string('csv');
-      if (list !== undefined && list !== null && !Array.isArray(list))
-        r.problem('sensors', `must be a list of sensors, got ${describe(list)}`);
-      const names = new Set<string>();
-      (Array.isArray(list) ? list : []).forEach((item, i) => {
-        const path = `${prefix}sensors[${i}].`;
-        if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-          issues.push({
-            path: path.slice(0, -1),
-            message: `must be a mapping of sensor fields, got ${describe(item)}`,
-          });
-          return;
-        }
-        const { config, issues: found } = checkSensorConfig(
-          sensorConfigFromInput(item as Record<string, unknown>),
-          path,
-          true,
-        );
-        issues.push(...found);
-        if (config) {
-          if (names.has(config.name))
-            issues.push({ path: `${path}name`, message: `duplicate sensor name '${config.name}'` });
-          names.add(config.name);
-          sensors.push(config);
-        }
-      });
-      if (csv) {
-        try {
-          for (const c of loadSensorCsv(resolve(options.baseDir ?? '.', csv))) {
-            if (names.has(c.name))
-              issues.push({
-                path: `${prefix}csv`,
-                message: `duplicate sensor name '${c.name}' from ${csv}`,
-              });
-            names.add(c.name);
-            sensors.push(c);
-          }
-        } catch (err) {
-          if (err instanceof ConfigError) issues.push(...err.issues);
-          else throw err;
-        }
-      }
-      if (!sensors.length && !issues.length && list === undefined && !csv)
-        r.problem('sensors', 'is required (a list of sensors, or csv: <file>)');
-      collect(r, issues);
-      customSensors.push({ industry, sensors });
+  const groups = Array.isArray(parsed.customSensors) ? parsed.customSensors : [];
+  groups.forEach((g, gi) => {
+    if (!g) return;
+    const prefix = Array.isArray(customRaw) ? `custom_sensors[${gi}].` : 'custom_sensors.';
+    const industry = typeof g.industry === 'string' ? g.industry : 'custom';
+    const badName = nameProblem(industry);
+    if (badName) problem(`${prefix}industry`, badName);
+    else if (known.includes(industry))
+      problem(
+        `${prefix}industry`,
+        `'${industry}' is a built-in industry; pick another label for custom sensors`,
+      );
+    const sensors: ResolvedSensorConfig[] = [];
+    const names = new Set<string>();
+    (Array.isArray(g.sensors) ? g.sensors : []).forEach((config, i) => {
+      if (!config) return;
+      if (names.has(config.name))
+        problem(`${prefix}sensors[${i}].name`, `duplicate sensor name '${config.name}'`);
+      names.add(config.name);
+      sensors.push(config);
     });
-  }
+    const csv = typeof g.csv === 'string' && g.csv ? g.csv : undefined;
+    if (csv) {
+      try {
+        for (const c of loadSensorCsv(resolve(options.baseDir ?? '.', csv))) {
+          if (names.has(c.name))
+            problem(`${prefix}csv`, `duplicate sensor name '${c.name}' from ${csv}`);
+          names.add(c.name);
+          sensors.push(c);
+        }
+      } catch (err) {
+        if (err instanceof ConfigError) issues.push(...err.issues);
+        else throw err;
+      }
+    }
+    const rawGroup = (Array.isArray(customRaw) ? customRaw[gi] : customRaw) as
+      Record<string, unknown> | undefined;
+    if (!sensors.length && !issues.length && rawGroup?.sensors == null && !csv)
+      problem(`${prefix}sensors`, 'is required (a list of sensors, or csv: <file>)');
+    customSensors.push({ industry, sensors });
+  });
 
-  const sinks = pluginEntries(
-    top,
-    sinksRaw,
-    'sinks',
-    issues,
-    'console, file, kafka, database, webhook, delta, azure_iot, aws_iot, zerobus, or a registered type',
-  );
-  const servers = pluginEntries(top, serversRaw, 'servers', issues, 'http, or a registered type');
-  collect(top, issues);
+  const entries = (list: unknown, key: 'sinks' | 'servers'): SinkEntry[] =>
+    (Array.isArray(list) ? list : []).flatMap((entry: unknown, i) => {
+      if (!entry || typeof entry !== 'object') return [];
+      const { type, ...rest } = entry as Record<string, unknown>;
+      return typeof type === 'string' && type.trim()
+        ? [{ type, options: rest, path: `${key}[${i}].` }]
+        : [];
+    });
   const config: SimulatorConfig = {
     industries: industries.length || customSensors.length ? industries : ['mining'],
-    updateRateHz,
-    durationS,
-    logLevel: logLevel ?? 'info',
-    seed,
+    updateRateHz: typeof sim.updateRateHz === 'number' ? sim.updateRateHz : 1,
+    durationS: typeof sim.durationS === 'number' ? sim.durationS : null,
+    logLevel: typeof sim.logLevel === 'string' ? sim.logLevel : 'info',
+    seed: typeof sim.seed === 'number' ? sim.seed : undefined,
     start,
     end,
     devicesPerIndustry,
-    shutdownTimeoutS,
+    shutdownTimeoutS: typeof sim.shutdownTimeoutS === 'number' ? sim.shutdownTimeoutS : 30,
     customSensors,
-    sinks,
-    servers,
-    speed,
+    sinks: entries(parsed.sinks, 'sinks'),
+    servers: entries(parsed.servers, 'servers'),
+    speed: typeof sim.speed === 'number' ? sim.speed : undefined,
     secrets,
   };
   const redactor = new Redactor().add(...secrets);
@@ -417,47 +446,6 @@ export function checkConfig(
     config,
     issues: issues.map((i) => ({ path: i.path, message: redactor.redact(i.message) })),
   };
-}
-
-function pluginEntries(
-  top: OptionReader,
-  raw: unknown,
-  key: 'sinks' | 'servers',
-  issues: ConfigIssue[],
-  known: string,
-): SinkEntry[] {
-  const out: SinkEntry[] = [];
-  if (raw === undefined || raw === null) return out;
-  if (!Array.isArray(raw)) {
-    top.problem(key, `must be a list of ${key.slice(0, -1)} mappings, got ${describe(raw)}`);
-    return out;
-  }
-  raw.forEach((entry, i) => {
-    const path = `${key}[${i}].`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      issues.push({
-        path: `${key}[${i}]`,
-        message: `must be a mapping with a type, got ${describe(entry)}`,
-      });
-      return;
-    }
-    const { type, ...rest } = entry as Record<string, unknown>;
-    if (typeof type !== 'string' || !type.trim()) {
-      issues.push({ path: `${path}type`, message: `is required (${known})` });
-      return;
-    }
-    out.push({ type, options: rest, path });
-  });
-  return out;
-}
-
-function collect(r: OptionReader, issues: ConfigIssue[]): void {
-  try {
-    r.finish();
-  } catch {
-    // finish() adds unknown-key problems to r.issues before throwing
-  }
-  for (const issue of r.issues) if (!issues.includes(issue)) issues.push(issue);
 }
 
 /** Reads, parses and validates a YAML config file. */

@@ -1,9 +1,23 @@
+/** One step of an option path: an option key, a free-form map key, an unknown key, or a list index. */
+export type PathSegment =
+  | { readonly key: string; readonly kind: 'option' | 'entry' | 'unknown' }
+  | { readonly index: number };
+
 /** One problem found while validating configuration, with the path of the option it concerns. */
 export interface ConfigIssue {
   /** Option path, e.g. `sinks[2].rate_hz`; empty for the document itself. */
   readonly path: string;
   /** What is wrong and, where possible, how to fix it. */
   readonly message: string;
+  /**
+   * The same problem before naming (set by schema validation): the path's segments, the message with
+   * option names marked `%{name}`, and a did-you-mean name, so it can be shown in YAML's names.
+   */
+  readonly raw?: {
+    readonly segments: readonly PathSegment[];
+    readonly template: string;
+    readonly hint?: string;
+  };
 }
 
 /** Base class of every error iotsim throws on purpose. */

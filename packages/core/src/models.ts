@@ -1,5 +1,15 @@
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { OptionReader } from './option-reader.js';
+import {
+  describe,
+  field,
+  fromYamlKeys,
+  opt,
+  parseOptions,
+  recordKey,
+  v,
+  type InputOf,
+  type OutputOf,
+} from './schema.js';
 
 /** The 14 sensor categories of the original. */
 export const SENSOR_TYPES = [
@@ -32,44 +42,81 @@ export const SensorType = Object.freeze(
 /** Tag values a sensor may carry into its records' `metadata`. */
 export type MetadataValue = string | number | boolean | null;
 
+/** The schema of one sensor (TypeScript API camelCase; YAML and CSV use the snake_case keys). */
+export const SensorConfigSchema = opt.resolve(
+  opt.object({
+    /** Sensor identifier, unique within its industry. */
+    name: field<string>({ type: 'string', minLength: 1 }, (value, problem) => {
+      const text = typeof value === 'number' ? String(value) : value;
+      if (typeof text !== 'string') {
+        problem(`must be a string, got ${describe(value)}`);
+        return '';
+      }
+      const bad = text.trim() === '' ? 'is required' : nameProblem(text);
+      if (bad) problem(bad);
+      return text;
+    }),
+    /** Category. */
+    sensorType: opt.oneOf(SENSOR_TYPES),
+    /** Engineering unit, e.g. `°C`. */
+    unit: opt.string(),
+    /** Physical minimum; values are clamped to it. */
+    minValue: opt.number(),
+    /** Physical maximum; values are clamped to it. */
+    maxValue: opt.number(),
+    /** Expected steady-state value. */
+    nominalValue: opt.number(),
+    /** Standard deviation of Gaussian noise, in the sensor's unit. Default 0.01. */
+    noiseStd: v.nullish(opt.number({ min: 0 }), 0.01),
+    /** Drift random-walk step per second (fraction of value). Default 0.0001. */
+    driftRate: v.nullish(opt.number({ min: 0 }), 0.0001),
+    /** Probability of an anomaly starting on a tick. Default 0.001. */
+    anomalyProbability: v.nullish(opt.number({ min: 0, max: 1 }), 0.001),
+    /** Multiplier applied by spike anomalies. Default 2.0. */
+    anomalyMagnitude: v.nullish(opt.number(), 2.0),
+    /** Nominal updates per second (informational, as in the original). Default 1.0. */
+    updateFrequencyHz: v.nullish(opt.number({ above: 0 }), 1.0),
+    /** Adds a sinusoidal cycle. Default false. */
+    cyclic: v.nullish(opt.boolean(), false),
+    /** Period of the cycle in seconds. Default 60. */
+    cyclePeriodSeconds: v.nullish(opt.number({ above: 0 }), 60.0),
+    /** Cycle amplitude as a fraction of the nominal value. Default 0.1. */
+    cycleAmplitude: v.nullish(opt.number({ min: 0 }), 0.1),
+    /** Tags copied into every record's `metadata`. */
+    metadata: v.nullish(
+      field<Readonly<Record<string, MetadataValue>>>(
+        { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+        (value, problem) => {
+          if (typeof value !== 'object' || Array.isArray(value)) {
+            problem('must be a mapping of tag names to values');
+            return {};
+          }
+          const out: Record<string, MetadataValue> = {};
+          for (const [k, x] of Object.entries(value as object)) {
+            if (x === null || ['string', 'number', 'boolean'].includes(typeof x))
+              out[k] = x as MetadataValue;
+            else problem('must be a string, number, boolean or null', [recordKey(k)]);
+          }
+          return out;
+        },
+      ),
+      {},
+    ),
+  }),
+  (c) => Object.freeze({ ...c, metadata: Object.freeze({ ...c.metadata }) }),
+  ({ minValue: min, maxValue: max, nominalValue: nominal }, problem) => {
+    if (typeof min !== 'number' || typeof max !== 'number') return;
+    if (min > max) problem(`must be <= %{maxValue} (${max}), got ${min}`, ['minValue']);
+    else if (typeof nominal === 'number' && (nominal < min || nominal > max))
+      problem(`must lie within [${min}, ${max}], got ${nominal}`, ['nominalValue']);
+  },
+);
+
 /** Everything about one sensor (TypeScript API, camelCase). */
-export interface SensorConfig {
-  /** Sensor identifier, unique within its industry. */
-  name: string;
-  /** Category. */
-  sensorType: SensorType;
-  /** Engineering unit, e.g. `°C`. */
-  unit: string;
-  /** Physical minimum; values are clamped to it. */
-  minValue: number;
-  /** Physical maximum; values are clamped to it. */
-  maxValue: number;
-  /** Expected steady-state value. */
-  nominalValue: number;
-  /** Standard deviation of Gaussian noise, in the sensor's unit. Default 0.01. */
-  noiseStd?: number;
-  /** Drift random-walk step per second (fraction of value). Default 0.0001. */
-  driftRate?: number;
-  /** Probability of an anomaly starting on a tick. Default 0.001. */
-  anomalyProbability?: number;
-  /** Multiplier applied by spike anomalies. Default 2.0. */
-  anomalyMagnitude?: number;
-  /** Nominal updates per second (informational, as in the original). Default 1.0. */
-  updateFrequencyHz?: number;
-  /** Adds a sinusoidal cycle. Default false. */
-  cyclic?: boolean;
-  /** Period of the cycle in seconds. Default 60. */
-  cyclePeriodSeconds?: number;
-  /** Cycle amplitude as a fraction of the nominal value. Default 0.1. */
-  cycleAmplitude?: number;
-  /** Tags copied into every record's `metadata`. */
-  metadata?: Readonly<Record<string, MetadataValue>>;
-}
+export type SensorConfig = InputOf<typeof SensorConfigSchema>;
 
 /** A SensorConfig with every default filled in. */
-export type ResolvedSensorConfig = Required<Omit<SensorConfig, 'metadata'>> & {
-  readonly metadata: Readonly<Record<string, MetadataValue>>;
-};
+export type ResolvedSensorConfig = OutputOf<typeof SensorConfigSchema>;
 
 /** A sensor as written in YAML, CSV or the catalog: the original's snake_case keys. */
 export interface SensorConfigInput {
@@ -102,29 +149,6 @@ export const SENSOR_DEFAULTS = Object.freeze({
   cycleAmplitude: 0.1,
 });
 
-const SENSOR_KEYS = [
-  'name',
-  'sensorType',
-  'unit',
-  'minValue',
-  'maxValue',
-  'nominalValue',
-  'noiseStd',
-  'driftRate',
-  'anomalyProbability',
-  'anomalyMagnitude',
-  'updateFrequencyHz',
-  'cyclic',
-  'cyclePeriodSeconds',
-  'cycleAmplitude',
-  'metadata',
-] as const;
-
-/** snake_case field name of each SensorConfig key, for messages about YAML and CSV input. */
-const SNAKE: Record<string, string> = Object.fromEntries(
-  SENSOR_KEYS.map((k) => [k, k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
-);
-
 /**
  * Why a sensor or industry name cannot be used, or undefined. Names end up in file names, Delta
  * partition directories, topics and node ids: they must be non-empty, free of NUL (which no path,
@@ -152,82 +176,16 @@ export function checkSensorConfig(
   path = '',
   snake = false,
 ): { config: ResolvedSensorConfig | undefined; issues: ConfigIssue[] } {
-  // Unknown keys keep their own spelling (sensorConfigFromInput turned `nosie_std` into `nosieStd`).
-  const name = (k: string): string =>
-    snake ? (SNAKE[k] ?? k.replace(/(?<=[a-z0-9])[A-Z]/g, (c) => `_${c.toLowerCase()}`)) : k;
-  const view = Object.fromEntries(Object.entries(config).map(([k, v]) => [name(k), v]));
-  const r = new OptionReader(view, path);
-  const sensorName = r.requiredString(name('name'));
-  const bad = sensorName ? nameProblem(sensorName) : undefined;
-  if (bad) r.problem(name('name'), bad);
-  const sensorType = r.oneOf(name('sensorType'), SENSOR_TYPES);
-  if (r.raw(name('sensorType')) === undefined) r.problem(name('sensorType'), 'is required');
-  const unit = r.string(name('unit'));
-  if (unit === undefined) r.problem(name('unit'), 'is required');
-  const req = (k: string): number => {
-    const v = r.number(name(k), undefined);
-    if (r.raw(name(k)) === undefined) r.problem(name(k), 'is required');
-    return v ?? NaN;
-  };
-  const minValue = req('minValue');
-  const maxValue = req('maxValue');
-  const nominalValue = req('nominalValue');
-  const d = SENSOR_DEFAULTS;
-  const resolved = {
-    name: sensorName,
-    sensorType: sensorType ?? 'status',
-    unit: unit ?? '',
-    minValue,
-    maxValue,
-    nominalValue,
-    noiseStd: r.number(name('noiseStd'), d.noiseStd, { min: 0 }),
-    driftRate: r.number(name('driftRate'), d.driftRate, { min: 0 }),
-    anomalyProbability: r.number(name('anomalyProbability'), d.anomalyProbability, {
-      min: 0,
-      max: 1,
-    }),
-    anomalyMagnitude: r.number(name('anomalyMagnitude'), d.anomalyMagnitude),
-    updateFrequencyHz: r.number(name('updateFrequencyHz'), d.updateFrequencyHz, { above: 0 }),
-    cyclic: r.boolean(name('cyclic'), d.cyclic),
-    cyclePeriodSeconds: r.number(name('cyclePeriodSeconds'), d.cyclePeriodSeconds, { above: 0 }),
-    cycleAmplitude: r.number(name('cycleAmplitude'), d.cycleAmplitude, { min: 0 }),
-    metadata: Object.freeze({ ...readMetadata(r, name('metadata')) }),
-  };
-  if (Number.isFinite(minValue) && Number.isFinite(maxValue) && minValue > maxValue) {
-    r.problem(name('minValue'), `must be <= ${name('maxValue')} (${maxValue}), got ${minValue}`);
-  } else if (
-    Number.isFinite(nominalValue) &&
-    Number.isFinite(minValue) &&
-    Number.isFinite(maxValue) &&
-    (nominalValue < minValue || nominalValue > maxValue)
-  ) {
-    r.problem(
-      name('nominalValue'),
-      `must lie within [${minValue}, ${maxValue}], got ${nominalValue}`,
-    );
-  }
   try {
-    r.finish();
-  } catch {
-    return { config: undefined, issues: r.issues };
+    const resolved = parseOptions(SensorConfigSchema, config, {
+      style: snake ? 'yaml' : 'ts',
+      prefix: path,
+    });
+    return { config: resolved, issues: [] };
+  } catch (err) {
+    if (err instanceof ConfigError) return { config: undefined, issues: [...err.issues] };
+    throw err;
   }
-  return { config: Object.freeze(resolved), issues: [] };
-}
-
-function readMetadata(r: OptionReader, key: string): Record<string, MetadataValue> {
-  const v = r.raw(key);
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) {
-    r.problem(key, 'must be a mapping of tag names to values');
-    return {};
-  }
-  const out: Record<string, MetadataValue> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    if (x === null || ['string', 'number', 'boolean'].includes(typeof x))
-      out[k] = x as MetadataValue;
-    else r.problem(`${key}.${k}`, 'must be a string, number, boolean or null');
-  }
-  return out;
 }
 
 /** Validates a sensor and fills its defaults; throws ConfigError listing every problem. */
@@ -239,11 +197,7 @@ export function resolveSensorConfig(config: SensorConfig, path = ''): ResolvedSe
 
 /** Converts the original's snake_case sensor fields to a SensorConfig (no validation). */
 export function sensorConfigFromInput(input: Readonly<Record<string, unknown>>): SensorConfig {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input)) {
-    out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
-  }
-  return out as unknown as SensorConfig;
+  return fromYamlKeys(SensorConfigSchema, input) as SensorConfig;
 }
 
 /** The plain-object form of a record: the wire format, identical to the original's plus `device_id`. */

@@ -1,5 +1,5 @@
 import { ConfigError, closestNames, type ConfigIssue } from './errors.js';
-import { redact } from './secrets.js';
+import { describe } from './schema.js';
 
 type Dict = Readonly<Record<string, unknown>>;
 
@@ -162,50 +162,4 @@ export class OptionReader {
     }
     if (this.issues.length) throw new ConfigError(this.issues);
   }
-}
-
-/** A short description of a value's type and content for error messages. */
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  // Redacted: a bad value may be a credential (a registered secret, or a URL with a password).
-  if (typeof v === 'string') {
-    const shown = redact(v);
-    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown);
-  }
-  if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN (.nan)';
-  if (v === Infinity) return 'infinity (.inf)';
-  if (v === -Infinity) return 'minus infinity (-.inf)';
-  return `${typeof v} ${String(v)}`;
-}
-
-/** `rateHz` → `rate_hz`: the one mapping between TypeScript option names and YAML keys. */
-export function toSnakeCase(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
-/** `rate_hz` → `rateHz`. */
-export function toCamelCase(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/**
- * Rewrites issue paths from camelCase option names to YAML keys under `prefix`, and the
- * did-you-mean of an unknown top-level option with them (`batchsize` → `batch_size`).
- */
-export function issuesToYaml(issues: readonly ConfigIssue[], prefix: string): ConfigIssue[] {
-  return issues.map((i) => {
-    const segments = i.path.split('.');
-    return {
-      path: prefix + segments.map((seg, idx) => (idx === 0 ? toSnakeCase(seg) : seg)).join('.'),
-      message:
-        segments.length === 1
-          ? i.message.replace(
-              /^(unknown option \(did you mean ')([^']+)('\?\))$/,
-              (_, a: string, hint: string, b: string) => `${a}${toSnakeCase(hint)}${b}`,
-            )
-          : i.message,
-    };
-  });
 }

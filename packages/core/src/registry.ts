@@ -9,7 +9,7 @@ import {
   UnknownSinkTypeError,
   type ConfigIssue,
 } from './errors.js';
-import { issuesToYaml } from './option-reader.js';
+import { issuesToYaml } from './schema.js';
 import { isServerClass, type Server, type ServerClassLike } from './server.js';
 import { HttpServer } from './servers/http-server.js';
 import {

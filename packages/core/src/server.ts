@@ -3,7 +3,13 @@ import type { ChannelTable } from './frame.js';
 import type { ModelControl } from './generator.js';
 import type { LiveState } from './live-state.js';
 import type { Logger } from './logger.js';
-import { issuesToYaml, toCamelCase } from './option-reader.js';
+import {
+  fromYamlKeys,
+  issuesToYaml,
+  toCamelCase,
+  type OptionSchema,
+  type StandardSchemaLike,
+} from './schema.js';
 
 /** What a server is given when it starts, beside the live state. */
 export interface ServerContext {
@@ -90,14 +96,18 @@ export abstract class Server {
     if (typeof value === 'string' && value.length >= 3) this.ownSecrets.add(value);
   }
 
+  /** The schema of the server's options (`opt.object({...})`); YAML keys are mapped with it. */
+  static readonly schema?: OptionSchema | StandardSchemaLike;
+
   /** Builds the server from its YAML options (snake_case keys, `type` removed). */
   static fromConfig<T extends Server>(
-    this: new (options: never) => T,
+    this: (new (options: never) => T) & { schema?: OptionSchema | StandardSchemaLike },
     config: Readonly<Record<string, unknown>>,
     path = '',
   ): T {
-    const options: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(config)) options[toCamelCase(k)] = v;
+    const options = this.schema
+      ? fromYamlKeys(this.schema, config)
+      : Object.fromEntries(Object.entries(config).map(([k, v]) => [toCamelCase(k), v]));
     try {
       return new this(options as never);
     } catch (err) {

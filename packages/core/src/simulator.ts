@@ -16,7 +16,7 @@ import { DataGenerator, randomSeed, type Model } from './generator.js';
 import { LiveState } from './live-state.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ResolvedSensorConfig, SensorConfig } from './models.js';
-import { issuesToYaml } from './option-reader.js';
+import { issuesToYaml } from './schema.js';
 import { Registry } from './registry.js';
 import { SinkRunner, type SinkMetrics } from './runner.js';
 import { Redactor } from './secrets.js';

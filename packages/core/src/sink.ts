@@ -4,7 +4,18 @@ import { bufferMemoryProblem } from './memory.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
 import { closestNames } from './errors.js';
-import { issuesToYaml, OptionReader, toCamelCase, toSnakeCase } from './option-reader.js';
+import { OptionReader } from './option-reader.js';
+import {
+  fromYamlKeys,
+  issuesToYaml,
+  optionNames,
+  parseOptions,
+  toCamelCase,
+  toSnakeCase,
+  type OptionSchema,
+  type OutputOf,
+  type StandardSchemaLike,
+} from './schema.js';
 
 /** What a runner does when its buffer is full. YAML spells these `drop_oldest`, `drop_newest`, `block`. */
 export type BackpressurePolicy = 'drop-oldest' | 'drop-newest' | 'block';
@@ -228,6 +239,8 @@ export interface SinkClassLike {
   readonly capabilities: SinkCapabilities;
   /** Option names the class accepts (camelCase), when it declares them. */
   readonly optionKeys?: readonly string[];
+  /** The schema of its options, when it declares one. */
+  readonly schema?: OptionSchema | StandardSchemaLike;
   fromConfig(config: Readonly<Record<string, unknown>>, path?: string): Sink;
 }
 
@@ -256,6 +269,11 @@ export abstract class Sink {
   static readonly capabilities: SinkCapabilities = DEFAULT_CAPABILITIES;
   /** Option names the sink accepts (camelCase); when declared, the loader rejects any other key. */
   static readonly optionKeys?: readonly string[];
+  /**
+   * The schema of the sink's options (`opt.object({...})`, or any Standard Schema): the constructor
+   * validates with it (`parseSinkOptions`), YAML keys are mapped with it, `iotsim schema` prints it.
+   */
+  static readonly schema?: OptionSchema | StandardSchemaLike;
   static readonly [SINK_BRAND] = true;
 
   /** Set by the runner before `connect`. */
@@ -334,10 +352,22 @@ export abstract class Sink {
    * `optionKeys` when the class declares them, else against the keys its constructor read.
    */
   static fromConfig<T extends Sink>(
-    this: (new (options: never) => T) & { optionKeys?: readonly string[] },
+    this: (new (options: never) => T) & {
+      optionKeys?: readonly string[];
+      schema?: OptionSchema | StandardSchemaLike;
+    },
     config: Readonly<Record<string, unknown>>,
     path = '',
   ): T {
+    if (this.schema) {
+      try {
+        return new this(fromYamlKeys(this.schema, config) as never);
+      } catch (err) {
+        if (err instanceof ConfigError)
+          throw new ConfigError(issuesToYaml(err.issues, path), { cause: err });
+        throw err;
+      }
+    }
     const options: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(config)) options[toCamelCase(k)] = v;
     const read = new Set<string>();
@@ -360,7 +390,7 @@ export abstract class Sink {
       throw err;
     }
     // A constructor that lists its options (Object.keys, spread) has read all of them.
-    const known = this.optionKeys ?? [...read];
+    const known = this.optionKeys ?? (this.schema && optionNames(this.schema)) ?? [...read];
     const issues: ConfigIssue[] = [];
     for (const key of Object.keys(options)) {
       if (known.includes(key) || options[key] === undefined) continue;
@@ -395,4 +425,39 @@ export function readSinkOptions<T>(options: object, readOwn: (r: OptionReader) =
   const own = readOwn(r);
   r.finish();
   return own;
+}
+
+/**
+ * Validates a sink's own options with its schema and returns the resolved options, or throws one
+ * ConfigError listing every problem (unknown keys with a did-you-mean). A throughput key given
+ * here is reported with where it belongs.
+ */
+export function parseSinkOptions<S extends OptionSchema<unknown, unknown> | StandardSchemaLike>(
+  schema: S,
+  options: object | undefined,
+): OutputOf<S> {
+  type O = OutputOf<S>;
+  const own: Record<string, unknown> = { ...(options ?? {}) };
+  const issues: ConfigIssue[] = [];
+  for (const key of THROUGHPUT_KEYS) {
+    if (own[key] === undefined) continue;
+    delete own[key];
+    issues.push({
+      path: key,
+      message: `is a throughput option: give it beside the sink (sim.addSink(sink, { ${key}: … })), not in the sink's options`,
+      raw: {
+        segments: [{ key, kind: 'option' }],
+        template: `is a throughput option: give it beside the sink (sim.addSink(sink, { ${key}: … })), not in the sink's options`,
+      },
+    });
+  }
+  let out: O | undefined;
+  try {
+    out = parseOptions(schema, own, { suggest: THROUGHPUT_KEYS });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    issues.push(...err.issues);
+  }
+  if (issues.length) throw new ConfigError(issues);
+  return out as O;
 }

@@ -5,17 +5,19 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { LiveState } from '../live-state.js';
-import { OptionReader } from '../option-reader.js';
+import { opt, parseOptions, v, type InputOf } from '../schema.js';
 import { Server, type ServerContext } from '../server.js';
 import { closeTcp, listenTcp, SocketTracker } from './listen.js';
 
-/** Options of HttpServer (YAML: `servers: [{ type: http, host, port }]`). */
-export interface HttpServerOptions {
+const HttpServerSchema = opt.object({
   /** Address to listen on. Default `127.0.0.1` (this machine only). */
-  host?: string;
+  host: v.nullish(opt.string(), '127.0.0.1'),
   /** TCP port; 0 picks a free one (see `address`). Default 8080. */
-  port?: number;
-}
+  port: v.nullish(opt.number({ min: 0, max: 65535, integer: true }), 8080),
+});
+
+/** Options of HttpServer (YAML: `servers: [{ type: http, host, port }]`). */
+export type HttpServerOptions = InputOf<typeof HttpServerSchema>;
 
 /**
  * Serves the live simulation over HTTP: `GET /state` returns the latest value of every sensor as
@@ -26,6 +28,7 @@ export interface HttpServerOptions {
  */
 export class HttpServer extends Server {
   static override readonly type = 'http';
+  static override readonly schema = HttpServerSchema;
   readonly host: string;
   readonly port: number;
   private server: NodeServer | undefined;
@@ -34,10 +37,7 @@ export class HttpServer extends Server {
 
   constructor(options: HttpServerOptions = {}) {
     super();
-    const r = new OptionReader(options);
-    this.host = r.string('host', '127.0.0.1');
-    this.port = r.number('port', 8080, { min: 0, max: 65535, integer: true });
-    r.finish();
+    ({ host: this.host, port: this.port } = parseOptions(HttpServerSchema, options));
   }
 
   /** The address served, once started (`http://127.0.0.1:8080`). */

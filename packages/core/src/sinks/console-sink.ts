@@ -1,7 +1,8 @@
 import type { SensorRecord } from '../models.js';
 import { JSON_LINES_LAYOUT, RecordTextEncoder } from '../encoding.js';
 import { SinkWriteError } from '../errors.js';
-import { readSinkOptions, Sink, type WriteRequest } from '../sink.js';
+import { opt, v, type InputOf } from '../schema.js';
+import { parseSinkOptions, Sink, type WriteRequest } from '../sink.js';
 
 /** Something text can be written to: `process.stdout`, a file stream, or an object with `write`. */
 export interface TextStream {
@@ -13,13 +14,20 @@ export interface TextStream {
   readonly destroyed?: boolean;
 }
 
-/** Options of ConsoleSink. */
-export interface ConsoleSinkOptions {
+const ConsoleSinkSchema = opt.object({
   /** `text` (one aligned line per record) or `json` (one JSON object per line). Default `text`. */
-  fmt?: 'text' | 'json';
+  fmt: v.nullish(opt.oneOf(['text', 'json']), 'text'),
   /** Where to write. Default `process.stdout`. */
-  stream?: TextStream;
-}
+  stream: v.optional(
+    opt.code<TextStream>(
+      'a stream with write()',
+      (s) => typeof (s as { write?: unknown } | null)?.write === 'function',
+    ),
+  ),
+});
+
+/** Options of ConsoleSink. */
+export type ConsoleSinkOptions = InputOf<typeof ConsoleSinkSchema>;
 
 /** Formats a record like the original's console output. */
 export function formatRecordText(r: SensorRecord): string {
@@ -36,6 +44,7 @@ export function formatRecordText(r: SensorRecord): string {
  */
 export class ConsoleSink extends Sink {
   static override readonly type = 'console';
+  static override readonly schema = ConsoleSinkSchema;
   static override readonly capabilities = {
     ordered: true,
     maxInFlight: 1,
@@ -52,10 +61,7 @@ export class ConsoleSink extends Sink {
 
   constructor(options: ConsoleSinkOptions = {}) {
     super();
-    const own = readSinkOptions(options, (r) => ({
-      fmt: r.oneOf('fmt', ['text', 'json'] as const, 'text'),
-      stream: r.raw('stream') as TextStream | undefined,
-    }));
+    const own = parseSinkOptions(ConsoleSinkSchema, options);
     this.fmt = own.fmt;
     this.stream = own.stream ?? process.stdout;
   }
