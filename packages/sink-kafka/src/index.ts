@@ -4,7 +4,6 @@ export {
   KEY_FIELDS,
   SASL_MECHANISMS,
   SECURITY_PROTOCOLS,
-  readKafkaOptions,
   type Compression,
   type KafkaSinkOptions,
   type KafkaSslOptions,

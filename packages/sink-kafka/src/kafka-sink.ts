@@ -5,7 +5,7 @@ import {
   JSON_RECORD_LAYOUT,
   RecordBatch,
   RecordTextEncoder,
-  readSinkOptions,
+  parseSinkOptions,
   redact,
   Redactor,
   Sink,
@@ -21,7 +21,7 @@ import type * as KafkaJs from 'kafkajs';
 import { installCodec, loadCodec, type CodecTable } from './codecs.js';
 import { installFastProduce, KAFKAJS_VERSION, type FastProduceStatus } from './fast-produce.js';
 import {
-  readKafkaOptions,
+  KafkaOptionsSchema,
   type KafkaSinkOptions,
   type KeyField,
   type ResolvedKafkaOptions,
@@ -277,6 +277,7 @@ export class KafkaSink extends Sink {
     idempotentRetry: false,
     singleton: false,
   };
+  static override readonly schema = KafkaOptionsSchema;
   /** Validated options (the password is in `sasl.password`; never log this object). */
   readonly options: ResolvedKafkaOptions;
   private producer: KafkaJs.Producer | undefined;
@@ -289,7 +290,7 @@ export class KafkaSink extends Sink {
 
   constructor(options: KafkaSinkOptions = {}) {
     super();
-    this.options = readSinkOptions(options, readKafkaOptions);
+    this.options = parseSinkOptions(KafkaOptionsSchema, options);
     for (const secret of this.options.secrets) this.registerSecret(secret);
     this.redactor.add(...this.secrets);
   }

@@ -1,11 +1,21 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, OptionReader, resolveThroughput, splitSinkConfig } from '@iotsim/core';
-import { KafkaSink, readKafkaOptions, type KafkaSinkOptions } from '../src/index.js';
+import {
+  ConfigError,
+  parseOptions,
+  resolveThroughput,
+  splitSinkConfig,
+  type ConfigIssue,
+} from '@iotsim/core';
+import { KafkaSink, type KafkaSinkOptions } from '../src/index.js';
+import { KafkaOptionsSchema } from '../src/options.js';
 
 function read(options: Record<string, unknown>) {
-  const r = new OptionReader(options);
-  const own = readKafkaOptions(r);
-  return { own, issues: r.issues };
+  try {
+    return { own: parseOptions(KafkaOptionsSchema, options), issues: [] as ConfigIssue[] };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { own: undefined as never, issues: [...err.issues] };
+  }
 }
 
 /** The messages reported for one option path. */
@@ -157,9 +167,9 @@ describe('KafkaSink options', () => {
     );
     expect(problems({ ...base, ssl: { cafile: '/x' } }, 'ssl.cafile')[0]).toMatch(/unknown option/);
     expect(
-      problems({ ...base, ssl: { reject_unauthorized: 'no' } }, 'ssl.reject_unauthorized'),
+      problems({ ...base, ssl: { rejectUnauthorized: 'maybe' } }, 'ssl.rejectUnauthorized'),
     ).toHaveLength(1);
-    expect(read({ ...base, ssl: { reject_unauthorized: false } }).own.ssl).toEqual({
+    expect(read({ ...base, ssl: { rejectUnauthorized: false } }).own.ssl).toEqual({
       rejectUnauthorized: false,
     });
   });
@@ -176,13 +186,36 @@ describe('KafkaSink options', () => {
     const err = configError(
       () => new KafkaSink({ idempotent: true, maxInFlight: 2 } as KafkaSinkOptions),
     );
-    expect(err.issues).toEqual([
+    expect(err.issues.map(({ path, message }) => ({ path, message }))).toEqual([
       {
         path: 'maxInFlight',
         message:
           "is a throughput option: give it beside the sink (sim.addSink(sink, { maxInFlight: … })), not in the sink's options",
       },
     ]);
+  });
+
+  it('YAML keys are mapped at every depth, and YAML messages use YAML names', () => {
+    const err = configError(() =>
+      KafkaSink.fromConfig(
+        {
+          security_protocol: 'SASL_SSL',
+          sasl_mechanism: 'PLAIN',
+          ssl: { reject_unauthorized: 'maybe', ca_file: '/x' },
+        },
+        'sinks[0].',
+      ),
+    );
+    expect(err.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'sinks[0].ssl.reject_unauthorized: must be true or false, got "maybe"',
+      'sinks[0].ssl.ca_file: unknown option',
+      'sinks[0].sasl_username: required with security_protocol SASL_SSL',
+      'sinks[0].sasl_password: required with security_protocol SASL_SSL',
+    ]);
+    expect(
+      KafkaSink.fromConfig({ security_protocol: 'SSL', ssl: { reject_unauthorized: false } })
+        .options.ssl,
+    ).toEqual({ rejectUnauthorized: false });
   });
 
   it('maxRequestSize is a whole number of at least 1024 bytes', () => {
