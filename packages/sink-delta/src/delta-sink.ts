@@ -7,7 +7,7 @@ import {
   isPermanentFsError,
   importSdk,
   isModuleMissing,
-  readSinkOptions,
+  parseSinkOptions,
   type ConfigIssue,
   type SensorRecord,
   type WriteRequest,
@@ -41,7 +41,7 @@ import {
   type LastCheckpoint,
 } from './checkpoint.js';
 import {
-  readDeltaOptions,
+  DeltaOptionsSchema,
   SECRET_STORAGE_KEYS,
   type DeltaSinkOptions,
   type ResolvedDeltaOptions,
@@ -113,9 +113,11 @@ export class DeltaSink extends Sink {
   /** Set when the table's layout changed under us: every later write fails with it. */
   private broken: SinkWriteError | undefined;
 
+  static override readonly schema = DeltaOptionsSchema;
+
   constructor(options: DeltaSinkOptions = {}) {
     super();
-    const own = readSinkOptions(options, readDeltaOptions);
+    const own = parseSinkOptions(DeltaOptionsSchema, options);
     this.options = own;
     for (const [key, value] of Object.entries(own.storageOptions))
       if (SECRET_STORAGE_KEYS.has(key)) this.registerSecret(value);

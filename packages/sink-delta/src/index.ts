@@ -1,7 +1,6 @@
 export { DeltaSink, DeltaTableMismatchError, MAX_COMMIT_ATTEMPTS } from './delta-sink.js';
 export {
   PARTITIONABLE_COLUMNS,
-  readDeltaOptions,
   type DeltaCompression,
   type DeltaSinkOptions,
   type DeltaTimestampType,

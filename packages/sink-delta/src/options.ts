@@ -1,46 +1,13 @@
-import type { OptionReader } from '@iotsim/core';
-import { closestNames } from '@iotsim/core';
-
-/** How each batch is committed on the first write of a run. */
-export type DeltaWriteMode = 'append' | 'overwrite';
-
-/** How the record's `timestamp` (epoch seconds) is stored. */
-export type DeltaTimestampType = 'double' | 'timestamp';
-
-/** Parquet codec of the data files. */
-export type DeltaCompression = 'snappy' | 'zstd' | 'gzip' | 'lz4' | 'none';
-
-/** Options of `DeltaSink` (TypeScript names; YAML uses the snake_case keys). */
-export interface DeltaSinkOptions {
-  /** Table location: a local directory, a `file://` URL or `s3://bucket/prefix`. Default `/tmp/delta/sensors`. */
-  tablePath?: string;
-  /** `append` (default) adds to the table; `overwrite` replaces its contents with the run's first batch, then appends. */
-  mode?: DeltaWriteMode;
-  /** Record columns to partition by (string columns or `fault_active`), e.g. `['industry']`. Default none. */
-  partitionBy?: string[];
-  /** Object-store settings, delta-rs style: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, … */
-  storageOptions?: Record<string, string>;
-  /** `double` (default, the original's schema: epoch seconds) or `timestamp` (Delta timestamp, microseconds, UTC). */
-  timestampType?: DeltaTimestampType;
-  /** Split a partition's rows into data files of at most this many rows. Default: one file per partition per batch. */
-  targetFileRows?: number;
-  /** Parquet codec of the data files. Default `snappy`. */
-  compression?: DeltaCompression;
-  /** Write a Parquet checkpoint after every this many commits (as delta-rs: versions 9, 19, … for 10). 0 disables. Default 10. */
-  checkpointInterval?: number;
-}
-
-/** DeltaSink options after validation. */
-export interface ResolvedDeltaOptions {
-  readonly tablePath: string;
-  readonly mode: DeltaWriteMode;
-  readonly partitionBy: readonly string[];
-  readonly storageOptions: Readonly<Record<string, string>>;
-  readonly timestampType: DeltaTimestampType;
-  readonly targetFileRows: number | undefined;
-  readonly compression: DeltaCompression;
-  readonly checkpointInterval: number;
-}
+import {
+  closestNames,
+  describe,
+  field,
+  opt,
+  recordKey,
+  v,
+  type InputOf,
+  type OutputOf,
+} from '@iotsim/core';
 
 /**
  * Record columns a table may be partitioned by. The string columns and `fault_active` have few
@@ -87,29 +54,37 @@ export const IGNORED_STORAGE_KEYS = [
 /** Storage options whose values are credentials: the sink registers them as secrets. */
 export const SECRET_STORAGE_KEYS = new Set(['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
 
-/** Reads and validates DeltaSink's own options, reporting every problem through `r`. */
-export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
-  const tablePath = r.string('tablePath', '/tmp/delta/sensors');
-  if (tablePath.trim() === '') r.problem('tablePath', 'must not be empty');
-  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(tablePath) && !/^(file|s3|s3a):\/\//i.test(tablePath)) {
-    r.problem(
-      'tablePath',
-      `unsupported scheme in ${JSON.stringify(tablePath)}: use a local path, file:// or s3://bucket/prefix`,
+const tablePath = field<string>({ type: 'string', minLength: 1 }, (value, problem) => {
+  const path = typeof value === 'string' ? value : '';
+  if (typeof value !== 'string') problem(`must be a string, got ${describe(value)}`);
+  else if (path.trim() === '') problem('must not be empty');
+  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path) && !/^(file|s3|s3a):\/\//i.test(path))
+    problem(
+      `unsupported scheme in ${JSON.stringify(path)}: use a local path, file:// or s3://bucket/prefix`,
     );
-  } else if (/^(s3|s3a):\/\/(\/|$)/i.test(tablePath)) {
-    r.problem(
-      'tablePath',
-      `needs a bucket name: s3://bucket/prefix, got ${JSON.stringify(tablePath)}`,
-    );
-  }
+  else if (/^(s3|s3a):\/\/(\/|$)/i.test(path))
+    problem(`needs a bucket name: s3://bucket/prefix, got ${JSON.stringify(path)}`);
+  return path;
+});
 
-  const mode = r.oneOf('mode', ['append', 'overwrite'] as const, 'append');
-  const partitionBy = r.stringArray('partitionBy', []);
-  const seen = new Set<string>();
-  for (const col of partitionBy) {
-    if (seen.has(col)) r.problem('partitionBy', `lists '${col}' twice`);
-    seen.add(col);
-    if (!(PARTITIONABLE_COLUMNS as readonly string[]).includes(col)) {
+const partitionColumns = field<string | readonly string[], string[]>(
+  {
+    anyOf: [
+      { enum: [...PARTITIONABLE_COLUMNS] },
+      { type: 'array', items: { enum: [...PARTITIONABLE_COLUMNS] } },
+    ],
+  },
+  (value, problem) => {
+    const list = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(list) || !Array.from(list).every((x) => typeof x === 'string')) {
+      problem(`must be a list of strings, got ${describe(value)}`);
+      return [];
+    }
+    const seen = new Set<string>();
+    for (const col of list as string[]) {
+      if (seen.has(col)) problem(`lists '${col}' twice`);
+      seen.add(col);
+      if ((PARTITIONABLE_COLUMNS as readonly string[]).includes(col)) continue;
       const hint = closestNames(col, PARTITIONABLE_COLUMNS, 1);
       const why =
         col === 'metadata' ||
@@ -118,45 +93,78 @@ export function readDeltaOptions(r: OptionReader): ResolvedDeltaOptions {
           : hint.length
             ? ` (did you mean '${hint[0]}'?)`
             : '';
-      r.problem(
-        'partitionBy',
+      problem(
         `cannot partition by '${col}'${why}; use one or more of ${PARTITIONABLE_COLUMNS.join(', ')}`,
       );
     }
-  }
+    return [...(list as string[])];
+  },
+);
 
-  const raw = r.stringRecord('storageOptions');
-  const storageOptions: Record<string, string> = {};
-  const known = [...S3_STORAGE_KEYS, ...IGNORED_STORAGE_KEYS] as readonly string[];
-  for (const [key, value] of Object.entries(raw)) {
-    const upper = key.toUpperCase();
-    if (!known.includes(upper)) {
-      const hint = closestNames(upper, known, 1);
-      r.problem(
-        `storageOptions.${key}`,
-        `unknown storage option${hint.length ? ` (did you mean '${hint[0]}'?)` : ''}; known: ${S3_STORAGE_KEYS.join(', ')}`,
-      );
-      continue;
+const KNOWN_STORAGE_KEYS = [...S3_STORAGE_KEYS, ...IGNORED_STORAGE_KEYS] as readonly string[];
+
+const storageOptions = field<
+  Readonly<Record<string, string | number | boolean>>,
+  Record<string, string>
+>(
+  { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+  (value, problem) => {
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      problem(`must be a mapping of names to strings, got ${describe(value)}`);
+      return {};
     }
-    storageOptions[upper] = value;
-  }
+    const out: Record<string, string> = {};
+    for (const [key, x] of Object.entries(value as object)) {
+      if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') {
+        problem(`must be a string, got ${describe(x)}`, [recordKey(key)]);
+        continue;
+      }
+      const upper = key.toUpperCase();
+      if (!KNOWN_STORAGE_KEYS.includes(upper)) {
+        const hint = closestNames(upper, KNOWN_STORAGE_KEYS, 1);
+        problem(
+          `unknown storage option${hint.length ? ` (did you mean '${hint[0]}'?)` : ''}; known: ${S3_STORAGE_KEYS.join(', ')}`,
+          [recordKey(key)],
+        );
+        continue;
+      }
+      out[upper] = String(x);
+    }
+    return out;
+  },
+);
 
-  const timestampType = r.oneOf('timestampType', ['double', 'timestamp'] as const, 'double');
-  const targetFileRows = r.number('targetFileRows', undefined, { min: 1, integer: true });
-  const compression = r.oneOf(
-    'compression',
-    ['snappy', 'zstd', 'gzip', 'lz4', 'none'] as const,
-    'snappy',
-  );
-  const checkpointInterval = r.number('checkpointInterval', 10, { min: 0, integer: true });
-  return {
-    tablePath,
-    mode,
-    partitionBy,
-    storageOptions,
-    timestampType,
-    targetFileRows,
-    compression,
-    checkpointInterval,
-  };
-}
+/** The schema of DeltaSink's options (TypeScript names; YAML uses the snake_case keys). */
+export const DeltaOptionsSchema = opt.object({
+  /** Table location: a local directory, a `file://` URL or `s3://bucket/prefix`. Default `/tmp/delta/sensors`. */
+  tablePath: v.nullish(tablePath, '/tmp/delta/sensors'),
+  /** `append` (default) adds to the table; `overwrite` replaces its contents with the run's first batch, then appends. */
+  mode: v.nullish(opt.oneOf(['append', 'overwrite']), 'append'),
+  /** Record columns to partition by (string columns or `fault_active`), e.g. `['industry']`. Default none. */
+  partitionBy: v.nullish(partitionColumns, []),
+  /** Object-store settings, delta-rs style: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, … */
+  storageOptions: v.nullish(storageOptions, {}),
+  /** `double` (default, the original's schema: epoch seconds) or `timestamp` (Delta timestamp, microseconds, UTC). */
+  timestampType: v.nullish(opt.oneOf(['double', 'timestamp']), 'double'),
+  /** Split a partition's rows into data files of at most this many rows. Default: one file per partition per batch. */
+  targetFileRows: v.nullish(opt.number({ min: 1, integer: true })),
+  /** Parquet codec of the data files. Default `snappy`. */
+  compression: v.nullish(opt.oneOf(['snappy', 'zstd', 'gzip', 'lz4', 'none']), 'snappy'),
+  /** Write a Parquet checkpoint after every this many commits (as delta-rs: versions 9, 19, … for 10). 0 disables. Default 10. */
+  checkpointInterval: v.nullish(opt.number({ min: 0, integer: true }), 10),
+});
+
+/** Options of `DeltaSink` (TypeScript names; YAML uses the snake_case keys). */
+export type DeltaSinkOptions = InputOf<typeof DeltaOptionsSchema>;
+
+/** DeltaSink options after validation. */
+export type ResolvedDeltaOptions = Readonly<OutputOf<typeof DeltaOptionsSchema>>;
+
+/** How each batch is committed on the first write of a run. */
+export type DeltaWriteMode = ResolvedDeltaOptions['mode'];
+
+/** How the record's `timestamp` (epoch seconds) is stored. */
+export type DeltaTimestampType = ResolvedDeltaOptions['timestampType'];
+
+/** Parquet codec of the data files. */
+export type DeltaCompression = ResolvedDeltaOptions['compression'];
