@@ -1,6 +1,6 @@
-import { readSinkOptions, Redactor, Sink, type WriteRequest } from '@iotsim/core';
+import { parseSinkOptions, Redactor, Sink, type WriteRequest } from '@iotsim/core';
 import {
-  readDatabaseOptions,
+  DatabaseOptionsSchema,
   type DatabaseSinkOptions,
   type ResolvedDatabaseOptions,
 } from './options.js';
@@ -25,6 +25,7 @@ import type { DatabaseWriter } from './writer.js';
 export class DatabaseSink extends Sink {
   static override readonly type = 'database';
   /** Validated options: the parsed connection target and table name. */
+  static override readonly schema = DatabaseOptionsSchema;
   readonly options: ResolvedDatabaseOptions;
   /** The dialect's writer while connected. */
   protected writer: DatabaseWriter | undefined;
@@ -33,7 +34,7 @@ export class DatabaseSink extends Sink {
 
   constructor(options: DatabaseSinkOptions = {}) {
     super();
-    this.options = readSinkOptions(options, readDatabaseOptions);
+    this.options = parseSinkOptions(DatabaseOptionsSchema, options);
     for (const secret of this.options.secrets) this.registerSecret(secret);
     this.redactor.add(...this.secrets);
   }

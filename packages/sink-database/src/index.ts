@@ -5,7 +5,6 @@ export {
   DEFAULT_TABLE,
   parseConnectionString,
   parseTableName,
-  readDatabaseOptions,
   type DatabaseSinkOptions,
   type DatabaseTarget,
   type PostgresTarget,

@@ -1,12 +1,4 @@
-import { redact, type OptionReader } from '@iotsim/core';
-
-/** Options of DatabaseSink. Throughput (`batchSize`, `rateHz` …) is given beside the sink, not here. */
-export interface DatabaseSinkOptions {
-  /** Where to write: a PostgreSQL or SQLite URL (SQLAlchemy forms accepted). Default `sqlite+aiosqlite:///sensor_data.db`. */
-  connectionString?: string;
-  /** Table to write to; created on connect if missing. PostgreSQL also takes `schema.table`. Default `sensor_data`. */
-  table?: string;
-}
+import { field, opt, redact, v, type InputOf, type OutputOf } from '@iotsim/core';
 
 /** The original's default connection string. */
 export const DEFAULT_CONNECTION_STRING = 'sqlite+aiosqlite:///sensor_data.db';
@@ -42,14 +34,6 @@ export type DatabaseTarget = PostgresTarget | SqliteTarget;
 export interface TableName {
   readonly schema: string | undefined;
   readonly name: string;
-}
-
-/** Own options of DatabaseSink with defaults filled in. */
-export interface ResolvedDatabaseOptions {
-  readonly target: DatabaseTarget;
-  readonly table: TableName;
-  /** The credentials among the options (the PostgreSQL password), for the sink to register as secrets. */
-  readonly secrets: readonly string[];
 }
 
 /** The connection string forms DatabaseSink understands, for error messages. */
@@ -159,18 +143,47 @@ export function parseTableName(
     : { schema: undefined, name: parts[0]! };
 }
 
-/** Reads DatabaseSink's own options, reporting every problem through `r`. */
-export function readDatabaseOptions(r: OptionReader): ResolvedDatabaseOptions {
-  const connection = r.string('connectionString', DEFAULT_CONNECTION_STRING);
-  const tableInput = r.string('table', DEFAULT_TABLE);
-  let target: DatabaseTarget = { dialect: 'sqlite', path: 'sensor_data.db' };
-  const parsed = parseConnectionString(connection);
-  if ('problem' in parsed) r.problem('connectionString', parsed.problem);
-  else target = parsed;
-  let table: TableName = { schema: undefined, name: DEFAULT_TABLE };
-  const t = parseTableName(tableInput, target.dialect === 'postgresql');
-  if ('problem' in t) r.problem('table', t.problem);
-  else table = t;
-  const secrets = target.dialect === 'postgresql' && target.password ? [target.password] : [];
-  return { target, table, secrets };
-}
+const connection = field<string, DatabaseTarget>({ type: 'string' }, (value, problem) => {
+  const parsed = parseConnectionString(String(value));
+  if (!('problem' in parsed)) return parsed;
+  problem(parsed.problem);
+  return { dialect: 'sqlite', path: 'sensor_data.db' };
+});
+
+const tableName = field<string, TableName>({ type: 'string' }, (value, problem) => {
+  const parsed = parseTableName(String(value), true);
+  if (!('problem' in parsed)) return parsed;
+  problem(parsed.problem);
+  return { schema: undefined, name: DEFAULT_TABLE };
+});
+
+/** The schema of DatabaseSink's options. */
+export const DatabaseOptionsSchema = opt.resolve(
+  opt.object({
+    /** Where to write: a PostgreSQL or SQLite URL (SQLAlchemy forms accepted). Default `sqlite+aiosqlite:///sensor_data.db`. */
+    connectionString: v.nullish(connection, DEFAULT_CONNECTION_STRING),
+    /** Table to write to; created on connect if missing. PostgreSQL also takes `schema.table`. Default `sensor_data`. */
+    table: v.nullish(tableName, DEFAULT_TABLE),
+  }),
+  ({ connectionString: target, table }) => ({
+    target,
+    table,
+    /** The credentials among the options (the PostgreSQL password), for the sink to register as secrets. */
+    secrets: (target.dialect === 'postgresql' && target.password
+      ? [target.password]
+      : []) as readonly string[],
+  }),
+  ({ connectionString: target, table }, problem) => {
+    const t = table as TableName | null | undefined;
+    if ((target as DatabaseTarget | null)?.dialect === 'sqlite' && t?.schema !== undefined) {
+      const bad = parseTableName(`${t.schema}.${t.name}`, false);
+      if ('problem' in bad) problem(bad.problem, ['table']);
+    }
+  },
+);
+
+/** Options of DatabaseSink. Throughput (`batchSize`, `rateHz` …) is given beside the sink, not here. */
+export type DatabaseSinkOptions = InputOf<typeof DatabaseOptionsSchema>;
+
+/** Own options of DatabaseSink with defaults filled in. */
+export type ResolvedDatabaseOptions = OutputOf<typeof DatabaseOptionsSchema>;
