@@ -3,20 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, Redactor, SensorRecord, SinkRunner } from '@iotsim/core';
 import { dicts, makeRecords, tempDirs, writeRequest } from '@iotsim/test-utils';
-import {
-  DeltaSink,
-  DeltaTableMismatchError,
-  LocalStorage,
-  type DeltaSinkOptions,
-  commitFileName,
-  computeStats,
-  escapePartitionValue,
-  logPathFor,
-  parseCommitFileName,
-  partitionDir,
-  recordSchema,
-} from '../src/index.js';
-import { utf8Less } from '../src/stats.js';
+import { DeltaSink, DeltaTableMismatchError, type DeltaSinkOptions } from '../src/index.js';
+import type { DeltaLog } from '../src/internal/delta-log.js';
+import { commitFileName, parseCommitFileName, recordSchema } from '../src/internal/log.js';
+import { escapePartitionValue, logPathFor, partitionDir } from '../src/internal/partition.js';
+import { computeStats, utf8Less } from '../src/internal/stats.js';
+import { LocalStorage } from '../src/internal/storage.js';
 import {
   DELTA_TYPES,
   describeDeltaConformance,
@@ -383,10 +375,8 @@ describe('DeltaSink on a local table', () => {
       }
       return ok;
     };
-    await sink.close();
     const runner = runnerFor(sink);
     (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
-    (sink as unknown as { storage: LocalStorage }).storage = storage;
     await runner.start();
     const records = makeRecords(150, { seed: 9 });
     runner.enqueue(records);
@@ -468,14 +458,13 @@ describe('DeltaSink on a local table', () => {
       let release: () => void = () => {};
       const bothThere = new Promise<void>((r) => (release = r));
       for (const sink of sinks) {
-        const open = (sink as unknown as { createTable: (s: unknown) => Promise<void> })
-          .createTable;
-        (sink as unknown as { createTable: (s: unknown) => Promise<void> }).createTable =
-          async function (this: unknown, storage: unknown) {
-            if (++arrived === 2) release();
-            await bothThere;
-            return open.call(this, storage);
-          };
+        const log = (sink as unknown as { log: DeltaLog }).log;
+        const ensure = log.ensureTable.bind(log);
+        log.ensureTable = async () => {
+          if (++arrived === 2) release();
+          await bothThere;
+          return ensure();
+        };
       }
       const results = await Promise.allSettled(sinks.map((s) => s.connect()));
       const lost = results.filter((r) => r.status === 'rejected');

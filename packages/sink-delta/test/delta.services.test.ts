@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { dicts, makeRecords, serviceEnv, tempDirs } from '@iotsim/test-utils';
-import { S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
-import { s3Settings } from '../src/s3-storage.js';
+import { checkpointFileName } from '../src/internal/checkpoint.js';
+import { commitFileName } from '../src/internal/log.js';
+import { S3Storage, s3Settings } from '../src/internal/s3-storage.js';
 import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
 import {
   DELTA_TYPES,
