@@ -112,12 +112,39 @@ export class DeltaSink extends Sink {
   }
 
   async connect(): Promise<void> {
-    const o = this.options;
     this.parquet = await importSdk(
       '@iotsim/parquet',
       () => import('@iotsim/parquet'),
       'delta sink',
     );
+    const storage = await this.openStorage();
+    try {
+      await this.log.load(storage, this.logger);
+    } catch (err) {
+      throw await this.connectFailure(storage, 'cannot read the Delta log of', err, '');
+    }
+    try {
+      await this.log.ensureTable();
+    } catch (err) {
+      throw await this.connectFailure(
+        storage,
+        'cannot create table',
+        err,
+        this.isS3
+          ? ' (check the bucket, its permissions and storage_options)'
+          : ' (check that the path is writable)',
+      );
+    }
+    this.storage = storage;
+    const from = this.log.replayedFromCheckpoint;
+    this.logger.info(
+      `delta: table ${storage.location} at version ${this.log.version}, ${this.log.state.files.size} live files${from === undefined ? '' : ` (log read from the checkpoint of version ${from})`}`,
+    );
+  }
+
+  /** The table's local directory or S3 prefix, opened (a local directory is created). */
+  private async openStorage(): Promise<TableStorage> {
+    const o = this.options;
     let storage: TableStorage;
     if (this.isS3) {
       storage = new S3Storage(o.tablePath, s3Settings(o.storageOptions));
@@ -126,11 +153,9 @@ export class DeltaSink extends Sink {
         this.logger.warn(`delta: storage_options are ignored for the local table ${o.tablePath}`);
       storage = new LocalStorage(localTableDir(o.tablePath));
     }
-    const hint = this.isS3
-      ? ' (check the bucket name, AWS_ENDPOINT_URL and credentials in storage_options)'
-      : ' (check that the path is writable)';
     try {
       await storage.open();
+      return storage;
     } catch (err) {
       if (isModuleMissing(err, '@aws-sdk/client-s3'))
         throw new SinkConnectError(
@@ -140,39 +165,30 @@ export class DeltaSink extends Sink {
         );
       throw new SinkConnectError(
         this.type,
-        `cannot open table ${storage.location}: ${describeError(err)}${hint}`,
+        `cannot open table ${storage.location}: ${describeError(err)}${this.isS3 ? ' (check the bucket name, AWS_ENDPOINT_URL and credentials in storage_options)' : ' (check that the path is writable)'}`,
         { cause: err },
       );
     }
-    const fail = async (what: string, err: unknown, fix = ''): Promise<never> => {
-      await storage.close();
-      this.log.detach();
-      // A table another writer created while we read the log, with another layout.
-      if (err instanceof DeltaTableMismatchError) throw err;
-      throw new SinkConnectError(
-        this.type,
-        `${what} ${storage.location}: ${describeError(err)}${fix}`,
-        {
-          cause: err,
-        },
-      );
-    };
-    await this.log
-      .load(storage, this.logger)
-      .catch((err) => fail('cannot read the Delta log of', err));
-    await this.log
-      .ensureTable()
-      .catch((err) =>
-        fail(
-          'cannot create table',
-          err,
-          this.isS3 ? ' (check the bucket, its permissions and storage_options)' : hint,
-        ),
-      );
-    this.storage = storage;
-    const from = this.log.replayedFromCheckpoint;
-    this.logger.info(
-      `delta: table ${storage.location} at version ${this.log.version}, ${this.log.state.files.size} live files${from === undefined ? '' : ` (log read from the checkpoint of version ${from})`}`,
+  }
+
+  /**
+   * Closes the storage after a failed connect; the error to throw: DeltaTableMismatchError as it
+   * is (a table another writer created while we read the log, with another layout), anything
+   * else as a SinkConnectError naming the table.
+   */
+  private async connectFailure(
+    storage: TableStorage,
+    what: string,
+    err: unknown,
+    fix: string,
+  ): Promise<Error> {
+    await storage.close();
+    this.log.detach();
+    if (err instanceof DeltaTableMismatchError) return err;
+    return new SinkConnectError(
+      this.type,
+      `${what} ${storage.location}: ${describeError(err)}${fix}`,
+      { cause: err },
     );
   }
 
