@@ -421,6 +421,32 @@ describe('DeltaSink on a local table', () => {
     expect(sortDicts(await readTable(path, 2))).toEqual(sortDicts(dicts(old)));
   });
 
+  it('a sink connected again keeps its identity: the same txn application id, numbers going on, no second overwrite', async () => {
+    const path = join(await freshDir(), 't');
+    await runDelta(deltaSink({ tablePath: path }), makeRecords(20, { seed: 66 }));
+    const sink = deltaSink({ tablePath: path, mode: 'overwrite' });
+    const a = makeRecords(10, { seed: 67, start: 1_800_000_000 });
+    const b = makeRecords(10, { seed: 68, start: 1_800_001_000 });
+    await sink.connect();
+    await sink.write(writeRequest(a));
+    await sink.close();
+    await sink.connect();
+    await sink.write(writeRequest(b));
+    await sink.close();
+    const [first, second] = (await readLog(path)).slice(-2);
+    expect(first!.actions[0]!.commitInfo).toMatchObject({
+      operationParameters: { mode: 'Overwrite' },
+    });
+    expect(second!.actions[0]!.commitInfo).toMatchObject({
+      operationParameters: { mode: 'Append' },
+    });
+    const txns = [first!, second!].map((c) => c.actions.find((x) => x.txn)!.txn!);
+    expect(txns[1]!.appId).toBe(txns[0]!.appId);
+    expect(txns.map((t) => t.version)).toEqual([1, 2]);
+    expect(sink.commits).toBe(2);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts([...a, ...b])));
+  });
+
   it('refuses a table whose schema or partitioning differs, at connect', async () => {
     const path = join(await freshDir(), 't');
     await runDelta(deltaSink({ tablePath: path, partitionBy: ['industry'] }), makeRecords(10));
