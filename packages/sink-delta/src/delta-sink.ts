@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  ConfigError,
   Sink,
   SinkConnectError,
   SinkWriteError,
@@ -8,53 +7,23 @@ import {
   importSdk,
   isModuleMissing,
   parseSinkOptions,
-  type ConfigIssue,
   type SensorRecord,
   type WriteRequest,
 } from '@iotsim/core';
 import type * as ParquetModule from '@iotsim/parquet';
-import {
-  WRITE_PROTOCOL,
-  SUPPORTED_WRITER_FEATURES,
-  TableState,
-  commitPath,
-  parseCommit,
-  parseCommitFileName,
-  parseSchema,
-  recordSchema,
-  schemaDifferences,
-  serializeCommit,
-  type Action,
-  type AddAction,
-  type DeltaSchema,
-  type ProtocolAction,
-} from './log.js';
-import {
-  LAST_CHECKPOINT_PATH,
-  checkpointActions,
-  checkpointPath,
-  completeCheckpoints,
-  encodeCheckpoint,
-  isCheckpointVersion,
-  loadCheckpoint,
-  parseLastCheckpoint,
-  type LastCheckpoint,
-} from './checkpoint.js';
+import { DeltaTableMismatchError } from './errors.js';
+import { DeltaLog, describeError, type PendingCommit } from './internal/delta-log.js';
+import { recordSchema, type AddAction } from './internal/log.js';
+import { groupByPartition, logPathFor } from './internal/partition.js';
+import { S3Storage, s3Settings } from './internal/s3-storage.js';
+import { computeStats } from './internal/stats.js';
+import { LocalStorage, localTableDir, type TableStorage } from './internal/storage.js';
 import {
   DeltaOptionsSchema,
   SECRET_STORAGE_KEYS,
   type DeltaSinkOptions,
   type ResolvedDeltaOptions,
 } from './options.js';
-import { groupByPartition, logPathFor } from './partition.js';
-import { S3Storage, s3Settings } from './s3-storage.js';
-import { computeStats } from './stats.js';
-import { LocalStorage, localTableDir, type TableStorage } from './storage.js';
-
-/** Commit attempts per batch before giving up when other writers keep taking the next version. */
-export const MAX_COMMIT_ATTEMPTS = 50;
-
-const ENGINE = 'iotsim-sink-delta/0.1.0';
 
 const FILE_SUFFIX: Record<ResolvedDeltaOptions['compression'], string> = {
   snappy: '.snappy.parquet',
@@ -64,20 +33,10 @@ const FILE_SUFFIX: Record<ResolvedDeltaOptions['compression'], string> = {
   none: '.parquet',
 };
 
-/** An existing table does not match what this sink writes (schema, partitioning, protocol). */
-export class DeltaTableMismatchError extends ConfigError {
-  constructor(location: string, issues: readonly ConfigIssue[]) {
-    super(issues.map((i) => ({ path: i.path, message: `Delta table ${location}: ${i.message}` })));
-  }
-}
-
-/** What the pending (not yet committed) batch already has on storage, for retries. */
+/** The batch whose commit failed: a retry with the same batch id reuses its data files. */
 interface PendingBatch {
-  /** The runner's batch id: its retries carry the same one. */
   readonly batchId: number;
-  readonly length: number;
-  readonly seq: number;
-  readonly adds: AddAction[];
+  readonly commit: PendingCommit;
 }
 
 /**
@@ -93,22 +52,9 @@ export class DeltaSink extends Sink {
   static override readonly type = 'delta';
   /** The validated options. */
   readonly options: ResolvedDeltaOptions;
-  /** Commits this sink has made. */
-  commits = 0;
-  /** Times another writer had taken the version this sink tried to commit. */
-  clashes = 0;
-  /** Checkpoints this sink has written. */
-  checkpoints = 0;
-  /** The checkpoint version the last connect started its log replay from (undefined: full replay). */
-  replayedFromCheckpoint: number | undefined;
+  private readonly log: DeltaLog;
   private storage: TableStorage | undefined;
   private parquet: typeof ParquetModule | undefined;
-  private state = new TableState();
-  private readonly schema: DeltaSchema;
-  /** Our application id in `txn` actions: a retried batch is recognised if it did land. */
-  private readonly appId = randomUUID();
-  private seq = 0;
-  private overwritePending: boolean;
   private pending: PendingBatch | undefined;
   /** Set when the table's layout changed under us: every later write fails with it. */
   private broken: SinkWriteError | undefined;
@@ -121,8 +67,13 @@ export class DeltaSink extends Sink {
     this.options = own;
     for (const [key, value] of Object.entries(own.storageOptions))
       if (SECRET_STORAGE_KEYS.has(key)) this.registerSecret(value);
-    this.schema = recordSchema(own.timestampType);
-    this.overwritePending = own.mode === 'overwrite';
+    this.log = new DeltaLog({
+      schema: recordSchema(own.timestampType),
+      partitionBy: own.partitionBy,
+      mode: own.mode,
+      checkpointInterval: own.checkpointInterval,
+      count: (name) => this.count(name),
+    });
   }
 
   /** True for `s3://` table paths. */
@@ -132,7 +83,27 @@ export class DeltaSink extends Sink {
 
   /** The table version after the last commit seen or made (-1: no table yet). */
   get version(): number {
-    return this.state.version;
+    return this.log.version;
+  }
+
+  /** Commits this sink has made. */
+  get commits(): number {
+    return this.log.commits;
+  }
+
+  /** Times another writer had taken the version this sink tried to commit. */
+  get clashes(): number {
+    return this.log.clashes;
+  }
+
+  /** Checkpoints this sink has written. */
+  get checkpoints(): number {
+    return this.log.checkpoints;
+  }
+
+  /** The checkpoint version the last connect started its log replay from (undefined: full replay). */
+  get replayedFromCheckpoint(): number | undefined {
+    return this.log.replayedFromCheckpoint;
   }
 
   override describe(): string {
@@ -143,12 +114,39 @@ export class DeltaSink extends Sink {
   }
 
   async connect(): Promise<void> {
-    const o = this.options;
     this.parquet = await importSdk(
       '@iotsim/parquet',
       () => import('@iotsim/parquet'),
       'delta sink',
     );
+    const storage = await this.openStorage();
+    try {
+      await this.log.load(storage, this.logger);
+    } catch (err) {
+      throw await this.connectFailure(storage, 'cannot read the Delta log of', err, '');
+    }
+    try {
+      await this.log.ensureTable();
+    } catch (err) {
+      throw await this.connectFailure(
+        storage,
+        'cannot create table',
+        err,
+        this.isS3
+          ? ' (check the bucket, its permissions and storage_options)'
+          : ' (check that the path is writable)',
+      );
+    }
+    this.storage = storage;
+    const from = this.log.replayedFromCheckpoint;
+    this.logger.info(
+      `delta: table ${storage.location} at version ${this.log.version}, ${this.log.state.files.size} live files${from === undefined ? '' : ` (log read from the checkpoint of version ${from})`}`,
+    );
+  }
+
+  /** The table's local directory or S3 prefix, opened (a local directory is created). */
+  private async openStorage(): Promise<TableStorage> {
+    const o = this.options;
     let storage: TableStorage;
     if (this.isS3) {
       storage = new S3Storage(o.tablePath, s3Settings(o.storageOptions));
@@ -159,6 +157,7 @@ export class DeltaSink extends Sink {
     }
     try {
       await storage.open();
+      return storage;
     } catch (err) {
       if (isModuleMissing(err, '@aws-sdk/client-s3'))
         throw new SinkConnectError(
@@ -172,101 +171,54 @@ export class DeltaSink extends Sink {
         { cause: err },
       );
     }
-    this.storage = storage;
-    try {
-      this.state = await this.replay();
-    } catch (err) {
-      await storage.close();
-      this.storage = undefined;
-      // A table another writer created while we read the log, with another layout.
-      if (err instanceof DeltaTableMismatchError) throw err;
-      throw new SinkConnectError(
-        this.type,
-        `cannot read the Delta log of ${storage.location}: ${describeError(err)}`,
-        { cause: err },
-      );
-    }
-    try {
-      this.checkTable();
-      if (this.state.version < 0) await this.createTable(storage);
-    } catch (err) {
-      await storage.close();
-      this.storage = undefined;
-      if (err instanceof DeltaTableMismatchError) throw err;
-      throw new SinkConnectError(
-        this.type,
-        `cannot create table ${storage.location}: ${describeError(err)}${this.isS3 ? ' (check the bucket, its permissions and storage_options)' : ' (check that the path is writable)'}`,
-        { cause: err },
-      );
-    }
-    this.logger.info(
-      `delta: table ${storage.location} at version ${this.state.version}, ${this.state.files.size} live files${this.replayedFromCheckpoint === undefined ? '' : ` (log read from the checkpoint of version ${this.replayedFromCheckpoint})`}`,
-    );
   }
 
   /**
-   * Creates the table at connect, before any data: version 0 holds only the protocol and the
-   * metadata (schema, partition columns), as CREATE TABLE does. A writer that loses the race for
-   * version 0 reads the winner's table and checks it like any existing table, so two writers
-   * started together with different layouts fail at start (DeltaTableMismatchError, exit 2)
-   * and nothing of the loser is committed.
+   * Closes the storage after a failed connect; the error to throw: DeltaTableMismatchError as it
+   * is (a table another writer created while we read the log, with another layout), anything
+   * else as a SinkConnectError naming the table.
    */
-  private async createTable(storage: TableStorage): Promise<void> {
-    const now = Date.now();
-    const actions: Action[] = [
-      {
-        commitInfo: {
-          timestamp: now,
-          operation: 'CREATE TABLE',
-          operationParameters: {
-            partitionBy: JSON.stringify(this.options.partitionBy),
-          },
-          isBlindAppend: true,
-          engineInfo: ENGINE,
-          clientVersion: ENGINE,
-        },
-      },
-      { protocol: { ...WRITE_PROTOCOL } },
-      {
-        metaData: {
-          id: randomUUID(),
-          format: { provider: 'parquet', options: {} },
-          schemaString: JSON.stringify(this.schema),
-          partitionColumns: [...this.options.partitionBy],
-          configuration: {},
-          createdTime: now,
-        },
-      },
-    ];
-    if (await storage.putIfAbsent(commitPath(0), Buffer.from(serializeCommit(actions)))) {
-      this.state.apply(0, actions);
-      this.count('tables_created');
-      this.logger.info(`delta: created table ${storage.location}`);
-      return;
-    }
-    this.clashes++;
-    this.count('clashes');
-    await this.refresh();
-    this.checkTable();
-    this.logger.info(
-      `delta: another writer created ${storage.location} at the same time; its layout matches`,
+  private async connectFailure(
+    storage: TableStorage,
+    what: string,
+    err: unknown,
+    fix: string,
+  ): Promise<Error> {
+    await storage.close();
+    this.log.detach();
+    if (err instanceof DeltaTableMismatchError) return err;
+    return new SinkConnectError(
+      this.type,
+      `${what} ${storage.location}: ${describeError(err)}${fix}`,
+      { cause: err },
     );
   }
 
   async write(request: WriteRequest): Promise<void> {
     if (request.size === 0) return;
-    const storage = this.requireStorage();
+    const storage = this.storage;
+    if (!storage)
+      throw new SinkWriteError('delta sink: write before connect', { retryable: false });
     if (this.broken) throw this.broken;
     try {
-      await this.writeBatch(storage, request);
+      // A retry of the batch whose commit failed (same batch id): its data files and transaction
+      // number are reused, so a commit that did land (an ambiguous failure) is not made twice.
+      let batch = this.pending;
+      if (batch?.batchId !== request.batchId || batch.commit.rows !== request.size) {
+        const records = request.records;
+        batch = {
+          batchId: request.batchId,
+          commit: this.log.prepare(await this.writeDataFiles(storage, records), records.length),
+        };
+        this.pending = batch;
+      }
+      await this.log.commit(batch.commit);
+      this.pending = undefined;
     } catch (err) {
       if (isPermanentFsError(err))
         throw new SinkWriteError(
           `delta: ${describeError(err)} (not retried: fix the path or its permissions)`,
-          {
-            retryable: false,
-            cause: err,
-          },
+          { retryable: false, cause: err },
         );
       if (!(err instanceof DeltaTableMismatchError)) throw err;
       // Another writer changed the table's layout: nothing more of ours may be committed to it.
@@ -278,33 +230,10 @@ export class DeltaSink extends Sink {
     }
   }
 
-  private async writeBatch(storage: TableStorage, request: WriteRequest): Promise<void> {
-    // A retry of the batch whose commit failed (same batch id): reuse its data files and
-    // transaction number, so that a commit which did land (an ambiguous failure) is recognised
-    // and not made twice.
-    let batch = this.pending;
-    if (batch && (batch.batchId !== request.batchId || batch.length !== request.size))
-      batch = undefined;
-    if (batch) await this.refresh();
-    else {
-      const records = request.records;
-      const adds = await this.writeDataFiles(storage, records);
-      batch = { batchId: request.batchId, length: records.length, seq: ++this.seq, adds };
-      this.pending = batch;
-    }
-    await this.commit(storage, batch);
-    this.pending = undefined;
-  }
-
   override async close(): Promise<void> {
     await this.storage?.close();
     this.storage = undefined;
-  }
-
-  private requireStorage(): TableStorage {
-    if (!this.storage)
-      throw new SinkWriteError('delta sink: write before connect', { retryable: false });
-    return this.storage;
+    this.log.detach();
   }
 
   /** Writes the batch's Parquet files (one per partition, split at targetFileRows) and returns their add actions. */
@@ -313,7 +242,7 @@ export class DeltaSink extends Sink {
     records: readonly SensorRecord[],
   ): Promise<AddAction[]> {
     const o = this.options;
-    const columns = this.partitionColumns();
+    const columns = this.log.partitionColumns;
     const adds: AddAction[] = [];
     const uploads: Promise<void>[] = [];
     let index = 0;
@@ -343,6 +272,7 @@ export class DeltaSink extends Sink {
     return adds;
   }
 
+  /** One Parquet file of `records`, without the partition columns `omit`. */
   private async encode(
     records: readonly SensorRecord[],
     omit: readonly string[],
@@ -367,297 +297,4 @@ export class DeltaSink extends Sink {
     await writer.close();
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   }
-
-  /** The table's partition columns (ours, or the existing table's, which checkTable made equal). */
-  private partitionColumns(): readonly string[] {
-    return this.state.metadata?.partitionColumns ?? this.options.partitionBy;
-  }
-
-  /** Commits `batch` as the next version, re-reading the log and retrying on a clash. */
-  private async commit(storage: TableStorage, batch: PendingBatch): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
-      if ((this.state.txns.get(this.appId)?.version ?? 0) >= batch.seq) return; // landed before
-      const version = this.state.version + 1;
-      const actions = this.commitActions(batch);
-      if (await storage.putIfAbsent(commitPath(version), Buffer.from(serializeCommit(actions)))) {
-        this.state.apply(version, actions);
-        this.commits++;
-        this.count('commits');
-        this.overwritePending = false;
-        if (attempt > 1)
-          this.logger.debug(`delta: committed version ${version} after ${attempt - 1} clash(es)`);
-        if (isCheckpointVersion(version, this.options.checkpointInterval))
-          await this.checkpoint(storage, version);
-        return;
-      }
-      // Another writer took this version: catch up with the log, check it, try the next one.
-      this.clashes++;
-      this.count('clashes');
-      await this.refresh();
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * attempt)));
-    }
-    throw new SinkWriteError(
-      `delta: gave up after ${MAX_COMMIT_ATTEMPTS} commit attempts on ${storage.location}: other writers took every version`,
-    );
-  }
-
-  private commitActions(batch: PendingBatch): Action[] {
-    const now = Date.now();
-    const overwrite = this.overwritePending;
-    const rows = batch.length;
-    const bytes = batch.adds.reduce((n, a) => n + a.size, 0);
-    const actions: Action[] = [
-      {
-        commitInfo: {
-          timestamp: now,
-          operation: 'WRITE',
-          operationParameters: {
-            mode: overwrite ? 'Overwrite' : 'Append',
-            partitionBy: JSON.stringify(this.partitionColumns()),
-          },
-          isBlindAppend: !overwrite,
-          operationMetrics: {
-            numFiles: String(batch.adds.length),
-            numOutputRows: String(rows),
-            numOutputBytes: String(bytes),
-          },
-          engineInfo: ENGINE,
-          clientVersion: ENGINE,
-        },
-      },
-    ];
-    if (overwrite) {
-      for (const f of this.state.files.values()) {
-        actions.push({
-          remove: {
-            path: f.path,
-            deletionTimestamp: now,
-            dataChange: true,
-            extendedFileMetadata: true,
-            partitionValues: f.partitionValues,
-            size: f.size,
-          },
-        });
-      }
-    }
-    actions.push({ txn: { appId: this.appId, version: batch.seq, lastUpdated: now } });
-    for (const add of batch.adds) actions.push({ add });
-    return actions;
-  }
-
-  /**
-   * Writes a checkpoint of the table at `version` (the state right after our commit) and points
-   * `_last_checkpoint` at it. The commit has landed: a failure here is only logged.
-   */
-  private async checkpoint(storage: TableStorage, version: number): Promise<void> {
-    try {
-      const actions = checkpointActions(this.state);
-      const bytes = await encodeCheckpoint(actions);
-      // Put-if-absent: another writer may have checkpointed this version already (same state).
-      if (!(await storage.putIfAbsent(checkpointPath(version), bytes))) return;
-      const last: LastCheckpoint = {
-        version,
-        size: actions.length,
-        sizeInBytes: bytes.length,
-        numOfAddFiles: this.state.files.size,
-      };
-      // Never move the pointer back past a newer checkpoint another writer made.
-      const current = await this.readLastCheckpoint(storage);
-      if (current && current.version > version) return;
-      await storage.replace(LAST_CHECKPOINT_PATH, Buffer.from(JSON.stringify(last)));
-      this.checkpoints++;
-      this.logger.debug(
-        `delta: checkpoint at version ${version} (${actions.length} actions, ${bytes.length} bytes)`,
-      );
-    } catch (err) {
-      this.logger.warn(
-        `delta: could not write the checkpoint of version ${version} on ${storage.location} (the commit did land; readers replay the JSON commits): ${describeError(err)}`,
-      );
-    }
-  }
-
-  /** `_last_checkpoint`, or undefined when it is absent or unreadable. */
-  private async readLastCheckpoint(storage: TableStorage): Promise<LastCheckpoint | undefined> {
-    try {
-      const bytes = await storage.read(LAST_CHECKPOINT_PATH);
-      return bytes ? parseLastCheckpoint(Buffer.from(bytes).toString('utf8')) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * Rebuilds the table state: from the newest readable checkpoint (`_last_checkpoint` first) plus
-   * the JSON commits after it, or by replaying every JSON commit from version 0 when no
-   * checkpoint can be read.
-   */
-  private async replay(): Promise<TableState> {
-    const storage = this.requireStorage();
-    const names = await storage.list('_delta_log');
-    const versions = names
-      .map(parseCommitFileName)
-      .filter((v): v is number => v !== undefined)
-      .sort((a, b) => a - b);
-    this.replayedFromCheckpoint = undefined;
-    let state: TableState | undefined;
-    const checkpoints = completeCheckpoints(names);
-    if (checkpoints.length) {
-      const hint = await this.readLastCheckpoint(storage);
-      const hinted = checkpoints.findIndex(
-        (c) => c[0]!.version === hint?.version && c[0]!.parts === (hint.parts ?? 1),
-      );
-      if (hinted > 0) checkpoints.unshift(...checkpoints.splice(hinted, 1));
-      for (const files of checkpoints.slice(0, 3)) {
-        const version = files[0]!.version;
-        try {
-          state = await loadCheckpoint(
-            files,
-            (name) => storage.read(`_delta_log/${name}`),
-            version === hint?.version && (hint.parts ?? 1) === files[0]!.parts
-              ? hint.size
-              : undefined,
-          );
-          this.replayedFromCheckpoint = version;
-          break;
-        } catch (err) {
-          this.logger.warn(
-            `delta: cannot use the checkpoint of version ${version} in ${storage.location} (${describeError(err)}); trying ${checkpoints.length > 1 ? 'an older checkpoint or ' : ''}the JSON commits`,
-          );
-        }
-      }
-    }
-    state ??= new TableState();
-    const pending = versions.filter((v) => v > state.version);
-    if (state.version < 0 && pending.length && pending[0] !== 0) {
-      throw new Error(
-        `the log starts at version ${pending[0]} (older commits were cleaned up) and no checkpoint could be read`,
-      );
-    }
-    const texts = await mapLimit(pending, 16, async (v) => {
-      const bytes = await storage.read(commitPath(v));
-      if (!bytes) throw new Error(`${commitPath(v)} disappeared while reading the log`);
-      return Buffer.from(bytes).toString('utf8');
-    });
-    for (let i = 0; i < pending.length; i++) {
-      const v = state.version + 1;
-      if (pending[i] !== v) throw new Error(`version ${v} is missing from _delta_log/`);
-      state.apply(v, parseCommit(texts[i]!, commitPath(v)));
-    }
-    this.state = state;
-    await this.refresh(); // commits that landed while we listed
-    return this.state;
-  }
-
-  /** Reads commits newer than the known version; stops the run if the table changed under us. */
-  private async refresh(): Promise<void> {
-    const storage = this.requireStorage();
-    const before = { metadata: this.state.metadata, protocol: this.state.protocol };
-    for (;;) {
-      const v = this.state.version + 1;
-      const bytes = await storage.read(commitPath(v));
-      if (!bytes) break;
-      this.state.apply(v, parseCommit(Buffer.from(bytes).toString('utf8'), commitPath(v)));
-    }
-    // Whatever we read last (a table another writer created or changed) is checked before we
-    // commit to it.
-    if (this.state.metadata !== before.metadata || this.state.protocol !== before.protocol)
-      this.checkTable();
-  }
-
-  /** Checks that an existing table can take our records: protocol, format, schema, partitioning. */
-  private checkTable(): void {
-    const { metadata, protocol } = this.state;
-    if (this.state.version < 0) return;
-    const location = this.requireStorage().location;
-    const issues: ConfigIssue[] = [];
-    if (!metadata || !protocol) {
-      issues.push({ path: 'tablePath', message: 'the log has no metaData or protocol action' });
-      throw new DeltaTableMismatchError(location, issues);
-    }
-    const unsupported = unsupportedWriterFeatures(protocol);
-    if (unsupported) issues.push({ path: 'tablePath', message: unsupported });
-    if (metadata.format?.provider !== 'parquet')
-      issues.push({
-        path: 'tablePath',
-        message: `data format is ${metadata.format?.provider}, not parquet`,
-      });
-    let schema: DeltaSchema | undefined;
-    try {
-      schema = parseSchema(metadata.schemaString);
-    } catch (err) {
-      issues.push({
-        path: 'tablePath',
-        message: `unreadable schemaString (${describeError(err)})`,
-      });
-    }
-    if (schema) {
-      // Writer version 2 requires enforcing column invariants; we refuse rather than ignore them.
-      for (const f of schema.fields) {
-        if (f.metadata && 'delta.invariants' in f.metadata)
-          issues.push({
-            path: 'tablePath',
-            message: `column ${f.name} has an invariant (delta.invariants), which this sink does not enforce`,
-          });
-      }
-      for (const d of schemaDifferences(schema, this.schema)) {
-        issues.push({
-          path: d.startsWith('column timestamp ') ? 'timestampType' : 'tablePath',
-          message: d,
-        });
-      }
-    }
-    const theirs = metadata.partitionColumns ?? [];
-    const ours = this.options.partitionBy;
-    if (theirs.length !== ours.length || theirs.some((c, i) => c !== ours[i])) {
-      issues.push({
-        path: 'partitionBy',
-        message: `the table is partitioned by [${theirs.join(', ')}] but partition_by is [${ours.join(', ')}]: use the table's partition columns or another table_path`,
-      });
-    }
-    if (
-      this.options.mode === 'overwrite' &&
-      metadata.configuration?.['delta.appendOnly'] === 'true'
-    )
-      issues.push({
-        path: 'mode',
-        message: 'the table is append-only (delta.appendOnly=true): overwrite is not allowed',
-      });
-    if (issues.length) throw new DeltaTableMismatchError(location, issues);
-  }
-}
-
-/** Why we cannot write a table with this protocol, or undefined when we can. */
-function unsupportedWriterFeatures(p: ProtocolAction): string | undefined {
-  if (p.minWriterVersion <= WRITE_PROTOCOL.minWriterVersion) return undefined;
-  if (p.minWriterVersion === 7) {
-    const missing = (p.writerFeatures ?? []).filter((f) => !SUPPORTED_WRITER_FEATURES.includes(f));
-    if (missing.length === 0) return undefined;
-    return `the table needs writer features this sink does not implement: ${missing.join(', ')}`;
-  }
-  return `the table needs Delta writer version ${p.minWriterVersion}; this sink writes version 2 (or 7 with ${SUPPORTED_WRITER_FEATURES.join(', ')})`;
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
-  }
-  return String(err);
-}
-
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -4,18 +4,19 @@ import { describe, expect, it } from '@jest/globals';
 import type { Logger, SensorRecord } from '@iotsim/core';
 import { dicts, makeRecords, tempDirs, writeRequest } from '@iotsim/test-utils';
 import { parquetReadObjects } from 'hyparquet';
+import { DeltaSink } from '../src/index.js';
 import {
-  DeltaSink,
   checkpointFileName,
+  completeCheckpoints,
   decodeCheckpoint,
   encodeCheckpoint,
   isCheckpointVersion,
   parseCheckpointFileName,
-  type Action,
-  type LocalStorage,
-} from '../src/index.js';
-import { completeCheckpoints, tombstoneRetentionMs } from '../src/checkpoint.js';
-import type { TableState } from '../src/log.js';
+  tombstoneRetentionMs,
+} from '../src/internal/checkpoint.js';
+import type { DeltaLog } from '../src/internal/delta-log.js';
+import type { Action, TableState } from '../src/internal/log.js';
+import type { LocalStorage } from '../src/internal/storage.js';
 import { contextFor, deltaSink, liveFiles, readLog, readTable, sortDicts } from './read-table.js';
 
 const freshDir = tempDirs('iotsim-delta-ckpt-');
@@ -55,7 +56,7 @@ async function connectedState(
   const sink = deltaSink({ tablePath: path, partitionBy });
   sink.attach(contextFor(logger));
   await sink.connect();
-  const state = (sink as unknown as { state: TableState }).state;
+  const state = (sink as unknown as { log: DeltaLog }).log.state;
   await sink.close();
   return { sink, state };
 }

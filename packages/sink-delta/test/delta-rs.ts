@@ -89,3 +89,28 @@ DeltaTable(sys.argv[1]).create_checkpoint()
 export async function checkpointWithDeltaRs(path: string): Promise<void> {
   await runPython(CHECKPOINT, [path]);
 }
+
+const ABOUT = `
+import json, sys
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+path, checkpoint = sys.argv[1], sys.argv[2]
+history = DeltaTable(path).history()
+print(json.dumps({
+    'history': [{k: h.get(k) for k in ('version', 'operation', 'engineInfo', 'clientVersion')} for h in history],
+    'checkpointCreatedBy': pq.ParquetFile(checkpoint).metadata.created_by if checkpoint else None,
+}))
+`;
+
+/** What delta-rs says about a table's commits (its history), and pyarrow about a checkpoint file. */
+export async function aboutWithDeltaRs(
+  path: string,
+  checkpointFile = '',
+): Promise<{
+  history: { version: number; operation: string; engineInfo?: string; clientVersion?: string }[];
+  checkpointCreatedBy: string | null;
+}> {
+  return JSON.parse(await runPython(ABOUT, [path, checkpointFile])) as Awaited<
+    ReturnType<typeof aboutWithDeltaRs>
+  >;
+}

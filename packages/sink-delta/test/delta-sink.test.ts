@@ -3,20 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, Redactor, SensorRecord, SinkRunner } from '@iotsim/core';
 import { dicts, makeRecords, tempDirs, writeRequest } from '@iotsim/test-utils';
-import {
-  DeltaSink,
-  DeltaTableMismatchError,
-  LocalStorage,
-  type DeltaSinkOptions,
-  commitFileName,
-  computeStats,
-  escapePartitionValue,
-  logPathFor,
-  parseCommitFileName,
-  partitionDir,
-  recordSchema,
-} from '../src/index.js';
-import { utf8Less } from '../src/stats.js';
+import { DeltaSink, DeltaTableMismatchError, type DeltaSinkOptions } from '../src/index.js';
+import type { DeltaLog } from '../src/internal/delta-log.js';
+import { commitFileName, parseCommitFileName, recordSchema } from '../src/internal/log.js';
+import { escapePartitionValue, logPathFor, partitionDir } from '../src/internal/partition.js';
+import { computeStats, utf8Less } from '../src/internal/stats.js';
+import { LocalStorage } from '../src/internal/storage.js';
 import {
   DELTA_TYPES,
   describeDeltaConformance,
@@ -383,10 +375,8 @@ describe('DeltaSink on a local table', () => {
       }
       return ok;
     };
-    await sink.close();
     const runner = runnerFor(sink);
     (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
-    (sink as unknown as { storage: LocalStorage }).storage = storage;
     await runner.start();
     const records = makeRecords(150, { seed: 9 });
     runner.enqueue(records);
@@ -431,6 +421,32 @@ describe('DeltaSink on a local table', () => {
     expect(sortDicts(await readTable(path, 2))).toEqual(sortDicts(dicts(old)));
   });
 
+  it('a sink connected again keeps its identity: the same txn application id, numbers going on, no second overwrite', async () => {
+    const path = join(await freshDir(), 't');
+    await runDelta(deltaSink({ tablePath: path }), makeRecords(20, { seed: 66 }));
+    const sink = deltaSink({ tablePath: path, mode: 'overwrite' });
+    const a = makeRecords(10, { seed: 67, start: 1_800_000_000 });
+    const b = makeRecords(10, { seed: 68, start: 1_800_001_000 });
+    await sink.connect();
+    await sink.write(writeRequest(a));
+    await sink.close();
+    await sink.connect();
+    await sink.write(writeRequest(b));
+    await sink.close();
+    const [first, second] = (await readLog(path)).slice(-2);
+    expect(first!.actions[0]!.commitInfo).toMatchObject({
+      operationParameters: { mode: 'Overwrite' },
+    });
+    expect(second!.actions[0]!.commitInfo).toMatchObject({
+      operationParameters: { mode: 'Append' },
+    });
+    const txns = [first!, second!].map((c) => c.actions.find((x) => x.txn)!.txn!);
+    expect(txns[1]!.appId).toBe(txns[0]!.appId);
+    expect(txns.map((t) => t.version)).toEqual([1, 2]);
+    expect(sink.commits).toBe(2);
+    expect(sortDicts(await readTable(path))).toEqual(sortDicts(dicts([...a, ...b])));
+  });
+
   it('refuses a table whose schema or partitioning differs, at connect', async () => {
     const path = join(await freshDir(), 't');
     await runDelta(deltaSink({ tablePath: path, partitionBy: ['industry'] }), makeRecords(10));
@@ -468,14 +484,13 @@ describe('DeltaSink on a local table', () => {
       let release: () => void = () => {};
       const bothThere = new Promise<void>((r) => (release = r));
       for (const sink of sinks) {
-        const open = (sink as unknown as { createTable: (s: unknown) => Promise<void> })
-          .createTable;
-        (sink as unknown as { createTable: (s: unknown) => Promise<void> }).createTable =
-          async function (this: unknown, storage: unknown) {
-            if (++arrived === 2) release();
-            await bothThere;
-            return open.call(this, storage);
-          };
+        const log = (sink as unknown as { log: DeltaLog }).log;
+        const ensure = log.ensureTable.bind(log);
+        log.ensureTable = async () => {
+          if (++arrived === 2) release();
+          await bothThere;
+          return ensure();
+        };
       }
       const results = await Promise.allSettled(sinks.map((s) => s.connect()));
       const lost = results.filter((r) => r.status === 'rejected');

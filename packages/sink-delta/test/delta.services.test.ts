@@ -1,11 +1,17 @@
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { dicts, makeRecords, serviceEnv, tempDirs } from '@iotsim/test-utils';
-import { S3Storage, checkpointFileName, commitFileName } from '../src/index.js';
-import { s3Settings } from '../src/s3-storage.js';
-import { appendWithDeltaRs, checkpointWithDeltaRs, readWithDeltaRs } from './delta-rs.js';
+import { checkpointFileName } from '../src/internal/checkpoint.js';
+import { commitFileName } from '../src/internal/log.js';
+import { S3Storage, s3Settings } from '../src/internal/s3-storage.js';
+import {
+  aboutWithDeltaRs,
+  appendWithDeltaRs,
+  checkpointWithDeltaRs,
+  readWithDeltaRs,
+} from './delta-rs.js';
 import {
   DELTA_TYPES,
   deltaSink,
@@ -58,6 +64,24 @@ describe('delta-rs reads what DeltaSink writes', () => {
       expect(seen.has('smart_office|tank "A", level')).toBe(true);
     },
   );
+
+  it('delta-rs history shows our engineInfo, and pyarrow our checkpoint created-by, with the package.json version', async () => {
+    const path = join(await freshDir(), 't');
+    const sink = deltaSink({ tablePath: path, batchSize: 10, checkpointInterval: 2 });
+    await runDelta(sink, makeRecords(20, { seed: 44 }), { tick: 10 });
+    expect(sink.commits).toBe(2);
+    const text = await readFile(new URL('../package.json', import.meta.url), 'utf8');
+    const engine = `iotsim-sink-delta/${(JSON.parse(text) as { version: string }).version}`;
+    const about = await aboutWithDeltaRs(path, join(path, '_delta_log', checkpointFileName(1)));
+    expect(about.history.map((h) => [h.version, h.operation])).toEqual([
+      [2, 'WRITE'],
+      [1, 'WRITE'],
+      [0, 'CREATE TABLE'],
+    ]);
+    for (const h of about.history)
+      expect(h).toMatchObject({ engineInfo: engine, clientVersion: engine });
+    expect(about.checkpointCreatedBy).toBe(`${engine} (parquet-wasm)`);
+  });
 
   it('delta-rs appends to our table, we append again, delta-rs reads all rows', async () => {
     const path = join(await freshDir(), 't');

@@ -1,6 +1,12 @@
 import { writeSync } from 'node:fs';
 import { open, truncate, unlink, type FileHandle } from 'node:fs/promises';
-import { CSV_LAYOUT, JSON_LINES_LAYOUT, RecordTextEncoder, type RecordBatch } from '@iotsim/core';
+import {
+  CSV_LAYOUT,
+  IotSimError,
+  JSON_LINES_LAYOUT,
+  RecordTextEncoder,
+  type RecordBatch,
+} from '@iotsim/core';
 import type * as Parquet from '@iotsim/parquet';
 import { CSV_HEADER } from './text-format.js';
 import type { ResolvedFileSinkOptions } from './options.js';
@@ -20,14 +26,17 @@ export interface RecordFileWriter {
   abort(): Promise<void>;
 }
 
-/** A file error whose message names the path, keeping the errno `code`. */
-export class FileWriteError extends Error {
+/**
+ * A file error whose message names the path, keeping the errno `code`. Not a SinkWriteError on
+ * purpose: the sink wraps it in one whose `retryable` comes from the code (EACCES no, ENOSPC yes)
+ * and whose `delivered` counts what landed.
+ */
+export class FileWriteError extends IotSimError {
   readonly code: string | undefined;
   constructor(path: string, err: unknown) {
     const e = err as NodeJS.ErrnoException;
     const msg = e?.message ?? String(err);
     super(msg.includes(path) ? msg : `${path}: ${msg}`, { cause: err });
-    this.name = 'FileWriteError';
     this.code = e?.code;
   }
 }

@@ -32,7 +32,13 @@ jest.unstable_mockModule('node:fs/promises', () => ({
   },
 }));
 
-const { SinkRunner, SinkWriteError, SensorRecord: Record_ } = await import('@iotsim/core');
+const {
+  IotSimError,
+  SinkRunner,
+  SinkWriteError,
+  SensorRecord: Record_,
+} = await import('@iotsim/core');
+const { FileWriteError } = await import('../src/file-writers.js');
 const { makeRecords, tempDirs, dicts, writeRequest } = await import('@iotsim/test-utils');
 const { FileSink } = await import('../src/index.js');
 const { outputFiles, readOutputFile } = await import('./read-back.js');
@@ -89,6 +95,12 @@ describe('FileSink disk errors', () => {
     expect(err).toBeInstanceOf(SinkWriteError);
     expect((err as InstanceType<typeof SinkWriteError>).delivered).toBe(6);
     expect((err as InstanceType<typeof SinkWriteError>).retryable).toBe(true);
+    // The cause: the path-naming FileWriteError, in the IotSimError tree, errno code kept.
+    const cause = (err as Error).cause;
+    expect(cause).toBeInstanceOf(FileWriteError);
+    expect(cause).toBeInstanceOf(IotSimError);
+    expect(cause).not.toBeInstanceOf(SinkWriteError);
+    expect(cause).toMatchObject({ name: 'FileWriteError', code: 'ENOSPC' });
     await sink.close();
     // The first window's file was completed before the second was started.
     const [first] = await outputFiles(dir);
@@ -114,6 +126,12 @@ describe('FileSink disk errors', () => {
     const m = await run(sink, makeRecords(50, { seed: 44 }), { retryCount: 5, retryDelayS: 0.01 });
     expect(m).toMatchObject({ delivered: 0, failed: 50, retries: 0 });
     expect(m.lastError).toMatch(/file sink: EACCES: permission denied, open '.*sensor_data_/);
+    const direct = new FileSink({ path: await freshDir() });
+    await direct.connect();
+    const err = await direct.write(writeRequest(makeRecords(5))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ retryable: false });
+    expect((err as Error).cause).toBeInstanceOf(FileWriteError);
+    expect((err as Error).cause).toMatchObject({ code: 'EACCES' });
   });
 
   it('parquet: ENOSPC surfaces on a write or on close, naming the file', async () => {

@@ -1,15 +1,4 @@
-export { ZerobusSink, parseEndpoint } from './zerobus-sink.js';
-export {
-  readZerobusOptions,
-  tableNameProblems,
-  type ResolvedZerobusOptions,
-  type ZerobusRecordType,
-  type ZerobusSinkOptions,
-} from './options.js';
-export {
-  parseIni,
-  resolveCredentials,
-  type DatabricksCredentials,
-  type ExplicitCredentials,
-} from './credentials.js';
-export { RECORD_PROTO, recordDescriptor } from './record-proto.js';
+export { ZerobusSink } from './zerobus-sink.js';
+export { StreamBrokenError } from './internal/stream.js';
+export { TokenError } from './internal/token.js';
+export type { ZerobusRecordType, ZerobusSinkOptions } from './options.js';

@@ -13,23 +13,29 @@ import {
   type SensorRecord,
   type WriteRequest,
 } from '@iotsim/core';
-import { resolveCredentials, type DatabricksCredentials } from './credentials.js';
+import { resolveCredentials, type DatabricksCredentials } from './internal/credentials.js';
+import { parseEndpoint, type ZerobusEndpoint } from './internal/endpoint.js';
 import {
   readZerobusOptions,
   type ResolvedZerobusOptions,
   type ZerobusSinkOptions,
 } from './options.js';
-import { RecordEncoder } from './record-proto.js';
+import { RecordEncoder } from './internal/record-proto.js';
 import {
   EphemeralStream,
   StreamBrokenError,
   type EphemeralStreamRequest,
   type EphemeralStreamResponse,
-} from './stream.js';
-import { fetchZerobusToken, TokenError, tokenConnectError, type AccessToken } from './token.js';
+} from './internal/stream.js';
+import {
+  fetchZerobusToken,
+  TokenError,
+  tokenConnectError,
+  type AccessToken,
+} from './internal/token.js';
+import { SDK_ID } from './internal/version.js';
 
 const PROTO_FILE = fileURLToPath(new URL('../proto/zerobus.proto', import.meta.url));
-const SDK_ID = 'iotsim-sink-zerobus/0.1.0';
 
 // gRPC status codes after which re-creating the stream cannot help.
 const FATAL_CODES = new Set([
@@ -43,24 +49,6 @@ type ZerobusClient = Grpc.Client & {
     metadata: Grpc.Metadata,
   ): Grpc.ClientDuplexStream<EphemeralStreamRequest, EphemeralStreamResponse>;
 };
-
-/** Where the sink connects: gRPC address, TLS or not, and the workspace id for the token. */
-export function parseEndpoint(endpoint: string): {
-  address: string;
-  secure: boolean;
-  host: string;
-  workspaceId: string;
-} {
-  const secure = !endpoint.startsWith('http://');
-  const url = new URL(/^https?:\/\//.test(endpoint) ? endpoint : `https://${endpoint}`);
-  const port = url.port || (secure ? '443' : '80');
-  return {
-    address: `${url.hostname}:${port}`,
-    secure,
-    host: url.hostname,
-    workspaceId: url.hostname.split('.')[0]!,
-  };
-}
 
 interface Request {
   count: number;
@@ -84,7 +72,7 @@ interface Request {
 export class ZerobusSink extends Sink {
   static override readonly type = 'zerobus';
   private readonly options: ResolvedZerobusOptions;
-  private readonly endpoint: ReturnType<typeof parseEndpoint>;
+  private readonly endpoint: ZerobusEndpoint;
   private credentials: DatabricksCredentials | undefined;
   private token: AccessToken | undefined;
   private client: ZerobusClient | undefined;

@@ -22,6 +22,8 @@ export interface TokenRequest {
 export class TokenEndpoint {
   readonly requests: TokenRequest[] = [];
   readonly issued = new Set<string>();
+  /** When set, every token request is answered with this HTTP status. */
+  failWith: number | undefined;
   private server: HttpServer | undefined;
   url = '';
 
@@ -40,6 +42,9 @@ export class TokenEndpoint {
         const expected = `Basic ${Buffer.from(`${this.clientId}:${this.clientSecret}`).toString('base64')}`;
         if (req.method !== 'POST' || req.url !== '/oidc/v1/token') {
           res.writeHead(404).end();
+        } else if (this.failWith !== undefined) {
+          res.writeHead(this.failWith, { 'content-type': 'application/json' });
+          res.end('{"error":"injected"}');
         } else if (req.headers.authorization !== expected) {
           res.writeHead(401, { 'content-type': 'application/json' });
           res.end('{"error":"invalid_client","error_description":"Client authentication failed"}');
@@ -68,8 +73,11 @@ export class TokenEndpoint {
 /** A fault to inject: after `afterRequests` ingest requests in total, fail the stream. */
 export interface Fault {
   afterRequests: number;
-  /** `error`: end with UNAVAILABLE without acking that request; `signal`: send close_stream_signal, ack, then end. */
-  kind: 'error' | 'signal';
+  /**
+   * `error`: end with UNAVAILABLE without acking that request; `denied`: the same with
+   * PERMISSION_DENIED; `signal`: send close_stream_signal, ack, then end.
+   */
+  kind: 'error' | 'denied' | 'signal';
 }
 
 interface StreamLog {
@@ -86,6 +94,8 @@ export class ZerobusServer {
   readonly committed: SensorRecordDict[] = [];
   readonly streams: StreamLog[] = [];
   readonly rejections: string[] = [];
+  /** The `x-zerobus-sdk` and `user-agent` headers of every stream request, in order. */
+  readonly clients: { sdk: unknown; userAgent: unknown }[] = [];
   faults: Fault[] = [];
   private requestsSeen = 0;
   private server: grpc.Server | undefined;
@@ -100,6 +110,7 @@ export class ZerobusServer {
     this.committed.length = 0;
     this.streams.length = 0;
     this.rejections.length = 0;
+    this.clients.length = 0;
     this.requestsSeen = 0;
     this.faults = [];
   }
@@ -136,6 +147,10 @@ export class ZerobusServer {
   }
 
   private handle(call: Call): void {
+    this.clients.push({
+      sdk: call.metadata.get('x-zerobus-sdk')[0],
+      userAgent: call.metadata.get('user-agent')[0],
+    });
     const auth = call.metadata.get('authorization')[0];
     const table = call.metadata.get('x-databricks-zerobus-table-name')[0];
     const token = typeof auth === 'string' ? auth.replace(/^Bearer /, '') : '';
@@ -229,13 +244,15 @@ export class ZerobusServer {
         ? batch.json_batch.records.map((r) => JSON.parse(r) as SensorRecordDict)
         : (batch.proto_encoded_batch?.records ?? []).map((b) => decode!(b));
       const fault = this.faults.find((f) => f.afterRequests === this.requestsSeen);
-      if (fault?.kind === 'error') {
+      if (fault?.kind === 'error' || fault?.kind === 'denied') {
         // The request is lost with the stream: not durable, not acknowledged.
         done = true;
-        call.emit('error', {
-          code: grpc.status.UNAVAILABLE,
-          details: 'injected: stream closed by the server',
-        });
+        call.emit(
+          'error',
+          fault.kind === 'error'
+            ? { code: grpc.status.UNAVAILABLE, details: 'injected: stream closed by the server' }
+            : { code: grpc.status.PERMISSION_DENIED, details: 'injected: no MODIFY on the table' },
+        );
         return;
       }
       this.committed.push(...records);

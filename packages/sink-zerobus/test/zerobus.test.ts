@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ConfigError,
+  IotSimError,
   SinkConnectError,
   SinkRunner,
+  SinkWriteError,
   type Logger,
   type SensorRecordDict,
 } from '@iotsim/core';
@@ -14,8 +16,15 @@ import {
   makeRecords,
   runThrough,
   tempDir,
+  writeRequest,
 } from '@iotsim/test-utils';
-import { resolveCredentials, ZerobusSink, type ZerobusSinkOptions } from '../src/index.js';
+import {
+  StreamBrokenError,
+  TokenError,
+  ZerobusSink,
+  type ZerobusSinkOptions,
+} from '../src/index.js';
+import { resolveCredentials } from '../src/internal/credentials.js';
 import { TokenEndpoint, ZerobusServer } from './zerobus-server.js';
 
 const TABLE = 'main.iot.sensor_data';
@@ -184,6 +193,113 @@ describe('zerobus: protocol', () => {
     expect((error as Error).message).toMatch(
       /cannot create a stream to main\.iot\.sensor_data at 127\.0\.0\.1:9/,
     );
+  });
+});
+
+describe('zerobus: what the sink says about itself, and how failures are classified', () => {
+  afterAll(() => {
+    tokens.failWith = undefined;
+  });
+
+  it('names itself with the version in package.json (x-zerobus-sdk and the gRPC user agent)', async () => {
+    server.reset();
+    const text = await readFile(new URL('../package.json', import.meta.url), 'utf8');
+    const id = `iotsim-sink-zerobus/${(JSON.parse(text) as { version: string }).version}`;
+    const m = await runThrough(sink(), makeRecords(20, { seed: 30 }));
+    expect(m.delivered).toBe(20);
+    expect(server.clients).toHaveLength(1);
+    expect(server.clients[0]!.sdk).toBe(id);
+    expect(String(server.clients[0]!.userAgent).split(' ')[0]).toBe(id);
+  });
+
+  /**
+   * One batch of 40 records after `inject` (run once connected, before the batch): the error a
+   * direct write throws, and the runner's metrics for the same failure (retry_count 1).
+   */
+  async function failure(
+    inject: () => void,
+  ): Promise<{ error: unknown; metrics: ReturnType<SinkRunner['metrics']> }> {
+    const records = makeRecords(40, { seed: 31 });
+    const options = { maxRecordsPerRequest: 10, maxStreamRecoveries: 2 };
+    server.reset();
+    tokens.failWith = undefined;
+    const direct = sink(options);
+    await direct.connect();
+    inject();
+    const error = await direct.write(writeRequest(records)).catch((e: unknown) => e);
+    await direct.close();
+
+    server.reset();
+    tokens.failWith = undefined;
+    const runner = new SinkRunner(sink(options), {
+      throughput: { batchSize: 40, retryCount: 1, retryDelayS: 0.01 },
+    });
+    await runner.start();
+    inject();
+    runner.enqueue(records);
+    await runner.stop(30);
+    tokens.failWith = undefined;
+    return { error, metrics: runner.metrics() };
+  }
+
+  /** The server drops the stream and revokes its token; new tokens are refused with `status`. */
+  const revoke = (status: number) => () => {
+    server.faults = [{ afterRequests: 1, kind: 'error' }];
+    tokens.issued.clear();
+    tokens.failWith = status;
+  };
+
+  it('a token refused with HTTP 401 while re-creating the stream fails the batch at once (TokenError cause, not retried)', async () => {
+    const { error, metrics } = await failure(revoke(401));
+    expect(error).toBeInstanceOf(SinkWriteError);
+    expect(error).toMatchObject({ retryable: false, delivered: 0 });
+    const cause = (error as Error).cause;
+    expect(cause).toBeInstanceOf(TokenError);
+    expect(cause).toBeInstanceOf(IotSimError);
+    expect(cause).toMatchObject({ name: 'TokenError', retryable: false });
+    expect((error as Error).message).toMatch(/HTTP 401/);
+    expect(metrics).toMatchObject({ delivered: 0, failed: 40, retries: 0 });
+  });
+
+  it('a token endpoint answering HTTP 503 is retried: recoveries, then the runner', async () => {
+    const { error, metrics } = await failure(revoke(503));
+    expect(error).toBeInstanceOf(SinkWriteError);
+    expect(error).toMatchObject({ retryable: true });
+    expect((error as Error).cause).toBeInstanceOf(TokenError);
+    expect((error as Error).cause).toMatchObject({ retryable: true });
+    expect(metrics).toMatchObject({ delivered: 0, failed: 40, retries: 1 });
+  });
+
+  it('PERMISSION_DENIED from the server is not retried (StreamBrokenError cause with the gRPC code)', async () => {
+    const { error, metrics } = await failure(() => {
+      server.faults = [{ afterRequests: 1, kind: 'denied' }];
+    });
+    expect(error).toBeInstanceOf(SinkWriteError);
+    expect(error).toMatchObject({ retryable: false });
+    const cause = (error as Error).cause;
+    expect(cause).toBeInstanceOf(StreamBrokenError);
+    expect(cause).toBeInstanceOf(IotSimError);
+    expect(cause).toMatchObject({ name: 'StreamBrokenError', code: 7 });
+    expect(metrics).toMatchObject({ delivered: 0, failed: 40, retries: 0 });
+  });
+
+  it('UNAVAILABLE past max_stream_recoveries is retried by the runner, which then delivers everything', async () => {
+    const { error, metrics } = await failure(() => {
+      server.faults = [1, 2, 3].map((n) => ({ afterRequests: n, kind: 'error' as const }));
+    });
+    expect(error).toBeInstanceOf(SinkWriteError);
+    expect(error).toMatchObject({ retryable: true });
+    expect((error as Error).cause).toMatchObject({ name: 'StreamBrokenError', code: 14 });
+    expect(metrics).toMatchObject({ delivered: 40, failed: 0, retries: 1 });
+  });
+
+  it('a token refused at connect is a SinkConnectError whose cause is the TokenError', async () => {
+    const error = await sink({ clientSecret: 'wrong-secret-992' })
+      .connect()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SinkConnectError);
+    expect((error as Error).cause).toBeInstanceOf(TokenError);
+    expect((error as Error).cause).toMatchObject({ retryable: false });
   });
 });
 

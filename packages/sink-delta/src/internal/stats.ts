@@ -1,5 +1,5 @@
 import { RECORD_FIELDS, type SensorRecord } from '@iotsim/core';
-import type { DeltaTimestampType } from './options.js';
+import type { DeltaTimestampType } from '../options.js';
 
 const STRING_COLUMNS = ['sensor_name', 'industry', 'device_id', 'unit', 'sensor_type'] as const;
 const DOUBLE_COLUMNS = ['value', 'min_value', 'max_value', 'nominal_value'] as const;

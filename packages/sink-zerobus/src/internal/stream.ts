@@ -1,4 +1,5 @@
 import type * as Grpc from '@grpc/grpc-js';
+import { IotSimError } from '@iotsim/core';
 
 /** One request on the EphemeralStream RPC (proto-loader objects, keepCase). */
 export interface EphemeralStreamRequest {
@@ -22,15 +23,18 @@ export interface EphemeralStreamResponse {
   close_stream_signal?: { duration?: { seconds?: number | string; nanos?: number } };
 }
 
-/** The stream failed or closed; `code` is the gRPC status code when there is one. */
-export class StreamBrokenError extends Error {
+/**
+ * The Zerobus stream failed or closed; `code` is the gRPC status code when there is one. The sink
+ * never throws it as such: it is the `cause` of the SinkConnectError or SinkWriteError that says
+ * whether a retry can help.
+ */
+export class StreamBrokenError extends IotSimError {
   constructor(
     message: string,
     readonly code: number | undefined,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = 'StreamBrokenError';
   }
 }
 

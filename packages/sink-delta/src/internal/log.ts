@@ -1,5 +1,5 @@
 import { RECORD_FIELDS } from '@iotsim/core';
-import type { DeltaTimestampType } from './options.js';
+import type { DeltaTimestampType } from '../options.js';
 
 /** The protocol we write: reader 1, writer 2 (no table features). */
 export const WRITE_PROTOCOL = Object.freeze({ minReaderVersion: 1, minWriterVersion: 2 });

@@ -1,4 +1,4 @@
-import { redact, SinkConnectError } from '@iotsim/core';
+import { IotSimError, redact, SinkConnectError } from '@iotsim/core';
 import type { DatabricksCredentials } from './credentials.js';
 
 /** An OAuth access token and when it stops being usable (epoch ms). */
@@ -7,15 +7,18 @@ export interface AccessToken {
   readonly expiresAt: number;
 }
 
-/** A token request that failed; `retryable` is false for 4xx answers (wrong credentials, no access). */
-export class TokenError extends Error {
+/**
+ * An OAuth token request that failed; `retryable` is false for 4xx answers (wrong credentials, no
+ * access). The sink never throws it as such: it is the `cause` of the SinkConnectError (at
+ * connect) or SinkWriteError (when a stream is re-created) that carries the retry decision.
+ */
+export class TokenError extends IotSimError {
   constructor(
     message: string,
     readonly retryable: boolean,
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = 'TokenError';
   }
 }
 

@@ -1,6 +1,7 @@
 import type * as Arrow from 'apache-arrow';
 import { loadArrow, loadParquetWasm } from '@iotsim/parquet';
 import { TableState, type Action, type RemoveAction } from './log.js';
+import { ENGINE_INFO } from './version.js';
 
 /** `_delta_log/_last_checkpoint`: where readers look for the newest checkpoint. */
 export const LAST_CHECKPOINT_PATH = '_delta_log/_last_checkpoint';
@@ -298,7 +299,7 @@ export async function encodeCheckpoint(actions: readonly Action[]): Promise<Uint
   const table = pw.Table.fromIPCStream(a.tableToIPC(new a.Table([batch]), 'stream'));
   const properties = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.SNAPPY)
-    .setCreatedBy('iotsim-sink-delta (parquet-wasm)')
+    .setCreatedBy(`${ENGINE_INFO} (parquet-wasm)`)
     .build();
   return pw.writeParquet(table, properties);
 }
