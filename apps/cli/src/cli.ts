@@ -39,47 +39,6 @@ export interface ModbusMapArgs {
   wordOrder?: string;
 }
 
-async function dispatch(command: string, a: Record<string, unknown>, io: CliIo): Promise<number> {
-  switch (command) {
-    case 'run':
-      return (await import('./commands/run.js')).runCommand(a as RunArgs, io);
-    case 'list-industries':
-      return (await import('./commands/list.js')).listIndustriesCommand(io);
-    case 'list-sinks':
-      return (await import('./commands/list.js')).listSinksCommand(io);
-    case 'list-servers':
-      return (await import('./commands/list.js')).listServersCommand(io);
-    case 'list-sensors':
-      return (await import('./commands/list.js')).listSensorsCommand(String(a.industry), io);
-    case 'modbus-map':
-      return (await import('./commands/modbus-map.js')).modbusMapCommand(a as ModbusMapArgs, io);
-    case 'opcua-nodes':
-      return (await import('./commands/opcua-nodes.js')).opcUaNodesCommand(
-        a as OpcUaNodesFlags,
-        io,
-      );
-    case 'init-config':
-      return (await import('./commands/init-config.js')).initConfigCommand(
-        a.output as string | undefined,
-        io,
-      );
-    default:
-      throw new UsageError(`unknown command '${command}'; run 'iotsim --help'`);
-  }
-}
-
-const COMMANDS = new Set([
-  'run',
-  'list-industries',
-  'list-sinks',
-  'list-servers',
-  'list-sensors',
-  'init-config',
-  'modbus-map',
-  'opcua-nodes',
-  'help',
-]);
-
 /** Flags of `iotsim opcua-nodes` (the command module's own type, kept here so --help loads nothing). */
 interface OpcUaNodesFlags {
   config?: string;
@@ -213,6 +172,114 @@ function modbusMapOptions(y: Argv): Argv<ModbusMapArgs> {
   }) as unknown as Argv<ModbusMapArgs>;
 }
 
+/** One command of the CLI: its name (and positional usage), help line, flags and implementation. */
+interface Command {
+  readonly name: string;
+  readonly usage?: string;
+  readonly describe: string;
+  readonly options: (y: Argv) => Argv;
+  /** Loads the command's module only when it runs, so `--help` stays fast. */
+  readonly run: (a: Record<string, unknown>, io: CliIo) => Promise<number>;
+}
+
+const none = (y: Argv): Argv => y;
+const outputOption =
+  (what: string) =>
+  (y: Argv): Argv =>
+    y.option('output', { alias: 'o', type: 'string', requiresArg: true, describe: what });
+
+/** Every command, written once: yargs, the unknown-command hint and the dispatch read this table. */
+const COMMAND_TABLE: readonly Command[] = [
+  {
+    name: 'run',
+    describe: 'Run the simulator (generate data and send it to sinks)',
+    options: runOptions as (y: Argv) => Argv,
+    run: async (a, io) => (await import('./commands/run.js')).runCommand(a as RunArgs, io),
+  },
+  {
+    name: 'list-industries',
+    describe: 'List the 16 built-in industries with sensor counts',
+    options: none,
+    run: async (_, io) => (await import('./commands/list.js')).listIndustriesCommand(io),
+  },
+  {
+    name: 'list-sinks',
+    describe: 'List the sink types and the package each needs',
+    options: none,
+    run: async (_, io) => (await import('./commands/list.js')).listSinksCommand(io),
+  },
+  {
+    name: 'list-servers',
+    describe: 'List the server types and the package each needs',
+    options: none,
+    run: async (_, io) => (await import('./commands/list.js')).listServersCommand(io),
+  },
+  {
+    name: 'list-sensors',
+    usage: 'list-sensors <industry>',
+    describe: 'List every sensor of an industry (name, type, unit, range)',
+    options: (y) => y.positional('industry', { type: 'string', demandOption: true }),
+    run: async (a, io) =>
+      (await import('./commands/list.js')).listSensorsCommand(String(a.industry), io),
+  },
+  {
+    name: 'init-config',
+    describe: 'Write a starter YAML config (and iotsim.schema.json beside it, for editors)',
+    options: outputOption('File to write [default: stdout]'),
+    run: async (a, io) =>
+      (await import('./commands/init-config.js')).initConfigCommand(
+        a.output as string | undefined,
+        io,
+      ),
+  },
+  {
+    name: 'schema',
+    describe: 'Print the JSON Schema of the YAML config (editors complete and check with it)',
+    options: outputOption('File to write [default: stdout]'),
+    run: async (a, io) =>
+      (await import('./commands/schema.js')).schemaCommand(a.output as string | undefined, io),
+  },
+  {
+    name: 'modbus-map',
+    describe: 'Print the Modbus register map (unit ids, registers, sensors) as CSV',
+    options: modbusMapOptions as (y: Argv) => Argv,
+    run: async (a, io) =>
+      (await import('./commands/modbus-map.js')).modbusMapCommand(a as ModbusMapArgs, io),
+  },
+  {
+    name: 'opcua-nodes',
+    describe: 'Print the OPC UA node ids of a run (CSV, or pn.json for OPC Publisher)',
+    options: (y) =>
+      plantOptions(
+        y.option('format', {
+          type: 'string',
+          requiresArg: true,
+          describe: 'csv or pn.json [default: csv]',
+        }),
+        'YAML config: its industries, devices, rate and opcua server',
+      )
+        .option('host', {
+          type: 'string',
+          requiresArg: true,
+          describe: 'Host in the pn.json EndpointUrl [default: 127.0.0.1]',
+        })
+        .option('port', {
+          type: 'number',
+          requiresArg: true,
+          describe: 'Port in the pn.json EndpointUrl [default: 4840]',
+        })
+        .option('rate', {
+          type: 'number',
+          requiresArg: true,
+          describe: 'Tick rate in Hz: sampling/publishing interval 1000/rate ms [default: 2]',
+        }),
+    run: async (a, io) =>
+      (await import('./commands/opcua-nodes.js')).opcUaNodesCommand(a as OpcUaNodesFlags, io),
+  },
+];
+
+const COMMANDS = new Set([...COMMAND_TABLE.map((c) => c.name), 'help']);
+
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function main(
   argv: string[],
@@ -241,65 +308,14 @@ export async function main(
       : argv;
   let failure: unknown;
   // yargs only parses and validates; commands run below, so a usage error never starts a run.
-  const parser = yargs(args)
+  let parser: Argv = yargs(args);
+  for (const c of COMMAND_TABLE) parser = parser.command(c.usage ?? c.name, c.describe, c.options);
+  parser = parser
     .scriptName('iotsim')
     .usage(
       '$0 <command> [options]\n\nRealistic industrial IoT sensor data, delivered to real destinations.',
     )
-    .command('run', 'Run the simulator (generate data and send it to sinks)', runOptions)
-    .command('list-industries', 'List the 16 built-in industries with sensor counts')
-    .command('list-sinks', 'List the sink types and the package each needs')
-    .command('list-servers', 'List the server types and the package each needs')
-    .command(
-      'list-sensors <industry>',
-      'List every sensor of an industry (name, type, unit, range)',
-      (y) => y.positional('industry', { type: 'string', demandOption: true }),
-    )
-    .command('init-config', 'Write a starter YAML config', (y) =>
-      y.option('output', {
-        alias: 'o',
-        type: 'string',
-        requiresArg: true,
-        describe: 'File to write [default: stdout]',
-      }),
-    )
-    .command(
-      'modbus-map',
-      'Print the Modbus register map (unit ids, registers, sensors) as CSV',
-      modbusMapOptions,
-    )
-    .command(
-      'opcua-nodes',
-      'Print the OPC UA node ids of a run (CSV, or pn.json for OPC Publisher)',
-      (y) =>
-        plantOptions(
-          y.option('format', {
-            type: 'string',
-            requiresArg: true,
-            describe: 'csv or pn.json [default: csv]',
-          }),
-          'YAML config: its industries, devices, rate and opcua server',
-        )
-          .option('host', {
-            type: 'string',
-            requiresArg: true,
-            describe: 'Host in the pn.json EndpointUrl [default: 127.0.0.1]',
-          })
-          .option('port', {
-            type: 'number',
-            requiresArg: true,
-            describe: 'Port in the pn.json EndpointUrl [default: 4840]',
-          })
-          .option('rate', {
-            type: 'number',
-            requiresArg: true,
-            describe: 'Tick rate in Hz: sampling/publishing interval 1000/rate ms [default: 2]',
-          }),
-    )
-    .demandCommand(
-      1,
-      'Name a command: run, list-industries, list-sinks, list-servers, list-sensors <industry>, init-config, modbus-map, opcua-nodes',
-    )
+    .demandCommand(1, `Name a command: ${COMMAND_TABLE.map((c) => c.usage ?? c.name).join(', ')}`)
     .strict()
     .help()
     .alias('h', 'help')
@@ -318,11 +334,10 @@ export async function main(
     parser.showHelpOnFail(false);
     const argv = await parser.parseAsync();
     if (!failure && !argv.help) {
-      code = await dispatch(
-        String(argv._[0] ?? ''),
-        argv as unknown as Record<string, unknown>,
-        io,
-      );
+      const command = COMMAND_TABLE.find((c) => c.name === String(argv._[0] ?? ''));
+      if (!command)
+        throw new UsageError(`unknown command '${String(argv._[0])}'; run 'iotsim --help'`);
+      code = await command.run(argv as unknown as Record<string, unknown>, io);
     }
   } catch (err) {
     failure ??= err;

@@ -344,7 +344,10 @@ export function checkConfig(
   };
 
   const known = listIndustries();
-  const industries = Array.isArray(sim.industries) ? sim.industries : [];
+  // A bad list keeps its raw value: only its strings are checked against the catalog.
+  const industries = Array.isArray(sim.industries)
+    ? sim.industries.filter((x): x is string => typeof x === 'string')
+    : [];
   industries.forEach((name, i) => {
     if (!known.includes(name)) {
       const hint = closestNames(name, known);

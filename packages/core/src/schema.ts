@@ -329,7 +329,7 @@ export const opt = {
 
   /**
    * Checks across entries and resolves the output. `check` runs even when some entries are bad
-   * (those read `null`), so its problems come with theirs; `resolve` runs once everything is
+   * (those keep their raw input: test types), so its problems come with theirs; `resolve` runs once everything is
    * valid. Both report problems by entry path. Option names in messages are written `%{name}` so
    * that they read `saslUsername` in TypeScript and `sasl_username` in YAML.
    */

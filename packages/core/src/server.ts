@@ -48,6 +48,8 @@ export function isServerClass(value: unknown): value is ServerClassLike {
 export interface ServerClassLike {
   readonly name: string;
   readonly type: string;
+  /** The schema of its options, when it declares one. */
+  readonly schema?: OptionSchema | StandardSchemaLike;
   fromConfig(config: Readonly<Record<string, unknown>>, path?: string): Server;
 }
 

@@ -6,7 +6,11 @@ import type { SensorRecord } from './models.js';
 import { closestNames } from './errors.js';
 import { OptionReader } from './option-reader.js';
 import {
+  field,
   fromYamlKeys,
+  opt,
+  v,
+  type InputOf,
   issuesToYaml,
   optionNames,
   parseOptions,
@@ -28,23 +32,44 @@ const POLICIES: Readonly<Record<string, BackpressurePolicy>> = {
   'drop-newest': 'drop-newest',
 };
 
+const backpressure = field<BackpressurePolicy | 'drop_oldest' | 'drop_newest', BackpressurePolicy>(
+  { enum: Object.keys(POLICIES) },
+  (value, problem) => {
+    const p = typeof value === 'string' ? POLICIES[value] : undefined;
+    if (!p) problem(`must be drop_oldest, drop_newest or block, got ${JSON.stringify(value)}`);
+    return p ?? 'drop-oldest';
+  },
+);
+
+/** The schema of the throughput options (in YAML they sit in the sink's mapping, snake_case). */
+export const ThroughputSchema = opt.resolve(
+  opt.object({
+    /** Flushes per second; `null` flushes on every generator frame. Default null. */
+    rateHz: v.nullish(opt.number({ above: 0 }), null),
+    /** Flush as soon as this many records are buffered; no write holds more. Default 100. */
+    batchSize: v.nullish(opt.number({ min: 1, integer: true }), 100),
+    /** Records held before backpressure applies. Default 50,000. */
+    maxBufferSize: v.nullish(opt.number({ min: 1, integer: true }), 50_000),
+    /** Policy when the buffer is full. Default `drop-oldest`. */
+    backpressure: v.nullish(backpressure, 'drop-oldest'),
+    /** Retries of a failed write before the batch counts as failed. Default 3. */
+    retryCount: v.nullish(opt.number({ min: 0, integer: true }), 3),
+    /** Seconds between retries. Default 1.0. */
+    retryDelayS: v.nullish(opt.number({ min: 0 }), 1.0),
+    /** Writes in flight at once, up to what the sink's capabilities allow. Default: the sink's `defaultInFlight`. */
+    maxInFlight: v.nullish(opt.number({ min: 1, integer: true })),
+  }),
+  (t): ResolvedThroughput =>
+    Object.freeze({ ...t, rateHz: t.rateHz ?? null, maxInFlight: t.maxInFlight ?? undefined }),
+  (t, problem) => {
+    if (typeof t.maxBufferSize !== 'number') return;
+    const tooBig = bufferMemoryProblem(t.maxBufferSize, 'maxBufferSize');
+    if (tooBig) problem(tooBig.message, [tooBig.path]);
+  },
+);
+
 /** Per-sink throughput control, given beside a sink (`sim.addSink(sink, throughput)`), never inside its options. */
-export interface ThroughputOptions {
-  /** Flushes per second; `null` flushes on every generator frame. Default null. */
-  rateHz?: number | null;
-  /** Flush as soon as this many records are buffered; no write holds more. Default 100. */
-  batchSize?: number;
-  /** Records held before backpressure applies. Default 50,000. */
-  maxBufferSize?: number;
-  /** Policy when the buffer is full. Default `drop-oldest`. */
-  backpressure?: BackpressurePolicy | 'drop_oldest' | 'drop_newest';
-  /** Retries of a failed write before the batch counts as failed. Default 3. */
-  retryCount?: number;
-  /** Seconds between retries. Default 1.0. */
-  retryDelayS?: number;
-  /** Writes in flight at once, up to what the sink's capabilities allow. Default: the sink's `defaultInFlight`. */
-  maxInFlight?: number;
-}
+export type ThroughputOptions = InputOf<typeof ThroughputSchema>;
 
 /** Throughput options with every default filled in (`maxInFlight` undefined: the sink's default). */
 export interface ResolvedThroughput {
@@ -79,43 +104,9 @@ export const THROUGHPUT_KEYS: readonly (keyof ThroughputOptions)[] = [
   'maxInFlight',
 ];
 
-/** Reads the throughput options through `r`, reporting problems there. */
-export function readThroughput(r: OptionReader): ResolvedThroughput {
-  const d = THROUGHPUT_DEFAULTS;
-  const rate = r.raw('rateHz');
-  const rateHz = rate === null || rate === undefined ? null : r.number('rateHz', 1, { above: 0 });
-  const batchSize = r.number('batchSize', d.batchSize, { min: 1, integer: true });
-  const maxBufferSize = r.number('maxBufferSize', d.maxBufferSize, { min: 1, integer: true });
-  const tooBig = bufferMemoryProblem(maxBufferSize, 'maxBufferSize');
-  if (tooBig) r.problem(tooBig.path, tooBig.message);
-  const bp = r.raw('backpressure');
-  let backpressure = d.backpressure;
-  if (bp !== undefined) {
-    const p = typeof bp === 'string' ? POLICIES[bp] : undefined;
-    if (p) backpressure = p;
-    else
-      r.problem(
-        'backpressure',
-        `must be drop_oldest, drop_newest or block, got ${JSON.stringify(bp)}`,
-      );
-  }
-  return {
-    rateHz,
-    batchSize,
-    maxBufferSize: Math.max(maxBufferSize, 1),
-    backpressure,
-    retryCount: r.number('retryCount', d.retryCount, { min: 0, integer: true }),
-    retryDelayS: r.number('retryDelayS', d.retryDelayS, { min: 0 }),
-    maxInFlight: r.number('maxInFlight', undefined, { min: 1, integer: true }),
-  };
-}
-
 /** Validates throughput options; throws one ConfigError listing every problem (unknown keys too). */
 export function resolveThroughput(options: ThroughputOptions = {}, path = ''): ResolvedThroughput {
-  const r = new OptionReader(options, path);
-  const t = readThroughput(r);
-  r.finish();
-  return t;
+  return parseOptions(ThroughputSchema, options, { prefix: path });
 }
 
 /**
@@ -360,8 +351,16 @@ export abstract class Sink {
     path = '',
   ): T {
     if (this.schema) {
+      // Throughput keys are not the sink's: named in camelCase, the constructor says where they go.
+      const own = Object.fromEntries(
+        Object.entries(config).map(([k, v]) =>
+          (THROUGHPUT_KEYS as readonly string[]).includes(toCamelCase(k))
+            ? [toCamelCase(k), v]
+            : [k, v],
+        ),
+      );
       try {
-        return new this(fromYamlKeys(this.schema, config) as never);
+        return new this(fromYamlKeys(this.schema, own) as never);
       } catch (err) {
         if (err instanceof ConfigError)
           throw new ConfigError(issuesToYaml(err.issues, path), { cause: err });

@@ -1,9 +1,12 @@
 import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { CliIo } from '../cli.js';
 import { EXIT } from '../errors.js';
 
 /** The starter config `init-config` writes; `iotsim run --config` accepts it as is. */
-export const STARTER_CONFIG = `# iotsim configuration (the Python original's format; snake_case keys)
+export const STARTER_CONFIG = `# yaml-language-server: $schema=iotsim.schema.json
+# iotsim configuration (the Python original's format; snake_case keys).
+# The first line lets editors complete and check this file; write the schema with: iotsim schema -o iotsim.schema.json
 simulator:
   industries: [mining, utilities]
   update_rate_hz: 2.0
@@ -63,7 +66,10 @@ sinks:
   #   batch_size: 200
 `;
 
-/** `iotsim init-config [-o FILE]`: writes the starter config to a file or stdout. */
+/**
+ * `iotsim init-config [-o FILE]`: writes the starter config to a file or stdout; with a file, also
+ * writes the config's JSON Schema beside it (`iotsim.schema.json`, named by the config's first line).
+ */
 export async function initConfigCommand(output: string | undefined, io: CliIo): Promise<number> {
   if (!output) {
     io.stdout.write(STARTER_CONFIG);
@@ -78,6 +84,11 @@ export async function initConfigCommand(output: string | undefined, io: CliIo): 
       throw err;
     },
   );
-  io.stderr.write(`wrote ${output}; run it with: iotsim run --config ${output}\n`);
+  const { configSchemaText, SCHEMA_FILE } = await import('./schema.js');
+  const schemaPath = join(dirname(output), SCHEMA_FILE);
+  await writeFile(schemaPath, await configSchemaText());
+  io.stderr.write(
+    `wrote ${output} and ${schemaPath} (editors complete and check the config with it); run it with: iotsim run --config ${output}\n`,
+  );
   return EXIT.ok;
 }
