@@ -41,7 +41,7 @@ function freshTopic(prefix = 'test'): string {
   return `${prefix}/t${++topics}`;
 }
 
-function options(extra: AWSIoTSinkOptions): AWSIoTSinkOptions {
+function options(extra: Partial<AWSIoTSinkOptions>): AWSIoTSinkOptions {
   return {
     endpoint: fake.endpoint,
     region: REGION,
