@@ -1,7 +1,7 @@
 import {
-  describe,
   field,
   opt,
+  readString,
   v,
   type InputOf,
   type OptionSchema,
@@ -22,17 +22,9 @@ export type TopicFn = (record: SensorRecord) => string;
 const ENDPOINT_HINT =
   "your account's IoT data endpoint, from 'aws iot describe-endpoint --endpoint-type iot:Data-ATS'";
 
-/** Text as options read it: numbers and booleans count as their text. */
-function readText(value: unknown, problem: (message: string) => void): string | undefined {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'string') return value;
-  problem(`must be a string, got ${describe(value)}`);
-  return undefined;
-}
-
 /** The endpoint as an origin (`https://host`); a bare host gets `https://`. */
 function readEndpoint(value: unknown, problem: (message: string) => void): string {
-  const raw = readText(value, problem);
+  const raw = readString(value, problem);
   if (raw === undefined) return '';
   if (raw.trim() === '') {
     problem(`is required: ${ENDPOINT_HINT}`);
@@ -65,7 +57,7 @@ export const AWSIoTSchema = opt.resolve(
       field<string, { topic: string; topicFor: TopicFn | undefined }>(
         { type: 'string', minLength: 1 },
         (value, problem) => {
-          const topic = readText(value, problem) ?? 'iot/sensor-data';
+          const topic = readString(value, problem) ?? 'iot/sensor-data';
           return { topic, topicFor: compileTopic(topic, problem) };
         },
       ),
@@ -74,7 +66,7 @@ export const AWSIoTSchema = opt.resolve(
     /** AWS region used for signing. Default `us-east-1`. */
     region: v.nullish(
       field<string>({ type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d+$' }, (value, problem) => {
-        const region = readText(value, problem) ?? 'us-east-1';
+        const region = readString(value, problem) ?? 'us-east-1';
         if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
           problem(`must be an AWS region such as us-east-1, got ${JSON.stringify(region)}`);
         return region;

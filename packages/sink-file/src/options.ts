@@ -1,4 +1,12 @@
-import { describe, field, opt, parseInterval, v, type InputOf, type OutputOf } from '@iotsim/core';
+import {
+  field,
+  opt,
+  parseInterval,
+  readString,
+  v,
+  type InputOf,
+  type OutputOf,
+} from '@iotsim/core';
 import type { ParquetCompression, ParquetTimestampType } from '@iotsim/parquet';
 
 const FORMATS = ['csv', 'json', 'parquet'] as const;
@@ -21,20 +29,12 @@ export function parseRotation(text: string): number | undefined {
   return parseInterval(text, { wholeNumbers: true });
 }
 
-/** Text as options read it: numbers and booleans count as their text. */
-function readText(value: unknown, problem: (message: string) => void): string | undefined {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'string') return value;
-  problem(`must be a string, got ${describe(value)}`);
-  return undefined;
-}
-
 /** A `<n><s|m|h|d>` option (rotation, max_file_age): its text and seconds; blank text is not set. */
 function interval() {
   return field<string, { text: string; seconds: number } | null>(
     { type: 'string' },
     (value, problem) => {
-      const text = readText(value, problem);
+      const text = readString(value, problem);
       if (text === undefined || text.trim() === '') return null;
       const seconds = parseRotation(text);
       if (seconds !== undefined) return { text, seconds };
@@ -51,7 +51,7 @@ export const FileSinkSchema = opt.resolve(
     /** Output directory, created on connect (with parents). Default `./output`. */
     path: v.nullish(
       field<string>({ type: 'string', minLength: 1 }, (value, problem) => {
-        const text = readText(value, problem) ?? '';
+        const text = readString(value, problem) ?? '';
         if (typeof value === 'string' && text.trim() === '')
           problem('must be a directory path, got ""');
         return text;

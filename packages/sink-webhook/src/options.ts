@@ -1,4 +1,13 @@
-import { describe, field, opt, recordKey, v, type InputOf, type OutputOf } from '@iotsim/core';
+import {
+  describe,
+  field,
+  opt,
+  readString,
+  recordKey,
+  v,
+  type InputOf,
+  type OutputOf,
+} from '@iotsim/core';
 
 /** HTTP methods the webhook sink can send its batches with. */
 export type WebhookMethod = 'POST' | 'PUT';
@@ -8,21 +17,13 @@ export const SECRET_HEADER = /authorization|x-api-key|api-key|apikey|cookie|toke
 
 const URL_HINT = 'the http:// or https:// address to send records to';
 
-/** Text as options read it: numbers and booleans count as their text. */
-function readText(value: unknown, problem: (message: string) => void): string | undefined {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'string') return value;
-  problem(`must be a string, got ${describe(value)}`);
-  return undefined;
-}
-
 export const WebhookSchema = opt.resolve(
   opt.object({
     /** Target endpoint, `http://` or `https://` (required). */
     url: field<string, URL>(
       { type: 'string', format: 'uri', pattern: '^https?://' },
       (value, problem) => {
-        const text = readText(value, problem);
+        const text = readString(value, problem);
         const url = new URL('http://invalid.invalid/');
         if (text === undefined) return url;
         if (text.trim() === '') {
@@ -77,7 +78,7 @@ export const WebhookSchema = opt.resolve(
       field<WebhookMethod>(
         { type: 'string', pattern: '^([Pp][Oo][Ss][Tt]|[Pp][Uu][Tt])$' },
         (value, problem) => {
-          const m = (readText(value, problem) ?? 'POST').toUpperCase();
+          const m = (readString(value, problem) ?? 'POST').toUpperCase();
           if (m === 'POST' || m === 'PUT') return m;
           problem(`must be POST or PUT, got ${JSON.stringify(m)}`);
           return 'POST';
