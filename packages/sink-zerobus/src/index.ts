@@ -1,6 +1,5 @@
 export { ZerobusSink, parseEndpoint } from './zerobus-sink.js';
 export {
-  readZerobusOptions,
   tableNameProblems,
   type ResolvedZerobusOptions,
   type ZerobusRecordType,
