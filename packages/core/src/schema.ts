@@ -426,7 +426,8 @@ export function renderPath(
     if ('index' in s) path = `${path.endsWith('.') ? path.slice(0, -1) : path}[${s.index}]`;
     else {
       const name = s.kind === 'option' && style === 'yaml' ? toSnakeCase(s.key) : s.key;
-      path += path === '' || path.endsWith('.') ? name : `.${name}`;
+      // A prefix that ends in a space is a label (`--sink webhook: `), not a path to continue.
+      path += path === '' || path.endsWith('.') || path.endsWith(' ') ? name : `.${name}`;
     }
   }
   return path.endsWith('.') ? path.slice(0, -1) : path;
