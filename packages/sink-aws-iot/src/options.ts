@@ -65,7 +65,7 @@ export const AWSIoTSchema = opt.resolve(
     ),
     /** AWS region used for signing. Default `us-east-1`. */
     region: v.nullish(
-      field<string>({ type: 'string', pattern: '^[a-z]{2}(-[a-z]+)+-\\d+$' }, (value, problem) => {
+      field<string>({ type: 'string', examples: ['us-east-1'] }, (value, problem) => {
         const region = readString(value, problem) ?? 'us-east-1';
         if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region))
           problem(`must be an AWS region such as us-east-1, got ${JSON.stringify(region)}`);

@@ -21,7 +21,7 @@ export const WebhookSchema = opt.resolve(
   opt.object({
     /** Target endpoint, `http://` or `https://` (required). */
     url: field<string, URL>(
-      { type: 'string', format: 'uri', pattern: '^https?://' },
+      { type: 'string', minLength: 1 },
       (value, problem) => {
         const text = readString(value, problem);
         const url = new URL('http://invalid.invalid/');
@@ -75,15 +75,12 @@ export const WebhookSchema = opt.resolve(
     gzip: v.nullish(opt.boolean(), false),
     /** HTTP method (any case). Default `POST`. */
     method: v.nullish(
-      field<WebhookMethod>(
-        { type: 'string', pattern: '^([Pp][Oo][Ss][Tt]|[Pp][Uu][Tt])$' },
-        (value, problem) => {
-          const m = (readString(value, problem) ?? 'POST').toUpperCase();
-          if (m === 'POST' || m === 'PUT') return m;
-          problem(`must be POST or PUT, got ${JSON.stringify(m)}`);
-          return 'POST';
-        },
-      ),
+      field<WebhookMethod>({ type: 'string', examples: ['POST', 'PUT'] }, (value, problem) => {
+        const m = (readString(value, problem) ?? 'POST').toUpperCase();
+        if (m === 'POST' || m === 'PUT') return m;
+        problem(`must be POST or PUT, got ${JSON.stringify(m)}`);
+        return 'POST';
+      }),
       'POST',
     ),
     /** Verify the server's TLS certificate. Default true; false is logged as a warning. */

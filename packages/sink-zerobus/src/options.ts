@@ -56,7 +56,7 @@ export const ZerobusSchema = opt.resolve(
     databricksProfile: v.nullish(opt.string()),
     /** Workspace URL for the OAuth token; default from DATABRICKS_HOST or the profile's `host`. */
     workspaceUrl: v.nullish(
-      field<string>({ type: 'string', pattern: '^https?://[^\\s/]+' }, (value, problem) => {
+      field<string>({ type: 'string' }, (value, problem) => {
         const text = readString(value, problem);
         if (text && !/^https?:\/\/[^\s/]+/.test(text))
           problem(`must start with https://, got ${JSON.stringify(text)}`);
