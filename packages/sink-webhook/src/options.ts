@@ -16,6 +16,8 @@ export type WebhookMethod = 'POST' | 'PUT';
 export const SECRET_HEADER = /authorization|x-api-key|api-key|apikey|cookie|token|secret|password/i;
 
 const URL_HINT = 'the http:// or https:// address to send records to';
+/** What a bad url reads as (never used: the options are rejected). */
+const NO_URL = new URL('http://invalid.invalid/');
 
 export const WebhookSchema = opt.resolve(
   opt.object({
@@ -24,12 +26,8 @@ export const WebhookSchema = opt.resolve(
       { type: 'string', minLength: 1 },
       (value, problem) => {
         const text = readString(value, problem);
-        const url = new URL('http://invalid.invalid/');
-        if (text === undefined) return url;
-        if (text.trim() === '') {
-          problem(`is required: ${URL_HINT}`);
-          return url;
-        }
+        if (text?.trim() === '') problem(`is required: ${URL_HINT}`);
+        if (!text?.trim()) return NO_URL;
         try {
           const parsed = new URL(text);
           if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
@@ -37,7 +35,7 @@ export const WebhookSchema = opt.resolve(
           return parsed;
         } catch {
           problem(`is not a valid URL (expected e.g. https://example.com/ingest)`);
-          return url;
+          return NO_URL;
         }
       },
       URL_HINT,
