@@ -136,6 +136,14 @@ function numberRuleProblem(n: number, rule: NumberRule): string | undefined {
   return undefined;
 }
 
+/** Reads text the way every option does (numbers and booleans count as their text); undefined when it is not text. */
+export function readString(value: unknown, problem: Problem): string | undefined {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return value;
+  problem(`must be a string, got ${describe(value)}`);
+  return undefined;
+}
+
 /** Reads a number the way every option does (text that is a number counts). */
 export function readNumber(value: unknown, problem: Problem, rule: NumberRule = {}): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -418,7 +426,8 @@ export function renderPath(
     if ('index' in s) path = `${path.endsWith('.') ? path.slice(0, -1) : path}[${s.index}]`;
     else {
       const name = s.kind === 'option' && style === 'yaml' ? toSnakeCase(s.key) : s.key;
-      path += path === '' || path.endsWith('.') ? name : `.${name}`;
+      // A prefix that ends in a space is a label (`--sink webhook: `), not a path to continue.
+      path += path === '' || path.endsWith('.') || path.endsWith(' ') ? name : `.${name}`;
     }
   }
   return path.endsWith('.') ? path.slice(0, -1) : path;

@@ -6,7 +6,7 @@ import {
   SinkWriteError,
   importSdk,
   parseRetryAfter,
-  readSinkOptions,
+  parseSinkOptions,
   Redactor,
   type SensorRecord,
   type SinkCapabilities,
@@ -14,11 +14,7 @@ import {
 } from '@iotsim/core';
 import type * as IotData from '@aws-sdk/client-iot-data-plane';
 import type { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import {
-  readAWSIoTOptions,
-  type AWSIoTSinkOptions,
-  type ResolvedAWSIoTOptions,
-} from './options.js';
+import { AWSIoTSchema, type AWSIoTSinkOptions, type ResolvedAWSIoTOptions } from './options.js';
 
 /** AWS IoT Core's message size limit (128 KB). A batch payload larger than this is split. */
 export const MAX_PAYLOAD_BYTES = 128 * 1024;
@@ -61,6 +57,7 @@ interface SdkError extends Error {
  */
 export class AWSIoTSink extends Sink {
   static override readonly type = 'aws_iot';
+  static override readonly schema = AWSIoTSchema;
   /** A retry publishes only what the failed attempts of its batch did not (tracked by `batchId`). */
   static override readonly capabilities: SinkCapabilities = {
     ordered: true,
@@ -78,9 +75,9 @@ export class AWSIoTSink extends Sink {
   /** Removes this sink's credentials from its own error texts (a runner may not know them). */
   private readonly redactor = new Redactor();
 
-  constructor(options: AWSIoTSinkOptions = {}) {
+  constructor(options: AWSIoTSinkOptions) {
     super();
-    this.options = readSinkOptions(options, readAWSIoTOptions);
+    this.options = parseSinkOptions(AWSIoTSchema, options);
     for (const secret of [
       this.options.credentials?.secretAccessKey,
       this.options.credentials?.sessionToken,

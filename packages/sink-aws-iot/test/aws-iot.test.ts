@@ -41,7 +41,7 @@ function freshTopic(prefix = 'test'): string {
   return `${prefix}/t${++topics}`;
 }
 
-function options(extra: AWSIoTSinkOptions): AWSIoTSinkOptions {
+function options(extra: Partial<AWSIoTSinkOptions>): AWSIoTSinkOptions {
   return {
     endpoint: fake.endpoint,
     region: REGION,
@@ -583,6 +583,13 @@ describe('aws_iot: options', () => {
     expect(() =>
       AWSIoTSink.fromConfig({ endpoint: 'h', aws_secret_access_key: 'x1y2z3' }, 'sinks[1].'),
     ).toThrow('sinks[1].aws_access_key_id: is required');
+    // A message naming other options names them as the caller writes them.
+    expect(() =>
+      AWSIoTSink.fromConfig({ endpoint: 'h', aws_session_token: 'tok' }, 'sinks[1].'),
+    ).toThrow('sinks[1].aws_session_token: needs aws_access_key_id and aws_secret_access_key');
+    expect(() => new AWSIoTSink({ endpoint: 'h', awsSessionToken: 'tok' })).toThrow(
+      'awsSessionToken: needs awsAccessKeyId and awsSecretAccessKey',
+    );
   });
 
   it('says where a throughput option belongs when it is given in the sink options', () => {

@@ -6,7 +6,7 @@ import {
   ConfigError,
   importSdk,
   JSON_RECORD_LAYOUT,
-  readSinkOptions,
+  parseSinkOptions,
   RecordTextEncoder,
   Redactor,
   Sink,
@@ -16,7 +16,7 @@ import {
   type WriteRequest,
 } from '@iotsim/core';
 import {
-  readAzureIoTOptions,
+  AzureIoTSchema,
   type AzureIoTSinkOptions,
   type ResolvedAzureIoTOptions,
 } from './options.js';
@@ -99,6 +99,7 @@ function propertyValue(r: SensorRecord, key: (typeof ROUTING_PROPERTIES)[number]
  */
 export class AzureIoTSink extends Sink {
   static override readonly type = 'azure_iot';
+  static override readonly schema = AzureIoTSchema;
   private readonly options: ResolvedAzureIoTOptions;
   private client: Client | undefined;
   private device: DeviceModule | undefined;
@@ -106,9 +107,9 @@ export class AzureIoTSink extends Sink {
   /** Removes the connection string, key and signature from this sink's own texts. */
   private readonly redactor = new Redactor();
 
-  constructor(options: AzureIoTSinkOptions = {}) {
+  constructor(options: AzureIoTSinkOptions) {
     super();
-    this.options = readSinkOptions(options, readAzureIoTOptions);
+    this.options = parseSinkOptions(AzureIoTSchema, options);
     for (const secret of this.options.secrets) {
       this.registerSecret(secret);
       this.redactor.add(secret);

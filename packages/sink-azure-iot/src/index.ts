@@ -1,7 +1,6 @@
 export { AzureIoTSink } from './azure-iot-sink.js';
 export {
   parseConnectionString,
-  readAzureIoTOptions,
   type AzureConnectionString,
   type AzureIoTPayloadMode,
   type AzureIoTSinkOptions,

@@ -1,24 +1,7 @@
-import type { OptionReader } from '@iotsim/core';
+import { field, opt, readString, v, type InputOf, type OutputOf } from '@iotsim/core';
 
 /** How records are packed into device-to-cloud messages. */
 export type AzureIoTPayloadMode = 'record' | 'batch';
-
-/**
- * Options of `AzureIoTSink` (YAML keys in snake_case: `connection_string`, `content_type`, …).
- * Throughput (`rateHz`, `batchSize` …) is given beside the sink, not here.
- */
-export interface AzureIoTSinkOptions {
-  /** Device connection string: `HostName=…;DeviceId=…;SharedAccessKey=…` (or `SharedAccessSignature=…`). Required. */
-  connectionString?: string;
-  /** MIME type set on every message (`message.contentType`). Default `application/json`. */
-  contentType?: string;
-  /** `record`: one message per record (default); `batch`: one JSON array per message. */
-  payloadMode?: AzureIoTPayloadMode;
-  /** Messages sent at once in `record` mode (each waits for its MQTT PUBACK). Default 32. */
-  maxConcurrentSends?: number;
-  /** PEM file of an extra CA to trust for the hub's TLS certificate (private gateways, tests). */
-  caFile?: string;
-}
 
 /** The parts of a device connection string the sink uses. */
 export interface AzureConnectionString {
@@ -27,18 +10,6 @@ export interface AzureConnectionString {
   readonly moduleId: string | undefined;
   readonly sharedAccessKey: string | undefined;
   readonly sharedAccessSignature: string | undefined;
-}
-
-/** Validated options of `AzureIoTSink`. */
-export interface ResolvedAzureIoTOptions {
-  readonly connectionString: string;
-  readonly connection: AzureConnectionString;
-  readonly contentType: string;
-  readonly payloadMode: AzureIoTPayloadMode;
-  readonly maxConcurrentSends: number;
-  readonly caFile: string | undefined;
-  /** The connection string, its key and its signature: the sink registers them as secrets. */
-  readonly secrets: readonly string[];
 }
 
 const KNOWN_PARTS = [
@@ -136,55 +107,72 @@ export function parseConnectionString(text: string): {
   };
 }
 
-/** Reads and validates the AzureIoTSink options; returns the key and the string in `secrets`. */
-export function readAzureIoTOptions(r: OptionReader): ResolvedAzureIoTOptions {
-  const raw = r.raw('connectionString');
+const CONNECTION_HINT =
+  'the device connection string (HostName=…;DeviceId=…;SharedAccessKey=…) from the Azure portal';
+
+/** The connection string, parsed, with the secrets in it (the string, its key, its signature). */
+function readConnectionString(
+  raw: unknown,
+  problem: (message: string) => void,
+): { text: string; connection: AzureConnectionString | undefined; secrets: string[] } {
   const secrets: string[] = [];
-  let connectionString = '';
-  let connection: AzureConnectionString | undefined;
-  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
-    r.problem(
-      'connectionString',
-      'is required: the device connection string (HostName=…;DeviceId=…;SharedAccessKey=…) from the Azure portal',
-    );
-  } else if (typeof raw !== 'string') {
-    r.problem(
-      'connectionString',
-      `must be a string, got ${Array.isArray(raw) ? 'a list' : typeof raw}`,
-    );
-  } else {
-    connectionString = raw;
+  if (typeof raw === 'string' && raw.trim() === '') problem(`is required: ${CONNECTION_HINT}`);
+  // Not read as text: a number or a mapping here is a mistake, and its value is not shown.
+  else if (typeof raw !== 'string')
+    problem(`must be a string, got ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+  else {
     secrets.push(raw);
     const keyMatch = /SharedAccessKey\s*=\s*([^;]+)/i.exec(raw);
     if (keyMatch) secrets.push(keyMatch[1]!.trim());
     const sasMatch = /SharedAccessSignature\s*=\s*([^;]+)/i.exec(raw);
     if (sasMatch) secrets.push(sasMatch[1]!.trim());
     const parsed = parseConnectionString(raw);
-    for (const p of parsed.problems) r.problem('connectionString', p);
-    connection = parsed.connection;
+    for (const p of parsed.problems) problem(p);
+    return { text: raw, connection: parsed.connection, secrets };
   }
-  const contentType = r.string('contentType', 'application/json');
-  if (contentType.trim() === '') r.problem('contentType', 'must not be empty');
-  const payloadMode = r.oneOf('payloadMode', ['record', 'batch'] as const, 'record');
-  const maxConcurrentSends = r.number('maxConcurrentSends', 32, {
-    min: 1,
-    max: 1000,
-    integer: true,
-  });
-  const caFile = r.string('caFile');
-  return {
-    connectionString,
-    connection: connection ?? {
-      hostName: '',
-      deviceId: '',
-      moduleId: undefined,
-      sharedAccessKey: undefined,
-      sharedAccessSignature: undefined,
-    },
-    contentType,
-    payloadMode,
-    maxConcurrentSends,
-    caFile,
-    secrets,
-  };
+  return { text: '', connection: undefined, secrets };
 }
+
+export const AzureIoTSchema = opt.resolve(
+  opt.object({
+    /** Device connection string: `HostName=…;DeviceId=…;SharedAccessKey=…` (or `SharedAccessSignature=…`). Required. */
+    connectionString: field<string, ReturnType<typeof readConnectionString>>(
+      { type: 'string', minLength: 1 },
+      readConnectionString,
+      CONNECTION_HINT,
+    ),
+    /** MIME type set on every message (`message.contentType`). Default `application/json`. */
+    contentType: v.nullish(
+      field<string>({ type: 'string', minLength: 1 }, (value, problem) => {
+        const text = readString(value, problem) ?? 'application/json';
+        if (text.trim() === '') problem('must not be empty');
+        return text;
+      }),
+      'application/json',
+    ),
+    /** `record`: one message per record (default); `batch`: one JSON array per message. */
+    payloadMode: v.nullish(opt.oneOf(['record', 'batch']), 'record'),
+    /** Messages sent at once in `record` mode (each waits for its MQTT PUBACK). Default 32. */
+    maxConcurrentSends: v.nullish(opt.number({ min: 1, max: 1000, integer: true }), 32),
+    /** PEM file of an extra CA to trust for the hub's TLS certificate (private gateways, tests). */
+    caFile: v.nullish(opt.string()),
+  }),
+  ({ connectionString: cs, ...o }) => ({
+    connectionString: cs.text,
+    /** The parts of the connection string (defined: `resolve` runs only when it had no problem). */
+    connection: cs.connection!,
+    ...o,
+    caFile: o.caFile ?? undefined,
+    /** The connection string, its key and its signature: the sink registers them as secrets. */
+    secrets: cs.secrets,
+  }),
+);
+
+/**
+ * Options of `AzureIoTSink` (YAML keys in snake_case: `connection_string`, `content_type`, …).
+ * Throughput (`rateHz`, `batchSize` …) is given beside the sink, not here.
+ */
+export type AzureIoTSinkOptions = InputOf<typeof AzureIoTSchema>;
+
+/** Validated options of `AzureIoTSink`. */
+export type ResolvedAzureIoTOptions = Readonly<OutputOf<typeof AzureIoTSchema>>;

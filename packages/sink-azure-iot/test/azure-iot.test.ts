@@ -33,7 +33,7 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-function sink(options: AzureIoTSinkOptions = {}): AzureIoTSink {
+function sink(options: Partial<AzureIoTSinkOptions> = {}): AzureIoTSink {
   return new AzureIoTSink({ connectionString: CONNECTION, caFile, ...options });
 }
 
@@ -190,7 +190,9 @@ describe('azure_iot: connection strings and secrets', () => {
   });
 
   it('requires a connection string and accepts a valid one', () => {
-    expect(() => new AzureIoTSink({})).toThrow(/connectionString: is required/);
+    expect(() => new AzureIoTSink({} as AzureIoTSinkOptions)).toThrow(
+      /connectionString: is required/,
+    );
     expect(parseConnectionString(CONNECTION)).toEqual({
       connection: {
         hostName: HOST,
@@ -209,7 +211,7 @@ describe('azure_iot: connection strings and secrets', () => {
   });
 
   it('says where a throughput option belongs when it is given in the sink options', () => {
-    expect(() => sink({ batchSize: 50 } as AzureIoTSinkOptions)).toThrow(
+    expect(() => sink({ batchSize: 50 } as Partial<AzureIoTSinkOptions>)).toThrow(
       'batchSize: is a throughput option: give it beside the sink',
     );
   });

@@ -8,7 +8,7 @@ import {
   THROUGHPUT_DEFAULTS,
   importSdk,
   isPermanentFsError,
-  readSinkOptions,
+  parseSinkOptions,
   type SinkCapabilities,
   type SinkContext,
   type WriteRequest,
@@ -19,7 +19,7 @@ import { findStop, sliceBatch, timestampAt } from './batches.js';
 import { FileWriteError, openRecordFile, type RecordFileWriter } from './file-writers.js';
 import {
   FILE_EXTENSIONS,
-  readFileSinkOptions,
+  FileSinkSchema,
   type FileSinkOptions,
   type ResolvedFileSinkOptions,
 } from './options.js';
@@ -69,6 +69,7 @@ const settle = (): void => {};
  */
 export class FileSink extends Sink {
   static override readonly type = 'file';
+  static override readonly schema = FileSinkSchema;
   static override readonly capabilities: SinkCapabilities = {
     ordered: true,
     maxInFlight: 64,
@@ -91,7 +92,7 @@ export class FileSink extends Sink {
 
   constructor(options: FileSinkOptions = {}) {
     super();
-    this.options = readSinkOptions(options, readFileSinkOptions);
+    this.options = parseSinkOptions(FileSinkSchema, options);
   }
 
   /** Paths of every file this sink has created, in order. */

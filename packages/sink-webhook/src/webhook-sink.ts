@@ -9,18 +9,14 @@ import {
   SinkWriteError,
   importSdk,
   parseRetryAfter,
-  readSinkOptions,
+  parseSinkOptions,
   encodeJsonArray,
   jsonArrayEncoder,
   Redactor,
   type WriteRequest,
 } from '@iotsim/core';
 import type { Got, RequestError } from 'got';
-import {
-  readWebhookOptions,
-  type ResolvedWebhookOptions,
-  type WebhookSinkOptions,
-} from './options.js';
+import { WebhookSchema, type ResolvedWebhookOptions, type WebhookSinkOptions } from './options.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -56,6 +52,7 @@ const TLS_ERRORS = new Set([
  */
 export class WebhookSink extends Sink {
   static override readonly type = 'webhook';
+  static override readonly schema = WebhookSchema;
   private readonly options: ResolvedWebhookOptions;
   private readonly headers: Record<string, string>;
   private readonly target: string;
@@ -65,9 +62,9 @@ export class WebhookSink extends Sink {
   /** This sink's secrets (and core's patterns) out of every message it makes. */
   private readonly redactor = new Redactor();
 
-  constructor(options: WebhookSinkOptions = {}) {
+  constructor(options: WebhookSinkOptions) {
     super();
-    const own = readSinkOptions(options, readWebhookOptions);
+    const own = parseSinkOptions(WebhookSchema, options);
     this.options = own;
     for (const secret of own.secrets) this.registerSecret(secret);
     this.redactor.add(...this.secrets);

@@ -1,45 +1,7 @@
-import type { OptionReader } from '@iotsim/core';
+import { field, opt, readString, v, type InputOf, type OutputOf } from '@iotsim/core';
 
 /** How records travel: JSON text (default) or protobuf messages generated from the record schema. */
 export type ZerobusRecordType = 'json' | 'proto';
-
-/** Options of `ZerobusSink` (YAML keys in snake_case: `server_endpoint`, `table_name`, …). */
-export interface ZerobusSinkOptions {
-  /** Zerobus endpoint, e.g. `1234567890123456.zerobus.us-west-2.cloud.databricks.com` (TLS); `http://host:port` for plaintext. Required. */
-  serverEndpoint?: string;
-  /** Unity Catalog table, `catalog.schema.table`. Required. */
-  tableName?: string;
-  /** Profile in `~/.databrickscfg` (or DATABRICKS_CONFIG_FILE). Default: DATABRICKS_CONFIG_PROFILE, else DEFAULT. */
-  databricksProfile?: string;
-  /** Workspace URL for the OAuth token; default from DATABRICKS_HOST or the profile's `host`. */
-  workspaceUrl?: string;
-  /** Service principal client id; default from DATABRICKS_CLIENT_ID or the profile. */
-  clientId?: string;
-  /** Service principal secret; default from DATABRICKS_CLIENT_SECRET or the profile. */
-  clientSecret?: string;
-  /** `json` (default) or `proto`. */
-  recordType?: ZerobusRecordType;
-  /** Seconds to wait for the stream to be created or a batch acknowledged before recovering. Default 30. */
-  ackTimeoutS?: number;
-  /** Stream re-creations tried within one write before it fails (the runner may retry it). Default 3. */
-  maxStreamRecoveries?: number;
-  /** Records per ingest request (one offset each). Default 1,000. */
-  maxRecordsPerRequest?: number;
-}
-
-/** Validated options of `ZerobusSink`. */
-export interface ResolvedZerobusOptions {
-  readonly serverEndpoint: string;
-  readonly tableName: string;
-  readonly databricksProfile: string | undefined;
-  readonly workspaceUrl: string | undefined;
-  readonly clientId: string | undefined;
-  readonly clientSecret: string | undefined;
-  readonly recordType: ZerobusRecordType;
-  readonly ackTimeoutS: number;
-  readonly maxStreamRecoveries: number;
-  readonly maxRecordsPerRequest: number;
-}
 
 const IDENTIFIER = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 
@@ -62,33 +24,70 @@ export function tableNameProblems(name: string): string[] {
   return problems;
 }
 
-/** Reads and validates the ZerobusSink options; registers the client secret. */
-export function readZerobusOptions(r: OptionReader): ResolvedZerobusOptions {
-  const serverEndpoint = r.requiredString(
-    'serverEndpoint',
-    'the Zerobus endpoint, e.g. <workspace-id>.zerobus.<region>.cloud.databricks.com',
+const ENDPOINT_HINT =
+  'the Zerobus endpoint, e.g. <workspace-id>.zerobus.<region>.cloud.databricks.com';
+const TABLE_HINT = 'a Unity Catalog table, catalog.schema.table';
+
+/** A required text option: `check` reports what is wrong with given text. */
+function required(hint: string, check: (text: string, problem: (m: string) => void) => void) {
+  return field<string>(
+    { type: 'string', minLength: 1 },
+    (value, problem) => {
+      const text = readString(value, problem);
+      if (text === undefined) return '';
+      if (text.trim() === '') problem(`is required: ${hint}`);
+      else check(text, problem);
+      return text;
+    },
+    hint,
   );
-  if (serverEndpoint && !/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/?$/.test(serverEndpoint.trim()))
-    r.problem(
-      'serverEndpoint',
-      `must be a host name or http(s)://host:port, got ${JSON.stringify(serverEndpoint)}`,
-    );
-  const tableName = r.requiredString('tableName', 'a Unity Catalog table, catalog.schema.table');
-  if (tableName) for (const p of tableNameProblems(tableName)) r.problem('tableName', p);
-  const clientSecret = r.string('clientSecret');
-  const workspaceUrl = r.string('workspaceUrl');
-  if (workspaceUrl && !/^https?:\/\/[^\s/]+/.test(workspaceUrl))
-    r.problem('workspaceUrl', `must start with https://, got ${JSON.stringify(workspaceUrl)}`);
-  return {
-    serverEndpoint: serverEndpoint.trim(),
-    tableName,
-    databricksProfile: r.string('databricksProfile'),
-    workspaceUrl,
-    clientId: r.string('clientId'),
-    clientSecret,
-    recordType: r.oneOf('recordType', ['json', 'proto'] as const, 'json'),
-    ackTimeoutS: r.number('ackTimeoutS', 30, { above: 0 }),
-    maxStreamRecoveries: r.number('maxStreamRecoveries', 3, { min: 0, integer: true }),
-    maxRecordsPerRequest: r.number('maxRecordsPerRequest', 1000, { min: 1, integer: true }),
-  };
 }
+
+export const ZerobusSchema = opt.resolve(
+  opt.object({
+    /** Zerobus endpoint, e.g. `1234567890123456.zerobus.us-west-2.cloud.databricks.com` (TLS); `http://host:port` for plaintext. Required. */
+    serverEndpoint: required(ENDPOINT_HINT, (text, problem) => {
+      if (!/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d+)?\/?$/.test(text.trim()))
+        problem(`must be a host name or http(s)://host:port, got ${JSON.stringify(text)}`);
+    }),
+    /** Unity Catalog table, `catalog.schema.table`. Required. */
+    tableName: required(TABLE_HINT, (text, problem) => tableNameProblems(text).forEach(problem)),
+    /** Profile in `~/.databrickscfg` (or DATABRICKS_CONFIG_FILE). Default: DATABRICKS_CONFIG_PROFILE, else DEFAULT. */
+    databricksProfile: v.nullish(opt.string()),
+    /** Workspace URL for the OAuth token; default from DATABRICKS_HOST or the profile's `host`. */
+    workspaceUrl: v.nullish(
+      field<string>({ type: 'string' }, (value, problem) => {
+        const text = readString(value, problem);
+        if (text && !/^https?:\/\/[^\s/]+/.test(text))
+          problem(`must start with https://, got ${JSON.stringify(text)}`);
+        return text ?? '';
+      }),
+    ),
+    /** Service principal client id; default from DATABRICKS_CLIENT_ID or the profile. */
+    clientId: v.nullish(opt.string()),
+    /** Service principal secret; default from DATABRICKS_CLIENT_SECRET or the profile. */
+    clientSecret: v.nullish(opt.string()),
+    /** `json` (default) or `proto`. */
+    recordType: v.nullish(opt.oneOf(['json', 'proto']), 'json'),
+    /** Seconds to wait for the stream to be created or a batch acknowledged before recovering. Default 30. */
+    ackTimeoutS: v.nullish(opt.number({ above: 0 }), 30),
+    /** Stream re-creations tried within one write before it fails (the runner may retry it). Default 3. */
+    maxStreamRecoveries: v.nullish(opt.number({ min: 0, integer: true }), 3),
+    /** Records per ingest request (one offset each). Default 1,000. */
+    maxRecordsPerRequest: v.nullish(opt.number({ min: 1, integer: true }), 1000),
+  }),
+  (o) => ({
+    ...o,
+    serverEndpoint: o.serverEndpoint.trim(),
+    databricksProfile: o.databricksProfile ?? undefined,
+    workspaceUrl: o.workspaceUrl ?? undefined,
+    clientId: o.clientId ?? undefined,
+    clientSecret: o.clientSecret ?? undefined,
+  }),
+);
+
+/** Options of `ZerobusSink` (YAML keys in snake_case: `server_endpoint`, `table_name`, …). */
+export type ZerobusSinkOptions = InputOf<typeof ZerobusSchema>;
+
+/** Validated options of `ZerobusSink`. */
+export type ResolvedZerobusOptions = Readonly<OutputOf<typeof ZerobusSchema>>;

@@ -4,7 +4,7 @@ import type * as ProtoLoader from '@grpc/proto-loader';
 import type * as Protobuf from 'protobufjs';
 import {
   importSdk,
-  readSinkOptions,
+  parseSinkOptions,
   recordToJson,
   redact,
   Sink,
@@ -15,11 +15,7 @@ import {
 } from '@iotsim/core';
 import { resolveCredentials, type DatabricksCredentials } from './internal/credentials.js';
 import { parseEndpoint, type ZerobusEndpoint } from './internal/endpoint.js';
-import {
-  readZerobusOptions,
-  type ResolvedZerobusOptions,
-  type ZerobusSinkOptions,
-} from './options.js';
+import { ZerobusSchema, type ResolvedZerobusOptions, type ZerobusSinkOptions } from './options.js';
 import { RecordEncoder } from './internal/record-proto.js';
 import {
   EphemeralStream,
@@ -71,6 +67,7 @@ interface Request {
  */
 export class ZerobusSink extends Sink {
   static override readonly type = 'zerobus';
+  static override readonly schema = ZerobusSchema;
   private readonly options: ResolvedZerobusOptions;
   private readonly endpoint: ZerobusEndpoint;
   private credentials: DatabricksCredentials | undefined;
@@ -82,9 +79,9 @@ export class ZerobusSink extends Sink {
   /** Streams created so far (the first plus recoveries), for logs and tests. */
   streamsOpened = 0;
 
-  constructor(options: ZerobusSinkOptions = {}) {
+  constructor(options: ZerobusSinkOptions) {
     super();
-    const own = readSinkOptions(options, readZerobusOptions);
+    const own = parseSinkOptions(ZerobusSchema, options);
     this.options = own;
     this.registerSecret(own.clientSecret);
     this.endpoint = own.serverEndpoint

@@ -46,7 +46,7 @@ afterAll(async () => {
   await tokens?.stop();
 });
 
-function sink(options: ZerobusSinkOptions = {}): ZerobusSink {
+function sink(options: Partial<ZerobusSinkOptions> = {}): ZerobusSink {
   return new ZerobusSink({
     serverEndpoint: server.endpoint,
     tableName: TABLE,
