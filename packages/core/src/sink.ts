@@ -360,8 +360,16 @@ export abstract class Sink {
     path = '',
   ): T {
     if (this.schema) {
+      const options = fromYamlKeys(this.schema, config) as Record<string, unknown>;
+      // A throughput key given here (`batch_size`) gets its own problem (parseSinkOptions).
+      for (const key of Object.keys(options)) {
+        const camel = toCamelCase(key);
+        if (camel === key || !(THROUGHPUT_KEYS as readonly string[]).includes(camel)) continue;
+        options[camel] = options[key];
+        delete options[key];
+      }
       try {
-        return new this(fromYamlKeys(this.schema, config) as never);
+        return new this(options as never);
       } catch (err) {
         if (err instanceof ConfigError)
           throw new ConfigError(issuesToYaml(err.issues, path), { cause: err });
