@@ -110,8 +110,9 @@ export function resolveThroughput(options: ThroughputOptions = {}, path = ''): R
 }
 
 /**
- * Splits one YAML sink mapping (snake_case keys, `type` removed) into the throughput options and
- * the sink's own options (both camelCase).
+ * Splits one YAML sink mapping (snake_case keys, `type` removed) into the throughput options
+ * (camelCase) and the sink's own options (keys as written: `fromConfig` maps them, and names an
+ * unknown one as the user wrote it).
  */
 export function splitSinkConfig(config: Readonly<Record<string, unknown>>): {
   throughput: ThroughputOptions;
@@ -122,7 +123,7 @@ export function splitSinkConfig(config: Readonly<Record<string, unknown>>): {
   for (const [k, v] of Object.entries(config)) {
     const key = toCamelCase(k);
     if ((THROUGHPUT_KEYS as readonly string[]).includes(key)) throughput[key] = v;
-    else own[key] = v;
+    else own[k] = v;
   }
   return { throughput: throughput as ThroughputOptions, own };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
+  ConsoleSink,
   fromYamlKeys,
   issuesToYaml,
   opt,
@@ -160,5 +161,19 @@ describe('option schemas', () => {
         },
       },
     });
+  });
+
+  it('a throughput key given to a sink schema from YAML is named as one, in YAML spelling', () => {
+    let err: unknown;
+    try {
+      ConsoleSink.fromConfig({ batch_size: 10, fmt: 'xml' }, 'sinks[0].');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      "sinks[0].batch_size: is a throughput option: give it beside the sink (sim.addSink(sink, { batchSize: … })), not in the sink's options",
+      "sinks[0].fmt: must be one of 'text', 'json', got \"xml\"",
+    ]);
   });
 });

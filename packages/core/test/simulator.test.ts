@@ -212,6 +212,12 @@ describe('Simulator', () => {
       Simulator.fromConfig({ sinks: [{ type: 'console', batchsize: 10 }] }),
     ).rejects.toThrow("sinks[0].batchsize: unknown option (did you mean 'batch_size'?)");
   });
+
+  it('names an unknown option of a sink with a schema as the YAML has it', async () => {
+    await expect(
+      Simulator.fromConfig({ sinks: [{ type: 'console', fmt_x: 'json' }] }),
+    ).rejects.toThrow("sinks[0].fmt_x: unknown option (did you mean 'fmt'?)");
+  });
 });
 
 class NeverSink extends Sink {

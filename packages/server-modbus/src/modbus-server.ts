@@ -2,7 +2,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
   closeTcp,
   listenTcp,
-  OptionReader,
+  parseOptions,
   Server,
   SocketTracker,
   type LiveState,
@@ -12,7 +12,7 @@ import { answer, MBAP_LENGTH, type RequestContext } from './internal/protocol.js
 import { RegisterBank } from './internal/register-bank.js';
 import { buildModbusMap, type ModbusMap } from './modbus-map.js';
 import {
-  readModbusOptions,
+  ModbusServerSchema,
   type ModbusServerOptions,
   type ResolvedModbusOptions,
   type WordOrder,
@@ -32,6 +32,7 @@ const MAX_MBAP_LENGTH = 254;
  */
 export class ModbusServer extends Server {
   static override readonly type = 'modbus';
+  static override readonly schema = ModbusServerSchema;
   private readonly options: ResolvedModbusOptions;
   private server: NetServer | undefined;
   private readonly sockets = new SocketTracker();
@@ -41,9 +42,7 @@ export class ModbusServer extends Server {
 
   constructor(options: ModbusServerOptions = {}) {
     super();
-    const r = new OptionReader(options);
-    this.options = readModbusOptions(r);
-    r.finish();
+    this.options = parseOptions(ModbusServerSchema, options);
   }
 
   /** The float32 word order served. */

@@ -2,12 +2,22 @@ import { timingSafeEqual } from 'node:crypto';
 import { format } from 'node:util';
 import { access, constants, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ServerStartError, Server, type LiveState, type ServerContext } from '@iotsim/core';
+import {
+  parseOptions,
+  ServerStartError,
+  Server,
+  type LiveState,
+  type ServerContext,
+} from '@iotsim/core';
 import type { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import type { OPCUAServer as SdkServer } from 'node-opcua-server';
 import { buildAddressSpace } from './internal/address-space.js';
 import { loadOpcUaSdk, type OpcUaSdk } from './internal/sdk.js';
-import { readOpcUaOptions, type OpcUaServerOptions, type ResolvedOpcUaOptions } from './options.js';
+import {
+  OpcUaServerSchema,
+  type OpcUaServerOptions,
+  type ResolvedOpcUaOptions,
+} from './options.js';
 
 /**
  * Serves the live simulation over OPC UA (node-opcua): `Objects/IoTSim/<industry>/<device>/<sensor>`,
@@ -20,6 +30,7 @@ import { readOpcUaOptions, type OpcUaServerOptions, type ResolvedOpcUaOptions } 
  */
 export class OpcUaServer extends Server {
   static override readonly type = 'opcua';
+  static override readonly schema = OpcUaServerSchema;
   /** The validated options. */
   readonly options: ResolvedOpcUaOptions;
   private server: SdkServer | undefined;
@@ -31,7 +42,7 @@ export class OpcUaServer extends Server {
 
   constructor(options: OpcUaServerOptions = {}) {
     super();
-    this.options = readOpcUaOptions(options);
+    this.options = parseOptions(OpcUaServerSchema, options);
     for (const user of this.options.users) this.registerSecret(user.password);
   }
 

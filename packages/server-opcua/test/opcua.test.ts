@@ -416,6 +416,19 @@ describe('OpcUaServer', () => {
     );
     expect(bad({ max_sessions: 0 })).toContain('servers[0].max_sessions');
     expect(bad({ pki_dirr: '/tmp' })).toContain("did you mean 'pki_dir'");
+    // A bad entry has its own problem, not a second one from a check between entries.
+    expect(bad({ security_policies: ['Basic128'] })).toBe(
+      "servers[0].security_policies: unknown value \"Basic128\"; use 'None', 'Basic256Sha256'",
+    );
+    expect(bad({ allow_anonymous: false, users: [{ username: 'a' }] })).toBe(
+      'servers[0].users[0].password: is required (a non-empty string)',
+    );
+    expect(bad({ security_policies: ['None'], security_modes: ['Sign'] })).toBe(
+      "servers[0].security_modes: policy 'None' needs mode 'None' in security_modes",
+    );
+    expect(() => new OpcUaServer({ securityModes: ['Sign'] })).toThrow(
+      "securityModes: policy 'None' needs mode 'None' in securityModes",
+    );
   });
 
   it('describe() names the endpoint and security, never a password', async () => {

@@ -3,7 +3,7 @@ import { createServer, type Server as NetServer } from 'node:net';
 import {
   closeTcp,
   listenTcp,
-  OptionReader,
+  parseOptions,
   Server,
   SocketTracker,
   importSdk,
@@ -13,24 +13,7 @@ import {
 } from '@iotsim/core';
 import type { Aedes, AuthenticateError } from 'aedes';
 import type { WebSocketServer } from 'ws';
-
-/** Options of MqttBroker (YAML: `servers: [{ type: mqtt_broker, port, ws_port }]`). */
-export interface MqttBrokerOptions {
-  /** Address to listen on. Default `127.0.0.1` (this machine only). */
-  host?: string;
-  /** MQTT over TCP port; 0 picks a free one (see `address`). Default 1883. */
-  port?: number;
-  /** MQTT over WebSocket port (path `/`, subprotocol `mqtt`). Default: no WebSocket listener. */
-  wsPort?: number;
-  /** User name clients must give. Default: anonymous clients are accepted. */
-  username?: string;
-  /** Password clients must give with `username` (never logged). */
-  password?: string;
-  /** Topic prefix of the retained live values the broker publishes itself; empty turns them off. Default `iotsim/live`. */
-  liveTopic?: string;
-  /** Seconds between live-value publications (the newest frame each time); 0 publishes every frame. Default 1. */
-  liveIntervalS?: number;
-}
+import { MqttBrokerSchema, type MqttBrokerOptions } from './options.js';
 
 /**
  * An embedded MQTT 3.1.1 broker (aedes): `iotsim run --server mqtt_broker -s mqtt` gives a working
@@ -45,6 +28,7 @@ export interface MqttBrokerOptions {
  */
 export class MqttBroker extends Server {
   static override readonly type = 'mqtt_broker';
+  static override readonly schema = MqttBrokerSchema;
   readonly host: string;
   readonly port: number;
   readonly wsPort: number | undefined;
@@ -66,19 +50,15 @@ export class MqttBroker extends Server {
 
   constructor(options: MqttBrokerOptions = {}) {
     super();
-    const r = new OptionReader(options);
-    this.host = r.string('host', '127.0.0.1');
-    this.port = r.number('port', 1883, { min: 0, max: 65535, integer: true });
-    this.wsPort = r.number('wsPort', undefined, { min: 0, max: 65535, integer: true });
-    this.username = r.string('username');
-    this.password = r.string('password');
-    if (this.password !== undefined && this.username === undefined)
-      r.problem('password', 'needs a username too');
-    const live = r.string('liveTopic', 'iotsim/live');
-    if (/[#+]/.test(live)) r.problem('liveTopic', 'must not contain the wildcards # or +');
-    this.liveTopic = live.replace(/\/+$/, '');
-    this.liveIntervalS = r.number('liveIntervalS', 1, { min: 0 });
-    r.finish();
+    ({
+      host: this.host,
+      port: this.port,
+      wsPort: this.wsPort,
+      username: this.username,
+      password: this.password,
+      liveTopic: this.liveTopic,
+      liveIntervalS: this.liveIntervalS,
+    } = parseOptions(MqttBrokerSchema, options));
   }
 
   /** The MQTT address, once started (`mqtt://127.0.0.1:1883`). */

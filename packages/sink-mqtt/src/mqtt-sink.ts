@@ -3,18 +3,14 @@ import {
   RecordTextEncoder,
   Sink,
   SinkWriteError,
-  readSinkOptions,
+  parseSinkOptions,
   type SinkCapabilities,
   type WriteRequest,
 } from '@iotsim/core';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import { MAX_UNACKED, brokerLabel, connectClient } from './internal/connection.js';
 import { PublishWindow, waitForPublishes, waitUntilConnected } from './internal/publish.js';
-import {
-  readMqttSinkOptions,
-  type MqttSinkOptions,
-  type ResolvedMqttSinkOptions,
-} from './options.js';
+import { MqttSinkSchema, type MqttSinkOptions, type ResolvedMqttSinkOptions } from './options.js';
 
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
@@ -35,6 +31,7 @@ const CLOSE = Buffer.from(']');
  */
 export class MqttSink extends Sink {
   static override readonly type = 'mqtt';
+  static override readonly schema = MqttSinkSchema;
   /** Publishes of several writes go out on one connection in call order; one write at a time unless `max_in_flight` asks for more (a retry then lands after later batches). */
   static override readonly capabilities: SinkCapabilities = {
     ordered: true,
@@ -51,7 +48,7 @@ export class MqttSink extends Sink {
 
   constructor(options: MqttSinkOptions = {}) {
     super();
-    this.options = readSinkOptions(options, readMqttSinkOptions);
+    this.options = parseSinkOptions(MqttSinkSchema, options);
     this.registerSecret(this.options.connection.password);
     this.publishOptions = this.publishOptionsFor(this.options.connection.protocolVersion);
   }

@@ -2,7 +2,7 @@ import {
   Sink,
   SinkWriteError,
   importSdk,
-  readSinkOptions,
+  parseSinkOptions,
   type RecordChannel,
   type SinkCapabilities,
   type WriteRequest,
@@ -15,10 +15,10 @@ import {
   type SparkplugCodec,
 } from './internal/edge-node.js';
 import {
-  readSparkplugOptions,
+  SparkplugSinkSchema,
   type ResolvedSparkplugOptions,
   type SparkplugSinkOptions,
-} from './sparkplug-options.js';
+} from './options.js';
 
 /**
  * A Sparkplug B 3.0 edge node over MQTT (Tahu's `sparkplug-payload` protobuf codec). Topics are
@@ -38,6 +38,7 @@ import {
  */
 export class SparkplugSink extends Sink {
   static override readonly type = 'sparkplug';
+  static override readonly schema = SparkplugSinkSchema;
   /** One write at a time: births, data and deaths share one seq counter per edge node. */
   static override readonly capabilities: SinkCapabilities = {
     ordered: true,
@@ -56,7 +57,7 @@ export class SparkplugSink extends Sink {
 
   constructor(options: SparkplugSinkOptions = {}) {
     super();
-    this.options = readSinkOptions(options, readSparkplugOptions);
+    this.options = parseSinkOptions(SparkplugSinkSchema, options);
     this.registerSecret(this.options.connection.password);
   }
 

@@ -167,6 +167,28 @@ describe('MqttSink', () => {
     expect(bad({ batch_size: 10 })).toContain('throughput option');
     expect(bad({ protocol_version: 4, message_expiry_s: 5 })).toContain('message_expiry_s');
     expect(bad({ password: 'abc' })).toContain('needs a username');
+    expect(bad({ url: 'mqtt://u%zz:pw@127.0.0.1' })).toContain(
+      'sinks[0].url: has a user name or password that is not valid percent-encoding',
+    );
+  });
+
+  it("names other options in the caller's spelling, and reports every problem at once", () => {
+    const ts = (options: MqttSinkOptions): ConfigError => {
+      try {
+        new MqttSink(options);
+      } catch (err) {
+        return err as ConfigError;
+      }
+      throw new Error('no error');
+    };
+    expect(ts({ protocolVersion: 4, messageExpiryS: 5 }).message).toBe(
+      'messageExpiryS: is an MQTT 5 property: set protocolVersion: 5 or leave it out',
+    );
+    expect(() => MqttSink.fromConfig({ protocol_version: 4, message_expiry_s: 5 })).toThrow(
+      'message_expiry_s: is an MQTT 5 property: set protocol_version: 5 or leave it out',
+    );
+    const all = ts({ url: 'http://x', qos: 3 as never, password: 'pw', cert: 'c.pem' });
+    expect(all.issues.map((i) => i.path)).toEqual(['url', 'qos', 'password', 'key']);
   });
 
   it('an unreachable broker is a SinkConnectError naming the URL', async () => {

@@ -1,78 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { ConfigError, SinkConnectError, importSdk, type OptionReader } from '@iotsim/core';
+import { ConfigError, SinkConnectError, importSdk } from '@iotsim/core';
 import type { IClientOptions, MqttClient } from 'mqtt';
-
-/** Connection options shared by the MQTT and Sparkplug sinks, after validation. */
-export interface ConnectionOptions {
-  readonly url: URL;
-  readonly clientId: string;
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-  readonly ca: string | undefined;
-  readonly cert: string | undefined;
-  readonly key: string | undefined;
-  readonly rejectUnauthorized: boolean;
-  readonly protocolVersion: 4 | 5;
-  /** False when protocol_version was left at its default: a broker without MQTT 5 then gets 3.1.1. */
-  readonly protocolExplicit: boolean;
-  readonly connectTimeoutS: number;
-  readonly keepaliveS: number;
-}
-
-const SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:', 'tls:'];
-
-/** Default broker: the one `--server mqtt_broker` starts. */
-export const DEFAULT_URL = 'mqtt://127.0.0.1:1883';
-
-/** Reads the connection options every MQTT-based sink takes. */
-export function readConnectionOptions(r: OptionReader, clientIdPrefix: string): ConnectionOptions {
-  const raw = r.string('url', DEFAULT_URL);
-  let url = new URL(DEFAULT_URL);
-  try {
-    url = new URL(raw);
-    if (!SCHEMES.includes(url.protocol))
-      r.problem(
-        'url',
-        `must be an mqtt://, mqtts://, ws:// or wss:// URL, got scheme '${url.protocol}'`,
-      );
-  } catch {
-    r.problem('url', 'is not a valid URL (expected e.g. mqtt://127.0.0.1:1883)');
-  }
-  const clientId =
-    r.string('clientId') ?? `${clientIdPrefix}-${Math.random().toString(16).slice(2, 10)}`;
-  if (clientId.length === 0)
-    r.problem('clientId', 'must not be empty (leave it out for a random one)');
-  const username =
-    r.string('username') ?? (url.username ? decodeURIComponent(url.username) : undefined);
-  const password =
-    r.string('password') ?? (url.password ? decodeURIComponent(url.password) : undefined);
-  if (password !== undefined && username === undefined)
-    r.problem('password', 'needs a username too (MQTT sends a password only with a user name)');
-  url.username = '';
-  url.password = '';
-  const protocolVersion = r.number('protocolVersion', 5, { integer: true });
-  if (protocolVersion !== 4 && protocolVersion !== 5)
-    r.problem('protocolVersion', `must be 4 (MQTT 3.1.1) or 5 (MQTT 5), got ${protocolVersion}`);
-  const cert = r.string('cert');
-  const key = r.string('key');
-  if ((cert === undefined) !== (key === undefined))
-    r.problem(cert === undefined ? 'cert' : 'key', 'client TLS needs both cert and key files');
-  return {
-    url,
-    clientId,
-    username,
-    password,
-    ca: r.string('ca'),
-    cert,
-    key,
-    rejectUnauthorized: r.boolean('rejectUnauthorized', true),
-    protocolVersion: protocolVersion === 4 ? 4 : 5,
-    protocolExplicit: r.raw('protocolVersion') !== undefined,
-    connectTimeoutS: r.number('connectTimeoutS', 10, { above: 0 }),
-    keepaliveS: r.number('keepaliveS', 30, { min: 0, integer: true }),
-  };
-}
+import type { ConnectionOptions } from '../options.js';
 
 /** The broker address without credentials, for messages. */
 export function brokerLabel(o: ConnectionOptions): string {

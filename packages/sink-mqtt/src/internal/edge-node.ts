@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, SinkWriteError, type Logger } from '@iotsim/core';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { brokerLabel, connectClient, type ConnectionOptions } from './connection.js';
+import type { ConnectionOptions } from '../options.js';
+import { brokerLabel, connectClient } from './connection.js';
 
 /** The part of Tahu's sparkplug-payload codec this package uses. */
 export interface SparkplugCodec {

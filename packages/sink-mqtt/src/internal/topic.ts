@@ -27,7 +27,11 @@ export class TopicTemplate {
   readonly perChannel: boolean;
   private readonly cache = new WeakMap<RecordChannel, string>();
 
-  private constructor(parts: Part[]) {
+  private constructor(
+    /** The template as written. */
+    readonly text: string,
+    parts: Part[],
+  ) {
     this.parts = parts;
     this.perChannel = parts.every(
       (p) => typeof p === 'string' || !(READING_FIELDS as readonly string[]).includes(p.field),
@@ -53,7 +57,7 @@ export class TopicTemplate {
     if (last < text.length) parts.push(text.slice(last));
     if (parts.some((p) => typeof p === 'string' && /[{}]/.test(p)))
       return `has an unmatched brace in ${JSON.stringify(text)}`;
-    return new TopicTemplate(parts);
+    return new TopicTemplate(text, parts);
   }
 
   /** The static text before the first field, without a trailing slash (`iotsim`). */
