@@ -1,4 +1,5 @@
 import type { OptionReader } from '@iotsim/core';
+import { DEFAULT_CLIENT_ID } from './internal/package-info.js';
 
 /** Compression codecs a Kafka record batch can use. */
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
@@ -55,7 +56,7 @@ export interface KafkaSinkOptions {
   saslUsername?: string;
   /** SASL password; required with SASL_* (never logged). */
   saslPassword?: string;
-  /** Client id the brokers see in their logs and quotas. Default `iotsim`. */
+  /** Client id the brokers see in their logs and quotas. Default `iotsim-sink-kafka-<version>` (from package.json). */
   clientId?: string;
   /** Idempotent producer: no duplicates from producer retries; needs acks `all` and the throughput option maxInFlight 1. Default false. */
   idempotent?: boolean;
@@ -214,7 +215,7 @@ export function readKafkaOptions(r: OptionReader): ResolvedKafkaOptions {
   const mechanism = readUpper(r, 'saslMechanism', SASL_MECHANISMS);
   const username = r.string('saslUsername');
   const password = r.string('saslPassword');
-  const clientId = r.string('clientId', 'iotsim');
+  const clientId = r.string('clientId', DEFAULT_CLIENT_ID);
   if (clientId.trim() === '') r.problem('clientId', 'must not be empty');
   const idempotent = r.boolean('idempotent', false);
   const ssl = readSsl(r);
