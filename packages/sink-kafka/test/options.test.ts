@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, OptionReader, resolveThroughput, splitSinkConfig } from '@iotsim/core';
-import { KafkaSink, readKafkaOptions, type KafkaSinkOptions } from '../src/index.js';
+import { KafkaSink, type KafkaSinkOptions } from '../src/index.js';
+import { readKafkaOptions } from '../src/options.js';
 
 function read(options: Record<string, unknown>) {
   const r = new OptionReader(options);
@@ -37,7 +39,7 @@ describe('KafkaSink options', () => {
       acks: -1,
       securityProtocol: 'PLAINTEXT',
       sasl: undefined,
-      clientId: 'iotsim',
+      clientId: `iotsim-sink-kafka-${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`,
       idempotent: false,
       maxRequestSize: 1_000_000,
     });
