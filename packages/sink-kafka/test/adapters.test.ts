@@ -30,7 +30,10 @@ describe('@platformatic/kafka errors', () => {
         code: 'ECONNREFUSED',
       }),
     });
-    const e = classifyPlatformatic(new MultipleErrors('produce failed 6 times.', [refused, refused]), same);
+    const e = classifyPlatformatic(
+      new MultipleErrors('produce failed 6 times.', [refused, refused]),
+      same,
+    );
     expect(e).toBeInstanceOf(ProducerError);
     expect(e).toMatchObject({ retryable: true, kind: 'connection' });
     expect(e.message).toBe('produce failed 6 times: connect ECONNREFUSED 127.0.0.1:19092');
@@ -56,15 +59,26 @@ describe('@platformatic/kafka errors', () => {
 
 describe('kafkajs errors', () => {
   it('retryable unless the broker says otherwise or the login failed', () => {
-    const refused = new kj.KafkaJSConnectionError!('Connection error: connect ECONNREFUSED 127.0.0.1:1');
-    expect(classifyKafkajs(new kj.KafkaJSNumberOfRetriesExceeded!(refused, { cause: refused }), same)).toMatchObject({
+    const refused = new kj.KafkaJSConnectionError!(
+      'Connection error: connect ECONNREFUSED 127.0.0.1:1',
+    );
+    expect(
+      classifyKafkajs(new kj.KafkaJSNumberOfRetriesExceeded!(refused, { cause: refused }), same),
+    ).toMatchObject({
       retryable: true,
       kind: 'connection',
     });
     const auth = new kj.KafkaJSSASLAuthenticationError!('SASL SCRAM SHA512 authentication failed');
     expect(classifyKafkajs(auth, same)).toMatchObject({ retryable: false, kind: 'auth' });
-    const big = new kj.KafkaJSProtocolError!({ type: 'MESSAGE_TOO_LARGE', retriable: false, message: 'too large', code: 10 });
-    expect(classifyKafkajs(new kj.KafkaJSNonRetriableError!(big, { cause: big }), same)).toMatchObject({
+    const big = new kj.KafkaJSProtocolError!({
+      type: 'MESSAGE_TOO_LARGE',
+      retriable: false,
+      message: 'too large',
+      code: 10,
+    });
+    expect(
+      classifyKafkajs(new kj.KafkaJSNonRetriableError!(big, { cause: big }), same),
+    ).toMatchObject({
       retryable: false,
       kind: 'too-large',
     });

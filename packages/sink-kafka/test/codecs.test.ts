@@ -119,7 +119,9 @@ describe('codec registry', () => {
     const a = await builtIn.compress({ buffer: text });
     expect(a.readUInt32LE(0)).toBe(0xfd2fb528);
     expect(Buffer.compare(await napi.decompress(a), text)).toBe(0);
-    expect(Buffer.compare(await builtIn.decompress(await napi.compress({ buffer: text })), text)).toBe(0);
+    expect(
+      Buffer.compare(await builtIn.decompress(await napi.compress({ buffer: text })), text),
+    ).toBe(0);
     const fallback = await loadCodec('zstd', {
       zstd: {
         ...CODEC_SOURCES.zstd,

@@ -30,7 +30,10 @@ interface ProduceArgs {
   producerId?: unknown;
   producerEpoch?: number;
   compression?: number;
-  topicData: { topic: string; partitions: { partition: number; messages: ProduceMessage[]; firstSequence?: number }[] }[];
+  topicData: {
+    topic: string;
+    partitions: { partition: number; messages: ProduceMessage[]; firstSequence?: number }[];
+  }[];
 }
 interface ProduceRequest {
   apiKey: number;
@@ -59,7 +62,11 @@ const groupMessagesPerPartition = req('./src/producer/groupMessagesPerPartition.
   topic: string;
   partitionMetadata: readonly unknown[];
   messages: readonly ProduceMessage[];
-  partitioner: (a: { topic: string; partitionMetadata: readonly unknown[]; message: ProduceMessage }) => number;
+  partitioner: (a: {
+    topic: string;
+    partitionMetadata: readonly unknown[];
+    message: ProduceMessage;
+  }) => number;
 }) => Record<number, ProduceMessage[]>;
 
 describe('the patched kafkajs', () => {
@@ -74,17 +81,30 @@ describe('the patched kafkajs', () => {
 
   it('an unpatched kafkajs is reported off, with the reason', () => {
     expect(
-      describeFastProduce({ encoder: false, grouping: false, reason: 'kafkajs 2.2.4 without the iotsim patch' }),
+      describeFastProduce({
+        encoder: false,
+        grouping: false,
+        reason: 'kafkajs 2.2.4 without the iotsim patch',
+      }),
     ).toBe('kafka: kafkajs fast produce path off: kafkajs 2.2.4 without the iotsim patch');
     // a kafkajs 2.2.4 without the patch, as npm would install it for another package
     const dir = mkdtempSync(join(tmpdir(), 'iotsim-kafkajs-'));
     const pkg = join(dir, 'node_modules', 'kafkajs');
     mkdirSync(join(pkg, 'src', 'protocol', 'requests', 'produce', 'v3'), { recursive: true });
     mkdirSync(join(pkg, 'src', 'producer'), { recursive: true });
-    writeFileSync(join(pkg, 'package.json'), '{"name":"kafkajs","version":"2.2.4","main":"index.js"}');
+    writeFileSync(
+      join(pkg, 'package.json'),
+      '{"name":"kafkajs","version":"2.2.4","main":"index.js"}',
+    );
     writeFileSync(join(pkg, 'index.js'), '');
-    writeFileSync(join(pkg, 'src/protocol/requests/produce/v3/request.js'), 'module.exports = () => {}');
-    writeFileSync(join(pkg, 'src/producer/groupMessagesPerPartition.js'), 'module.exports = () => {}');
+    writeFileSync(
+      join(pkg, 'src/protocol/requests/produce/v3/request.js'),
+      'module.exports = () => {}',
+    );
+    writeFileSync(
+      join(pkg, 'src/producer/groupMessagesPerPartition.js'),
+      'module.exports = () => {}',
+    );
     const status = fastProduceStatus(join(dir, 'x.js'));
     expect(status).toMatchObject({ encoder: false, grouping: false });
     expect(describeFastProduce(status)).toBe(

@@ -81,9 +81,8 @@ jest.unstable_mockModule('@platformatic/wasm-utils', () => {
 const { KafkaSink } = await import('../src/index.js');
 const { MAX_IN_FLIGHT } = await import('../src/kafka-sink.js');
 const { messageKey, toMessages } = await import('../src/internal/messages.js');
-const { logMethod, formatLogEntry, MAX_MESSAGES_PER_REQUEST } = await import(
-  '../src/internal/kafkajs-producer.js'
-);
+const { logMethod, formatLogEntry, MAX_MESSAGES_PER_REQUEST } =
+  await import('../src/internal/kafkajs-producer.js');
 
 function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];

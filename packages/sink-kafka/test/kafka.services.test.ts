@@ -279,7 +279,9 @@ describe('kafka: TLS (SSL and SASL_SSL listeners with the harness CA)', () => {
   it('SSL without the CA: Node refuses the self-signed certificate, naming the broker', async () => {
     const err = await connectFailure({ bootstrapServers: SSL_BROKERS, securityProtocol: 'SSL' });
     expect(err.message).toMatch(
-      new RegExp(`^kafka sink: cannot connect to Kafka at ${SSL_BROKERS}: .*certificate.*that it speaks SSL there$`),
+      new RegExp(
+        `^kafka sink: cannot connect to Kafka at ${SSL_BROKERS}: .*certificate.*that it speaks SSL there$`,
+      ),
     );
   });
 
@@ -383,7 +385,7 @@ describe('kafka: broker stopped mid-run', () => {
     await outageRun({});
   }, 600_000);
 
-  it('idempotent: exact accounting and no duplicates (the broker drops the client\'s resent batches)', async () => {
+  it("idempotent: exact accounting and no duplicates (the broker drops the client's resent batches)", async () => {
     const { m, duplicates, distinct } = await outageRun({ idempotent: true });
     expect(duplicates).toBe(0);
     if (m.failed === 0) expect(distinct).toBe(m.delivered);

@@ -30,7 +30,9 @@ export function fastProduceStatus(from: string = import.meta.url): FastProduceSt
     const req = createRequire(createRequire(from).resolve('kafkajs'));
     const { version } = req('./package.json') as { version: string };
     const request = req('./src/protocol/requests/produce/v3/request.js') as PatchedProduceRequest;
-    const grouping = req('./src/producer/groupMessagesPerPartition.js') as { iotsimLinear?: boolean };
+    const grouping = req('./src/producer/groupMessagesPerPartition.js') as {
+      iotsimLinear?: boolean;
+    };
     const encoder = request.iotsimFastProduce === true;
     const linear = grouping.iotsimLinear === true;
     if (encoder && linear) return { encoder, grouping: linear };

@@ -24,7 +24,11 @@ type KafkaModule = typeof KafkaJs;
 export const MAX_MESSAGES_PER_REQUEST = 2000;
 
 /** Client retries (connect and metadata): a refused connection gives up after ~2 s. */
-const CLUSTER_RETRY: KafkaJs.RetryOptions = { retries: 3, initialRetryTime: 300, maxRetryTime: 2000 };
+const CLUSTER_RETRY: KafkaJs.RetryOptions = {
+  retries: 3,
+  initialRetryTime: 300,
+  maxRetryTime: 2000,
+};
 const SEND_RETRY: KafkaJs.RetryOptions = {
   retries: SEND_RETRIES,
   initialRetryTime: retryDelayMs(1),
@@ -153,7 +157,12 @@ function compressionTypeOf(kafkajs: KafkaModule, c: Compression): number {
 }
 
 /** The kafkajs adapter. */
-export const kafkajsProducer: ProducerFactory = async ({ options: o, tls, logger, redact: red }) => {
+export const kafkajsProducer: ProducerFactory = async ({
+  options: o,
+  tls,
+  logger,
+  redact: red,
+}) => {
   const mod = (await importSdk('kafkajs', () => import('kafkajs'), 'kafka sink', {
     hint: `version ${KAFKAJS_VERSION}`,
   })) as KafkaModule & { default?: KafkaModule };
@@ -163,7 +172,8 @@ export const kafkajsProducer: ProducerFactory = async ({ options: o, tls, logger
   logger.info(describeFastProduce(fast));
   const compressionType = compressionTypeOf(kafkajs, o.compression);
   const codec = await loadCodec(o.compression);
-  if (codec) installCodec(kafkajs.CompressionCodecs as unknown as CodecTable, compressionType, codec);
+  if (codec)
+    installCodec(kafkajs.CompressionCodecs as unknown as CodecTable, compressionType, codec);
   const kafka = new kafkajs.Kafka({
     clientId: o.clientId,
     brokers: [...o.brokers],

@@ -50,7 +50,11 @@ export function errorChain(err: unknown): ErrorLike[] {
   return out;
 }
 
-const AUTH_IDS = new Set(['SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM']);
+const AUTH_IDS = new Set([
+  'SASL_AUTHENTICATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+]);
 const TOO_LARGE_IDS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 /** The outer message and the innermost one of the last attempt (e.g. `produce failed 6 times.: connect ECONNREFUSED …`). */
@@ -59,8 +63,7 @@ function errorText(err: unknown): string {
   let e = err as ErrorLike | undefined;
   for (let i = 0; i < 12 && e; i++) {
     const next = (Array.isArray(e.errors) && e.errors.length ? e.errors.at(-1) : e.cause) as
-      | ErrorLike
-      | undefined;
+      ErrorLike | undefined;
     if (!next || typeof next !== 'object') break;
     e = next;
   }
@@ -85,9 +88,14 @@ export function classify(err: unknown, redact: (t: string) => string): ProducerE
 
 /** The @platformatic/kafka adapter. */
 export const platformaticProducer: ProducerFactory = async ({ options: o, tls, redact }) => {
-  const mod = (await importSdk('@platformatic/kafka', () => import('@platformatic/kafka'), 'kafka sink', {
-    hint: `version ${PLATFORMATIC_VERSION}`,
-  })) as Module;
+  const mod = (await importSdk(
+    '@platformatic/kafka',
+    () => import('@platformatic/kafka'),
+    'kafka sink',
+    {
+      hint: `version ${PLATFORMATIC_VERSION}`,
+    },
+  )) as Module;
   const keys = new Map<string, Buffer>();
   const hashes = new Map<Buffer, number>();
   const partitioner = (_m: Message, key: Buffer | undefined): number => {
@@ -114,7 +122,13 @@ export const platformaticProducer: ProducerFactory = async ({ options: o, tls, r
     bootstrapBrokers: [...o.brokers],
     ...(tls ? { tls } : {}),
     ...(o.sasl
-      ? { sasl: { mechanism: o.sasl.mechanism, username: o.sasl.username, password: o.sasl.password } }
+      ? {
+          sasl: {
+            mechanism: o.sasl.mechanism,
+            username: o.sasl.username,
+            password: o.sasl.password,
+          },
+        }
       : {}),
     connectTimeout: CONNECTION_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,

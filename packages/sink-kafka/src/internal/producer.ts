@@ -35,7 +35,8 @@ export class ProducerError extends Error {
 export interface ProducerSettings {
   readonly options: ResolvedKafkaOptions;
   /** PEM contents of the `ssl` files (read by the sink), when the protocol uses TLS. */
-  readonly tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | undefined;
+  readonly tls:
+    { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | undefined;
   readonly logger: Logger;
   /** Removes the sink's secrets from a text. */
   readonly redact: (text: string) => string;
