@@ -42,6 +42,18 @@ if (process.argv.includes('--ab')) {
   await abMatrix();
   process.exit(0);
 }
+// --table FILE: the table again from saved BENCH lines (e.g. the output of an --ab run)
+const tableFlag = process.argv.indexOf('--table');
+if (tableFlag > 0) {
+  const lines = readFileSync(process.argv[tableFlag + 1], 'utf8').split('\n');
+  const results = lines.filter((l) => l.startsWith('BENCH ')).map((l) => JSON.parse(l.slice(6)));
+  const rounds =
+    Math.max(...scenarios.map((sc) => results.filter((r) => r.scenario === sc).length)) / 2;
+  const table = abTable(results, rounds, results[0]?.load1m ?? NaN);
+  writeFileSync(new URL('./results/kafka-client.md', import.meta.url), table);
+  process.stdout.write(table);
+  process.exit(0);
+}
 
 /** Runs every scenario with each client back to back (alternating which goes first), then the table. */
 async function abMatrix() {
@@ -77,26 +89,34 @@ async function abMatrix() {
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)];
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+function fmt(n) {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—';
+}
 
 function abTable(results, rounds, startLoad) {
   const rows = [
-    '| scenario | kafkajs rec/s | platformatic rec/s | platformatic / kafkajs | kafkajs Node CPU s | platformatic Node CPU s | broker CPU s (kj / pl) | peak RSS MB (kj / pl) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | kafkajs rec/s | platformatic rec/s | platformatic / kafkajs | runs: kafkajs rec/s | runs: platformatic rec/s | Node CPU s (kj / pl) | peak RSS MB (kj / pl) |',
+    '| --- | --: | --: | --: | --- | --- | --- | --- |',
   ];
   for (const sc of scenarios) {
     const of = (c) => results.filter((r) => r.scenario === sc && r.client === c);
     const [kj, pl] = [of('kafkajs'), of('platformatic')];
     const m = (rs, k) => median(rs.map((r) => r[k]).filter((v) => typeof v === 'number'));
     const ratio = m(pl, 'recordsPerSec') / m(kj, 'recordsPerSec');
+    const runs = (rs) => rs.map((r) => fmt(r.recordsPerSec)).join(', ');
+    const r1 = (v) => Math.round(v * 10) / 10;
     rows.push(
-      `| ${sc} | ${fmt(m(kj, 'recordsPerSec'))} | ${fmt(m(pl, 'recordsPerSec'))} | ${Number.isFinite(ratio) ? `${Math.round(ratio * 100)} %` : '—'} | ${m(kj, 'nodeCpuS')} | ${m(pl, 'nodeCpuS')} | ${m(kj, 'brokerCpuS')} / ${m(pl, 'brokerCpuS')} | ${m(kj, 'peakRssMb')} / ${m(pl, 'peakRssMb')} |`,
+      `| ${sc} | ${fmt(m(kj, 'recordsPerSec'))} | ${fmt(m(pl, 'recordsPerSec'))} | ${Number.isFinite(ratio) ? `${Math.round(ratio * 100)} %` : '—'} | ${runs(kj)} | ${runs(pl)} | ${r1(m(kj, 'nodeCpuS'))} / ${r1(m(pl, 'nodeCpuS'))} | ${Math.round(m(kj, 'peakRssMb'))} / ${Math.round(m(pl, 'peakRssMb'))} |`,
     );
   }
   const n = results[0]?.records ?? 0;
+  const batchSize = results[0]?.batchSize;
+  const maxInFlight = results[0]?.maxInFlight;
   return `# Kafka client A/B: kafkajs 2.2.4 (with the sink's fast produce path) vs @platformatic/kafka 2.12.1
 
 \`node bench/kafka.mjs --ab\`, ${new Date().toISOString()}: ${fmt(n)} records per run, batches of
