@@ -117,13 +117,17 @@ function abTable(results, rounds, startLoad) {
   const n = results[0]?.records ?? 0;
   const batchSize = results[0]?.batchSize;
   const maxInFlight = results[0]?.maxInFlight;
-  return `# Kafka client A/B: kafkajs 2.2.4 (with the sink's fast produce path) vs @platformatic/kafka 2.12.1
+  const loads = results.map((r) => r.load1m).filter((v) => typeof v === 'number');
+  return `# Kafka client A/B: kafkajs 2.2.4 (with the sink's patched produce path) vs @platformatic/kafka 2.12.1
 
-\`node bench/kafka.mjs --ab\`, ${new Date().toISOString()}: ${fmt(n)} records per run, batches of
-${fmt(batchSize)}, ${maxInFlight} write in flight, acks all, each run in its own process on a fresh
-topic of the local broker (scripts/services, Kafka 3.9.2), the two clients back to back per
-scenario (alternating which goes first), ${rounds} round(s), medians shown. Load average at the
-start ${startLoad.toFixed(1)} (2 cores shared by Node, the broker and other work).
+\`node bench/kafka.mjs --ab\` (table made ${new Date().toISOString()}): ${fmt(n)} records per run,
+batches of ${fmt(batchSize)}, ${maxInFlight} write in flight, acks all, each run in its own process
+on a fresh topic of the local broker (scripts/services, Kafka 3.9.2), the two clients back to back
+per scenario (alternating which goes first), ${rounds} round(s), medians shown, then every run.
+Load average during the runs ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}
+(2 cores shared by Node, the broker and other engineers' builds): records/s swing by 2–3x between
+rounds, the Node CPU seconds per million records are the steadier measure. Started at load
+${Number(startLoad).toFixed(1)}.
 
 ${rows.join('\n')}
 `;

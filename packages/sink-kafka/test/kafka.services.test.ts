@@ -34,6 +34,7 @@ const BROKERS = serviceEnv('IOTSIM_KAFKA_BROKERS');
 const SASL_BROKERS = serviceEnv('IOTSIM_KAFKA_SASL_BROKERS');
 const SASL_USER = serviceEnv('IOTSIM_KAFKA_SASL_USER');
 const SASL_PASSWORD = serviceEnv('IOTSIM_KAFKA_SASL_PASSWORD');
+const CLIENT = process.env.IOTSIM_KAFKA_CLIENT ?? 'kafkajs';
 const SSL_BROKERS = serviceEnv('IOTSIM_KAFKA_SSL_BROKERS');
 const SASL_SSL_BROKERS = serviceEnv('IOTSIM_KAFKA_SASL_SSL_BROKERS');
 const CA = serviceEnv('IOTSIM_KAFKA_CA');
@@ -161,8 +162,10 @@ describe('kafka: compression codecs against the broker', () => {
       const s = sink({ compression, keyField: 'device_id' });
       const fastBefore = fastProduceStats.fast;
       const m = await runThrough(s, records, { throughput: { batchSize: 700 } });
-      // the sink's own produce encoder wrote these requests (not kafkajs's fallback)
-      expect(fastProduceStats.fast - fastBefore).toBeGreaterThanOrEqual(Math.ceil(3000 / 700));
+      // the patched kafkajs encoder wrote these requests (not kafkajs's fallback); the suite also
+      // runs on the other adapter with IOTSIM_KAFKA_CLIENT=platformatic
+      if (CLIENT === 'kafkajs')
+        expect(fastProduceStats.fast - fastBefore).toBeGreaterThanOrEqual(Math.ceil(3000 / 700));
       expect(m.failed).toBe(0);
       expect(m.delivered).toBe(records.length);
       const got = await consume(s.options.topic);
