@@ -1,4 +1,5 @@
 import { field, opt, v, type InputOf, type OutputOf, type Problem } from '@iotsim/core';
+import { DEFAULT_CLIENT_ID } from './internal/package-info.js';
 
 /** Compression codecs a Kafka record batch can use. */
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
@@ -144,8 +145,8 @@ export const KafkaOptionsSchema = opt.resolve(
     saslUsername: v.nullish(opt.string()),
     /** SASL password; required with SASL_* (never logged). */
     saslPassword: v.nullish(opt.string()),
-    /** Client id the brokers see in their logs and quotas. Default `iotsim`. */
-    clientId: v.nullish(opt.string(), 'iotsim'),
+    /** Client id the brokers see in their logs and quotas. Default `iotsim-sink-kafka-<version>`. */
+    clientId: v.nullish(opt.string(), DEFAULT_CLIENT_ID),
     /** Idempotent producer: no duplicates from producer retries; needs acks `all` and the throughput option maxInFlight 1. Default false. */
     idempotent: v.nullish(opt.boolean(), false),
     /** TLS settings for SSL / SASL_SSL. */

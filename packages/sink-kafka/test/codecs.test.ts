@@ -4,7 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError } from '@iotsim/core';
-import { CODEC_SOURCES, installCodec, loadCodec, type CodecTable } from '../src/codecs.js';
+import zlib from 'node:zlib';
+import {
+  CODEC_SOURCES,
+  installCodec,
+  loadCodec,
+  zlibZstdCodec,
+  type CodecTable,
+} from '../src/internal/codecs.js';
 
 const run = promisify(execFile);
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,7 +52,7 @@ describe('codec registry', () => {
   it('a codec package that is not installed is a ConfigError naming the codec and the install command', async () => {
     // A real failed import in plain Node (jest's resolver raises a different error), against the build.
     const script = `
-      import { loadCodec } from './dist/codecs.js';
+      import { loadCodec } from './dist/internal/codecs.js';
       try {
         await loadCodec('zstd', { zstd: { packageName: 'iotsim-no-such-codec', load: async () => (await import('iotsim-no-such-codec')).default } });
         console.log('no error');
@@ -95,9 +102,42 @@ describe('codec registry', () => {
   });
 
   it('the default sources name the packages the README tells users to install', () => {
-    expect(CODEC_SOURCES.snappy.packageName).toBe('kafkajs-snappy');
-    expect(CODEC_SOURCES.lz4.packageName).toBe('kafkajs-lz4');
+    expect(CODEC_SOURCES.snappy.packageName).toBe('@platformatic/wasm-utils');
+    expect(CODEC_SOURCES.lz4.packageName).toBe('@platformatic/wasm-utils');
     expect(CODEC_SOURCES.zstd.packageName).toBe('zstd-napi');
+  });
+
+  it('lz4 writes the LZ4 frame format Kafka reads (magic 0x184D2204), no native build involved', async () => {
+    const codec = (await loadCodec('lz4'))!();
+    const packed = await codec.compress({ buffer: text });
+    expect(packed.readUInt32LE(0)).toBe(0x184d2204);
+  });
+
+  it("zstd without zstd-napi falls back to node:zlib's zstd, which reads and writes the same frames", async () => {
+    const builtIn = zlibZstdCodec()!();
+    const napi = (await loadCodec('zstd'))!();
+    const a = await builtIn.compress({ buffer: text });
+    expect(a.readUInt32LE(0)).toBe(0xfd2fb528);
+    expect(Buffer.compare(await napi.decompress(a), text)).toBe(0);
+    expect(
+      Buffer.compare(await builtIn.decompress(await napi.compress({ buffer: text })), text),
+    ).toBe(0);
+    const fallback = await loadCodec('zstd', {
+      zstd: {
+        ...CODEC_SOURCES.zstd,
+        load: async () => {
+          try {
+            await import('zstd-napi-not-installed' as string);
+          } catch (err) {
+            const c = zlibZstdCodec();
+            if (c && typeof zlib.zstdCompressSync === 'function') return c;
+            throw err;
+          }
+          throw new Error('unreachable');
+        },
+      },
+    });
+    expect(typeof fallback).toBe('function');
   });
 
   it("replaces kafkajs's not-implemented placeholder, but keeps a codec the application registered", async () => {

@@ -1,35 +1,118 @@
-// The fast produce path against kafkajs's own code: the same request bytes for the same messages,
-// the same grouping, the same CRC-32C, and the same partitions from the caching partitioner.
+// kafkajs's fast produce path (the pnpm patch patches/kafkajs@2.2.4.patch) against kafkajs's own
+// code: the same request bytes for the same messages, the same grouping, the same CRC-32C, and the
+// same partitions from the caching partitioner; the sink reads the patch's status from kafkajs.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it, jest } from '@jest/globals';
 import type * as KafkaJs from 'kafkajs';
-import { crc32c } from '../src/crc32c.js';
 import {
-  encodeRecords,
-  fastProduceRequest,
-  fastProduceStats,
-  groupMessagesPerPartition,
-  type KafkajsInternals,
-  type ProduceArgs,
-  type ProduceMessage,
-  type ProduceRequestFactory,
-} from '../src/fast-produce.js';
-import { cachingPartitioner } from '../src/kafka-sink.js';
+  describeFastProduce,
+  fastProduceStatus,
+  type PatchedProduceRequest,
+} from '../src/internal/fast-produce.js';
+import { cachingPartitioner } from '../src/internal/kafkajs-producer.js';
+
+/** A kafkajs message as the produce request sees it. */
+interface ProduceMessage {
+  key?: unknown;
+  value?: unknown;
+  timestamp?: unknown;
+  headers?: unknown;
+  partition?: number;
+}
+interface ProduceArgs {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: {
+    topic: string;
+    partitions: { partition: number; messages: ProduceMessage[]; firstSequence?: number }[];
+  }[];
+}
+interface ProduceRequest {
+  apiKey: number;
+  apiVersion: number;
+  apiName: string;
+  expectResponse(): boolean;
+  encode(): Promise<{ buffer: Buffer }>;
+}
+type ProduceRequestFactory = ((args: ProduceArgs) => ProduceRequest) & PatchedProduceRequest;
 
 const req = createRequire(createRequire(import.meta.url).resolve('kafkajs'));
 const kafkajs = req('./index.js') as typeof KafkaJs;
-const loaded = req('./src/protocol/requests/produce/v3/request.js') as ProduceRequestFactory;
-// kafkajs's own encoder, also when another test in this process installed the fast one
-const original = loaded.original ?? loaded;
-const internals: KafkajsInternals = {
-  Encoder: req('./src/protocol/encoder.js') as KafkajsInternals['Encoder'],
-  Long: req('./src/utils/long.js') as KafkajsInternals['Long'],
-  lookupCodec: (req('./src/protocol/message/compression/index.js') as KafkajsInternals).lookupCodec,
+const fast = req('./src/protocol/requests/produce/v3/request.js') as ProduceRequestFactory;
+const original = fast.original as ProduceRequestFactory;
+const patch = req('./src/protocol/requests/produce/v3/fastRequest.js') as {
+  encodeRecords(m: ProduceMessage[]): Buffer | undefined;
+  crc32c(b: Uint8Array): number;
+  stats: { fast: number; fallback: number };
 };
+const fastProduceStats = patch.stats;
+const encodeRecords = patch.encodeRecords;
+const crc32c = patch.crc32c;
 const kafkaCrc = req('./src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
 const Long = req('./src/utils/long.js') as { fromValue(v: unknown): unknown };
-const fast = fastProduceRequest(original, internals);
+const groupMessagesPerPartition = req('./src/producer/groupMessagesPerPartition.js') as (a: {
+  topic: string;
+  partitionMetadata: readonly unknown[];
+  messages: readonly ProduceMessage[];
+  partitioner: (a: {
+    topic: string;
+    partitionMetadata: readonly unknown[];
+    message: ProduceMessage;
+  }) => number;
+}) => Record<number, ProduceMessage[]>;
+
+describe('the patched kafkajs', () => {
+  it('is what this package resolves, and the sink says so', () => {
+    const status = fastProduceStatus();
+    expect(status).toEqual({ encoder: true, grouping: true });
+    expect(describeFastProduce(status)).toBe(
+      'kafka: kafkajs fast produce path on (patched kafkajs 2.2.4)',
+    );
+    expect(typeof original).toBe('function');
+  });
+
+  it('an unpatched kafkajs is reported off, with the reason', () => {
+    expect(
+      describeFastProduce({
+        encoder: false,
+        grouping: false,
+        reason: 'kafkajs 2.2.4 without the iotsim patch',
+      }),
+    ).toBe('kafka: kafkajs fast produce path off: kafkajs 2.2.4 without the iotsim patch');
+    // a kafkajs 2.2.4 without the patch, as npm would install it for another package
+    const dir = mkdtempSync(join(tmpdir(), 'iotsim-kafkajs-'));
+    const pkg = join(dir, 'node_modules', 'kafkajs');
+    mkdirSync(join(pkg, 'src', 'protocol', 'requests', 'produce', 'v3'), { recursive: true });
+    mkdirSync(join(pkg, 'src', 'producer'), { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      '{"name":"kafkajs","version":"2.2.4","main":"index.js"}',
+    );
+    writeFileSync(join(pkg, 'index.js'), '');
+    writeFileSync(
+      join(pkg, 'src/protocol/requests/produce/v3/request.js'),
+      'module.exports = () => {}',
+    );
+    writeFileSync(
+      join(pkg, 'src/producer/groupMessagesPerPartition.js'),
+      'module.exports = () => {}',
+    );
+    const status = fastProduceStatus(join(dir, 'x.js'));
+    expect(status).toMatchObject({ encoder: false, grouping: false });
+    expect(describeFastProduce(status)).toBe(
+      'kafka: kafkajs fast produce path off: kafkajs 2.2.4 without the iotsim patch (patches/kafkajs@2.2.4.patch): ~5x more CPU per record, requests capped at 2,000 messages',
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
 
 async function bytes(factory: ProduceRequestFactory, args: ProduceArgs): Promise<Buffer> {
   return (await factory(args).encode()).buffer;

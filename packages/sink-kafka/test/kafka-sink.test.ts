@@ -1,5 +1,6 @@
-// KafkaSink's own logic with kafkajs faked at its boundary (the Kafka class); the real kafkajs
-// error classes, codec table and partitioners are used. The real broker is in kafka.services.test.ts.
+// KafkaSink's own logic with kafkajs faked at its boundary (the Kafka class) behind the producer
+// port; the real kafkajs error classes, codec table and partitioners are used. The real broker is
+// in kafka.services.test.ts.
 import { createRequire } from 'node:module';
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import {
@@ -67,25 +68,21 @@ jest.unstable_mockModule('kafkajs', () => {
   const mod = { ...real, Kafka: FakeKafka };
   return { ...mod, default: mod };
 });
-jest.unstable_mockModule('kafkajs-lz4', () => {
+jest.unstable_mockModule('@platformatic/wasm-utils', () => {
   // What Node raises when the package is not installed.
   throw Object.assign(
     new Error(
-      "Cannot find package 'kafkajs-lz4' imported from /app/node_modules/@iotsim/sink-kafka/dist/codecs.js",
+      "Cannot find package '@platformatic/wasm-utils' imported from /app/node_modules/@iotsim/sink-kafka/dist/internal/codecs.js",
     ),
     { code: 'ERR_MODULE_NOT_FOUND' },
   );
 });
 
 const { KafkaSink } = await import('../src/index.js');
-const {
-  messageKey,
-  toMessages,
-  logMethod,
-  formatLogEntry,
-  MAX_IN_FLIGHT,
-  MAX_MESSAGES_PER_REQUEST,
-} = await import('../src/kafka-sink.js');
+const { MAX_IN_FLIGHT } = await import('../src/kafka-sink.js');
+const { messageKey, toMessages } = await import('../src/internal/messages.js');
+const { logMethod, formatLogEntry, MAX_MESSAGES_PER_REQUEST } =
+  await import('../src/internal/kafkajs-producer.js');
 
 function capture(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -222,7 +219,8 @@ describe('message keys and payloads', () => {
 
   it('caps a produce request at MAX_MESSAGES_PER_REQUEST messages', () => {
     const records = makeRecords(MAX_MESSAGES_PER_REQUEST * 2 + 1, { awkward: false });
-    const runs = toMessages(records, null, 1e9);
+    const runs = toMessages(records, null, 1e9, MAX_MESSAGES_PER_REQUEST);
+    expect(toMessages(records, null, 1e9)).toHaveLength(1);
     expect(runs.map((r) => r.length)).toEqual([
       MAX_MESSAGES_PER_REQUEST,
       MAX_MESSAGES_PER_REQUEST,
@@ -312,7 +310,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
     const err = await failure(sink.connect());
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toBe(
-      "compression: 'lz4' needs the package kafkajs-lz4, which is not installed; install it with: npm install kafkajs-lz4 (or choose another compression)",
+      "compression: 'lz4' needs the package @platformatic/wasm-utils, which is not installed; install it with: npm install @platformatic/wasm-utils (or choose another compression)",
     );
     expect(state.configs).toHaveLength(0);
   });
@@ -416,7 +414,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
       {
         path: 'maxInFlight',
         message:
-          'must be 1 for an idempotent producer (kafkajs cannot pipeline idempotent sends), got 2',
+          'must be 1 for an idempotent producer (its sequence numbers allow one send at a time), got 2',
       },
     ]);
     expect(state.configs).toHaveLength(0);
@@ -483,7 +481,21 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
     expect(err.message).not.toContain(password);
   });
 
-  it("routes kafkajs logs to the sink's logger with the password redacted", async () => {
+  it('logs at info whether the patched kafkajs fast produce path is on, and its client at debug', async () => {
+    const { logger } = await connected();
+    expect(logger.lines).toContain(
+      'info kafka: kafkajs fast produce path on (patched kafkajs 2.2.4)',
+    );
+    expect(logger.lines).toContain('debug kafka: client kafkajs 2.2.4');
+  });
+
+  it('the default client id comes from package.json (name and version)', async () => {
+    await connected();
+    const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+    expect(state.configs[0]!.clientId).toBe(`iotsim-sink-kafka-${pkg.version}`);
+  });
+
+  it("routes kafkajs logs to the sink's logger at debug (no retry warnings) with the password redacted", async () => {
     const password = 'pw-in-a-log-3';
     const { logger } = await connected({
       securityProtocol: 'SASL_PLAINTEXT',
@@ -507,18 +519,13 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
     entry(real.logLevel.INFO, 'Starting', { stack: 'at x' });
     entry(real.logLevel.ERROR, 'Response Metadata(key: 3, version: 6)', { error: 'not hosted' });
     expect(logger.lines.filter((l) => /^\w+ kafkajs /.test(l))).toEqual([
-      'warn kafkajs Connection: Connection error for *** (broker=k:1 sasl={"password":"***"})',
-      'warn kafkajs Connection: slow',
+      'debug kafkajs Connection: Connection error for *** (broker=k:1 sasl={"password":"***"})',
+      'debug kafkajs Connection: slow',
       'debug kafkajs Connection: Starting',
       'debug kafkajs Connection: Response Metadata(key: 3, version: 6) (error=not hosted)',
     ]);
-    expect(
-      logMethod({
-        level: real.logLevel.DEBUG,
-        namespace: 'x',
-        log: { timestamp: '', message: '' },
-      }),
-    ).toBe('debug');
+    expect(logMethod({ level: real.logLevel.ERROR })).toBe('debug');
+    expect(logger.lines.filter((l) => /^(warn|error) /.test(l))).toEqual([]);
     expect(
       formatLogEntry({
         namespace: 'P',

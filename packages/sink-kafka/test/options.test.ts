@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import {
   ConfigError,
@@ -47,7 +48,7 @@ describe('KafkaSink options', () => {
       acks: -1,
       securityProtocol: 'PLAINTEXT',
       sasl: undefined,
-      clientId: 'iotsim',
+      clientId: `iotsim-sink-kafka-${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`,
       idempotent: false,
       maxRequestSize: 1_000_000,
     });
