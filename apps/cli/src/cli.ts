@@ -337,6 +337,13 @@ export async function main(
       const command = COMMAND_TABLE.find((c) => c.name === String(argv._[0] ?? ''));
       if (!command)
         throw new UsageError(`unknown command '${String(argv._[0])}'; run 'iotsim --help'`);
+      // A reader that closes stdout early (`iotsim schema | head`) ends a printing command quietly;
+      // a run handles it in its console sink (the summary still goes to stderr).
+      if (command.name !== 'run' && io.stdout === process.stdout)
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EPIPE') throw err;
+          process.exit(EXIT.ok);
+        });
       code = await command.run(argv as unknown as Record<string, unknown>, io);
     }
   } catch (err) {

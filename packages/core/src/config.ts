@@ -247,8 +247,8 @@ const logLevel = field<string, LogLevel>(
     ],
   },
   (value, problem) => {
-    const level = parseLogLevel(String(value));
-    if (!level) problem(`must be one of DEBUG, INFO, WARNING, ERROR; got ${JSON.stringify(value)}`);
+    const level = typeof value === 'string' ? parseLogLevel(value) : undefined;
+    if (!level) problem(`must be one of DEBUG, INFO, WARNING, ERROR; got ${describe(value)}`);
     return level ?? 'info';
   },
 );

@@ -1,6 +1,5 @@
 export * from './errors.js';
 export * from './models.js';
-export * from './option-reader.js';
 export * from './secrets.js';
 export * from './logger.js';
 export * from './random.js';

@@ -4,7 +4,6 @@ import { bufferMemoryProblem } from './memory.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
 import { closestNames } from './errors.js';
-import { OptionReader } from './option-reader.js';
 import {
   field,
   fromYamlKeys,
@@ -403,28 +402,6 @@ export abstract class Sink {
     if (issues.length) throw new ConfigError(issues);
     return sink;
   }
-}
-
-/**
- * Validates a sink's own options in one pass (`readOwn` reads them through an OptionReader) and
- * throws one ConfigError listing every problem, unknown keys included. A throughput key given
- * here is reported with where it belongs.
- */
-export function readSinkOptions<T>(options: object, readOwn: (r: OptionReader) => T): T {
-  const r = new OptionReader(options);
-  r.suggest(...THROUGHPUT_KEYS);
-  for (const key of THROUGHPUT_KEYS) {
-    if ((options as Record<string, unknown>)[key] !== undefined) {
-      r.allow(key);
-      r.problem(
-        key,
-        `is a throughput option: give it beside the sink (sim.addSink(sink, { ${key}: … })), not in the sink's options`,
-      );
-    }
-  }
-  const own = readOwn(r);
-  r.finish();
-  return own;
 }
 
 /**

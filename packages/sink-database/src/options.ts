@@ -1,4 +1,4 @@
-import { field, opt, redact, v, type InputOf, type OutputOf } from '@iotsim/core';
+import { field, opt, readString, redact, v, type InputOf, type OutputOf } from '@iotsim/core';
 
 /** The original's default connection string. */
 export const DEFAULT_CONNECTION_STRING = 'sqlite+aiosqlite:///sensor_data.db';
@@ -144,14 +144,18 @@ export function parseTableName(
 }
 
 const connection = field<string, DatabaseTarget>({ type: 'string' }, (value, problem) => {
-  const parsed = parseConnectionString(String(value));
+  const text = readString(value, problem);
+  if (text === undefined) return { dialect: 'sqlite', path: 'sensor_data.db' };
+  const parsed = parseConnectionString(text);
   if (!('problem' in parsed)) return parsed;
   problem(parsed.problem);
   return { dialect: 'sqlite', path: 'sensor_data.db' };
 });
 
 const tableName = field<string, TableName>({ type: 'string' }, (value, problem) => {
-  const parsed = parseTableName(String(value), true);
+  const text = readString(value, problem);
+  if (text === undefined) return { schema: undefined, name: DEFAULT_TABLE };
+  const parsed = parseTableName(text, true);
   if (!('problem' in parsed)) return parsed;
   problem(parsed.problem);
   return { schema: undefined, name: DEFAULT_TABLE };

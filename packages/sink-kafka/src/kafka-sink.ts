@@ -14,11 +14,7 @@ import {
 import { clientFromEnv, producerFactory } from './internal/clients.js';
 import { messageRuns } from './internal/messages.js';
 import { ProducerError, type KafkaProducer, type ProducerSettings } from './internal/producer.js';
-import {
-  KafkaOptionsSchema,
-  type KafkaSinkOptions,
-  type ResolvedKafkaOptions,
-} from './options.js';
+import { KafkaOptionsSchema, type KafkaSinkOptions, type ResolvedKafkaOptions } from './options.js';
 
 /**
  * Most writes in flight at once (the throughput option `maxInFlight`): Kafka's own default for

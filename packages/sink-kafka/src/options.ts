@@ -77,7 +77,7 @@ const keyField = field<KeyField | 'none', KeyField | null>(
 const acks = field<'all' | '1' | '0' | '-1' | -1 | 0 | 1, -1 | 0 | 1>(
   { enum: ['all', '1', '0', '-1', -1, 0, 1] },
   (v, problem) => {
-    const s = String(v).toLowerCase();
+    const s = typeof v === 'string' || typeof v === 'number' ? String(v).toLowerCase() : '';
     if (s === 'all' || s === '-1') return -1;
     if (s === '1') return 1;
     if (s === '0') return 0;
