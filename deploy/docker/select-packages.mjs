@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const registryJs = join(root, 'packages/core/dist/registry.js');
 if (!existsSync(registryJs)) {
-  console.error(`select-packages: ${registryJs} is missing: build @iotsim/core first`);
+  process.stderr.write(`select-packages: ${registryJs} is missing: build @iotsim/core first\n`);
   process.exit(2);
 }
 const { FIRST_PARTY_SINKS, FIRST_PARTY_SERVERS } = await import(pathToFileURL(registryJs).href);
@@ -20,7 +20,7 @@ const args = process.argv.slice(2);
 const lists = { '--sinks': '', '--servers': '' };
 for (let i = 0; i < args.length; i += 2) {
   if (!(args[i] in lists) || args[i + 1] === undefined) {
-    console.error(`usage: select-packages.mjs --sinks "kafka delta" --servers "opcua"`);
+    process.stderr.write(`usage: select-packages.mjs --sinks "kafka delta" --servers "opcua"\n`);
     process.exit(2);
   }
   lists[args[i]] = args[i + 1];
@@ -54,7 +54,7 @@ for (const [flag, known] of [
   }
 }
 if (problems.length) {
-  for (const p of problems) console.error(`select-packages: ${p}`);
+  for (const p of problems) process.stderr.write(`select-packages: ${p}\n`);
   process.exit(2);
 }
 
@@ -78,4 +78,4 @@ const visit = (name) => {
   order.push(pkg.dir); // dependencies first
 };
 for (const name of wanted) visit(name);
-console.log(order.join('\n'));
+process.stdout.write(`${order.join('\n')}\n`);
