@@ -3,6 +3,7 @@
 #
 #   docker build --build-arg SINKS="kafka delta" --build-arg SERVERS="opcua" -t iotsim:0.1.0 .
 #   docker run --rm iotsim:0.1.0 run -i mining -d 5
+#   docker run --rm -v "$PWD/out:/data" iotsim:0.1.0 run -i mining -s file -d 5   # files in ./out/output
 #   docker run --rm -v "$PWD/sim.yaml:/config/config.yaml:ro" iotsim:0.1.0 run -c /config/config.yaml
 #
 # SINKS / SERVERS take the YAML type names (`iotsim list-sinks`, `iotsim list-servers`; `all` for
@@ -34,8 +35,11 @@ RUN bash deploy/docker/assemble.sh /app "${SINKS}" "${SERVERS}" \
 # --- runtime: Node 24 slim, the assembled /app, a non-root user
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
-WORKDIR /app
 COPY --from=build /app /app
+# /app is root's and read-only to the process; relative sink paths (./output, sensor_data.db)
+# land in /data, the working directory (mount a volume there).
+RUN mkdir /data && chown 1000:1000 /data
+WORKDIR /data
 # The node image's own unprivileged user (uid 1000); numeric so Kubernetes can check runAsNonRoot.
 USER 1000:1000
 # core's http server (servers: [{type: http, host: 0.0.0.0, port: 9464}]): /metrics, /healthz, /state

@@ -101,6 +101,7 @@ def main() -> int:
     config_text = cms[cm_name]["data"].get("config.yaml", "") if cm_name in cms else ""
     config = yaml.safe_load(config_text) or {}
     check(isinstance(config.get("simulator"), dict) and config.get("sinks"), "config.yaml has simulator and sinks")
+    check(c.get("workingDir") in mounts, "the working directory is a mounted (writable) volume")
     for path in ["/tmp"]:
         check(path in mounts, f"a writable {path} (read-only root filesystem)")
 

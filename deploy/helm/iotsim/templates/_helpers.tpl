@@ -100,6 +100,8 @@ pod index); Kubernetes expands $(IOTSIM_SHARD_INDEX) in args.
 - name: iotsim
   image: "{{ $v.image.repository }}:{{ $v.image.tag | default $root.Chart.AppVersion }}"
   imagePullPolicy: {{ $v.image.pullPolicy }}
+  # Relative sink paths (the file sink's ./output, SQLite's sensor_data.db) land in the data volume.
+  workingDir: {{ $v.dataDir }}
   args:
     - run
     - --config
