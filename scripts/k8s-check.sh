@@ -252,7 +252,7 @@ if [[ $ASSEMBLE == 1 ]]; then
   app=$WORK/app
   PNPM=$pnpm_cmd bash "$ROOT/deploy/docker/assemble.sh" "$app" "file webhook" "" >"$WORK/assemble.log" 2>&1 || { cat "$WORK/assemble.log" >&2; fail "assemble.sh"; }
   cli=$app/node_modules/@iotsim/cli/dist/bin.js
-  installed=$(cd / && node "$cli" list-sinks | awk '$NF == "installed" {print $1}' | tr '\n' ' ')
+  installed=$(cd / && node "$cli" list-sinks | awk '$NF == "installed" && $(NF - 1) != "not" {print $1}' | tr '\n' ' ')
   [[ $installed == "console callback file webhook " ]] || fail "assembled image: installed sinks '$installed', want 'console callback file webhook'"
   mkdir -p "$WORK/cfg"
   printf 'simulator:\n  industries: [mining]\n  update_rate_hz: 1\nsinks:\n  - type: file\n    path: %s\n    format: parquet\n' "$WORK/out" >"$WORK/cfg/config.yaml"
