@@ -10,7 +10,9 @@
 #      fields fail) for each version in K8S_VERSIONS, with kubernetes-validate and kubeconform;
 #   4. asserts on the rendered output (deploy/check/assert_rendered.py: completions == parallelism
 #      == N, the --shard argument and its downward-API index, non-root securityContext, the
-#      Prometheus annotations, the http server in the config, every ${VAR} in the env, ...);
+#      Prometheus annotations, the http server in the config, every ${VAR} in the env, ...), and
+#      loads each pod's config with core's Simulator.fromConfig (deploy/check/config_check.mjs:
+#      option names, ${VAR} from the pod's env, every sink constructed; needs the workspace built);
 #   5. bad values must fail to render, and broken copies of the chart must fail the checks (so the
 #      checks can fail);
 #   6. the Dockerfile: hadolint, plus script checks (node:24-slim, multi-stage, non-root USER,
@@ -116,6 +118,8 @@ ci/backfill-values.yaml|Job|8
 ci/live-values.yaml|StatefulSet|4
 ci/secrets-values.yaml|StatefulSet|3
 "
+HAVE_CORE=0
+[[ -f $ROOT/packages/core/dist/index.js ]] && command -v node >/dev/null && HAVE_CORE=1
 step "helm lint --strict"
 "$HELM" lint --strict --quiet "$CHART" >/dev/null || fail "helm lint (defaults)"
 for c in $CASES; do
@@ -132,8 +136,12 @@ for c in $CASES; do
   fi
   docs=$(grep -c '^kind:' "$out" || true)
   if validate "$out"; then v=valid; else v=INVALID; fail "schema validation of $values"; fi
-  if "$PY" "$ROOT/deploy/check/assert_rendered.py" "$out" --kind "$kind" --shards "$shards"; then a=ok; else a=FAILED; fail "assertions on $values"; fi
-  echo "   $values: $docs manifests, $kind of $shards shards; schemas ($K8S_VERSIONS): $v; assertions: $a"
+  if "$PY" "$ROOT/deploy/check/assert_rendered.py" "$out" --kind "$kind" --shards "$shards" --dump "$WORK/$name-pod"; then a=ok; else a=FAILED; fail "assertions on $values"; fi
+  cfg="not checked (packages/core is not built)"
+  if [[ $HAVE_CORE == 1 ]]; then
+    if cfg=$(node "$ROOT/deploy/check/config_check.mjs" "$WORK/$name-pod"); then :; else cfg=INVALID; fail "the iotsim config of $values"; fi
+  fi
+  echo "   $values: $docs manifests, $kind of $shards shards; schemas ($K8S_VERSIONS): $v; assertions: $a; iotsim config: $cfg"
 done
 
 # --- 5. the checks can fail --------------------------------------------------------------------
@@ -152,6 +160,7 @@ expect_render_failure "mode: sideways" --set mode=sideways
 expect_render_failure "a misspelt key (shard: 3)" --set shard=3
 expect_render_failure "secretEnv without a Secret" --set-json 'secretEnv={"KAFKA_PASSWORD":"kafka-password"}'
 expect_render_failure "a backfill without start" --set backfill.start=
+expect_render_failure "Kubernetes 1.28 (below the chart's kubeVersion)" --kube-version 1.28.0
 
 step "broken charts must fail the checks"
 # Each line: file | sed expression | what must catch it
@@ -181,6 +190,15 @@ while IFS='|' read -r file expr catcher; do
   fi
   if [[ -n $caught ]]; then echo "   caught by $caught: $file: $expr"; else fail "not caught: $file: $expr"; fi
 done <<<"$MUTATIONS"
+if [[ $HAVE_CORE == 1 ]]; then
+  render "$CHART" "$WORK/typo.yaml" --set-json 'config={"simulator":{"industries":["mining"]},"sinks":[{"type":"kafka","bootstrap_server":"kafka:9092"}]}'
+  "$PY" "$ROOT/deploy/check/assert_rendered.py" "$WORK/typo.yaml" --kind Job --shards 2 --dump "$WORK/typo-pod"
+  if node "$ROOT/deploy/check/config_check.mjs" "$WORK/typo-pod" >/dev/null 2>&1; then
+    fail "a config with a misspelt sink option (bootstrap_server) passed"
+  else
+    echo "   caught by the iotsim config check: sinks[0].bootstrap_server"
+  fi
+fi
 render "$CHART" "$WORK/root.yaml" -f "$CHART/ci/backfill-values.yaml" --set podSecurityContext.runAsNonRoot=false --set podSecurityContext.runAsUser=0
 if "$PY" "$ROOT/deploy/check/assert_rendered.py" "$WORK/root.yaml" --kind Job --shards 8 2>/dev/null; then
   fail "a root pod passed the assertions"

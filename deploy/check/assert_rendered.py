@@ -1,10 +1,14 @@
 """Checks what `helm template` rendered for one values file, beyond the Kubernetes schemas.
 
-Usage: python assert_rendered.py RENDERED.yaml --kind Job|StatefulSet --shards N
-Exits 1 listing every failed check. Called by scripts/k8s-check.sh.
+Usage: python assert_rendered.py RENDERED.yaml --kind Job|StatefulSet --shards N [--dump DIR]
+Exits 1 listing every failed check. With --dump, writes the pod's config (DIR/config.yaml) and
+environment (DIR/env.json: plain values, Secret values, the downward-API index as 0) for
+config_check.mjs. Called by scripts/k8s-check.sh.
 """
 
 import argparse
+import json
+import os
 import re
 import sys
 
@@ -17,6 +21,7 @@ def main() -> int:
     ap.add_argument("--kind", required=True, choices=["Job", "StatefulSet"])
     ap.add_argument("--shards", required=True, type=int)
     ap.add_argument("--metrics-port", type=int, default=9464)
+    ap.add_argument("--dump")
     args = ap.parse_args()
 
     with open(args.rendered, encoding="utf-8") as f:
@@ -142,6 +147,23 @@ def main() -> int:
         for value in sec.get("stringData", {}).values():
             check(str(value) not in config_text, "a secret value appears in the ConfigMap")
 
+    if args.dump:
+        os.makedirs(args.dump, exist_ok=True)
+        with open(os.path.join(args.dump, "config.yaml"), "w", encoding="utf-8") as f:
+            f.write(config_text)
+        values = {}
+        for name, e in env.items():
+            source = e.get("valueFrom", {})
+            if "value" in e:
+                values[name] = str(e["value"])
+            elif "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
+                data = secrets.get(ref.get("name"), {}).get("stringData", {})
+                values[name] = str(data.get(ref.get("key"), f"placeholder-{ref.get('key')}"))
+            elif "fieldRef" in source:
+                values[name] = "0"
+        with open(os.path.join(args.dump, "env.json"), "w", encoding="utf-8") as f:
+            json.dump(values, f)
     return report(args.rendered, problems)
 
 
