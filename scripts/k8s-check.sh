@@ -61,9 +61,12 @@ mkdir -p "$BIN"
 go_install() { # name module@version version minutes
   local name=$1 module=$2 stamp=$BIN/.$1-$3
   if [[ -x $BIN/$name && -f $stamp ]]; then return; fi
-  command -v go >/dev/null || { echo "k8s-check: '$name' is missing and Go is not installed (needed: go install $module)" >&2; exit 1; }
+  local go
+  go=$(command -v go || true)
+  [[ -n $go || ! -x /usr/local/go/bin/go ]] || go=/usr/local/go/bin/go
+  [[ -n $go ]] || { echo "k8s-check: '$name' is missing and Go is not installed (needed: go install $module)" >&2; exit 1; }
   step "installing $name: go install $module (GOPATH=$CACHE/go, GOBIN=$BIN; about $4 min)"
-  if ! GOPATH=$CACHE/go GOBIN=$BIN GOCACHE=$CACHE/go/build-cache GOFLAGS=-mod=mod go install "$module" 2>"$WORK/go.log"; then
+  if ! GOPATH=$CACHE/go GOBIN=$BIN GOCACHE=$CACHE/go/build-cache GOFLAGS=-mod=mod "$go" install "$module" 2>"$WORK/go.log"; then
     cat "$WORK/go.log" >&2
     exit 1
   fi
