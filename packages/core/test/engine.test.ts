@@ -266,6 +266,81 @@ describe('http server', () => {
       blocker.close();
     }
   });
+  it('serves GET /metrics: Prometheus text from the live state (frames, ticks, channels, faults)', async () => {
+    const generator = new DataGenerator({ industries: ['mining'], devicesPerIndustry: 3, seed: 5 });
+    const table = generator.channelTable();
+    const state = new LiveState(table);
+    const logs: string[] = [];
+    const log = (m: string) => void logs.push(m);
+    const context = {
+      logger: { debug: log, info: log, warn: log, error: log },
+      channels: table,
+      control: generator.control,
+      rateHz: 4,
+      name: 'http',
+    };
+    const server = new HttpServer({ port: 0 });
+    const scrape = async () => {
+      const res = await fetch(`${server.address}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      const text = await res.text();
+      // Every sample has its HELP and TYPE lines; every line is a comment or `name value`.
+      const samples = new Map<string, number>();
+      const typed = new Set<string>();
+      for (const line of text.trimEnd().split('\n')) {
+        const m = /^# (HELP|TYPE) ([a-z_]+) (.+)$/.exec(line);
+        if (m) {
+          if (m[1] === 'TYPE') {
+            expect(['counter', 'gauge']).toContain(m[3]);
+            typed.add(m[2]!);
+          }
+          continue;
+        }
+        const s = /^([a-z_]+) (-?[0-9.e+]+)$/.exec(line);
+        expect(s).not.toBeNull();
+        expect(typed.has(s![1]!)).toBe(true);
+        samples.set(s![1]!, Number(s![2]));
+      }
+      return samples;
+    };
+    await server.start(state, context);
+    try {
+      expect(logs.join('\n')).toContain('/metrics');
+      const before = await scrape();
+      expect(before.get('iotsim_frames_published_total')).toBe(0);
+      expect(before.get('iotsim_ticks_published_total')).toBe(0);
+      expect(before.has('iotsim_last_tick')).toBe(false); // no frame yet
+      expect(before.get('iotsim_channels')).toBe(table.length);
+      expect(before.get('iotsim_devices')).toBe(3);
+      expect(before.get('iotsim_update_rate_hz')).toBe(4);
+      // A backfill-like frame of 5 ticks, then a real-time one of 1, with faults on 2 channels.
+      const k0 = 1_767_225_600 * 4;
+      const times = (k: number, n: number) =>
+        Float64Array.from({ length: n }, (_, i) => (k + i) / 4);
+      state.publish(generator.generate(k0, times(k0, 5), 0.25));
+      generator.control.injectFault([1, table.length - 1], 3600);
+      const last = generator.generate(k0 + 5, times(k0 + 5, 1), 0.25);
+      state.publish(last);
+      const after = await scrape();
+      expect(after.get('iotsim_frames_published_total')).toBe(2);
+      expect(after.get('iotsim_ticks_published_total')).toBe(6);
+      expect(after.get('iotsim_last_tick')).toBe(k0 + 5);
+      expect(after.get('iotsim_last_tick_timestamp_seconds')).toBe((k0 + 5) / 4);
+      let faults = 0;
+      for (let i = 0; i < table.length; i++) faults += last.faults[i]!;
+      expect(faults).toBeGreaterThanOrEqual(2);
+      expect(after.get('iotsim_faults_active')).toBe(faults);
+      const health = (await (await fetch(`${server.address}/healthz`)).json()) as {
+        version: number;
+      };
+      expect(health.version).toBe(2);
+    } finally {
+      await server.stop();
+    }
+    // Stopped: the port is closed.
+    await expect(fetch(`${server.address}/metrics`)).rejects.toThrow();
+  });
 });
 
 class StatsSink extends Sink {

@@ -21,7 +21,9 @@ export type HttpServerOptions = InputOf<typeof HttpServerSchema>;
 
 /**
  * Serves the live simulation over HTTP: `GET /state` returns the latest value of every sensor as
- * JSON, by industry, device and sensor name; `GET /healthz` answers `ok` with the state's version.
+ * JSON, by industry, device and sensor name; `GET /healthz` answers `ok` with the state's version;
+ * `GET /metrics` gives Prometheus text (frames and ticks published, the latest tick and its time,
+ * channels, devices, active faults, the rate).
  *
  * @example
  * sim.addServer(new HttpServer({ port: 8080 }));  // curl 127.0.0.1:8080/state
@@ -34,6 +36,8 @@ export class HttpServer extends Server {
   private server: NodeServer | undefined;
   private readonly sockets = new SocketTracker();
   private boundPort: number | undefined;
+  private metrics: MetricsSource | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(options: HttpServerOptions = {}) {
     super();
@@ -48,16 +52,32 @@ export class HttpServer extends Server {
   }
 
   async start(state: LiveState, context: ServerContext): Promise<void> {
+    const devices = new Set(state.table.channels.map((c) => `${c.industry}\0${c.deviceId}`));
+    const metrics: MetricsSource = { ticks: 0, devices: devices.size, rateHz: context.rateHz };
+    this.unsubscribe = state.subscribe((s) => {
+      metrics.ticks += s.frame.ticks;
+    });
+    this.metrics = metrics;
     const server = createServer((req, res) => this.handle(state, req, res));
     this.sockets.track(server);
-    this.boundPort = await listenTcp(server, { type: 'http', host: this.host, port: this.port });
+    try {
+      this.boundPort = await listenTcp(server, { type: 'http', host: this.host, port: this.port });
+    } catch (err) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+      throw err;
+    }
     this.server = server;
-    context.logger.info(`${context.name}: serving GET /state and /healthz on ${this.address}`);
+    context.logger.info(
+      `${context.name}: serving GET /state and /healthz on ${this.address}, Prometheus text on /metrics`,
+    );
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     await closeTcp(server, this.sockets);
   }
 
@@ -78,6 +98,14 @@ export class HttpServer extends Server {
       res.end(JSON.stringify({ status: 'ok', version: state.version }));
       return;
     }
+    if (path === '/metrics' && this.metrics) {
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'cache-control': 'no-store',
+      });
+      res.end(metricsText(state, this.metrics));
+      return;
+    }
     if (path === '/state') {
       const body = JSON.stringify(state.toJSON());
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -86,8 +114,75 @@ export class HttpServer extends Server {
     }
     res
       .writeHead(404, { 'content-type': 'text/plain' })
-      .end('not found: try GET /state or /healthz\n');
+      .end('not found: try GET /state, /healthz or /metrics\n');
   }
+}
+
+/** What `/metrics` reads beside the live state, gathered while serving. */
+interface MetricsSource {
+  /** Ticks in the frames published since start (a backfill frame holds many). */
+  ticks: number;
+  /** Distinct (industry, device) pairs of the run. */
+  readonly devices: number;
+  /** Generator ticks per simulated second. */
+  readonly rateHz: number;
+}
+
+/** The Prometheus text exposition (version 0.0.4) of the live state. */
+function metricsText(state: LiveState, m: MetricsSource): string {
+  const latest = state.latest;
+  let faults = 0;
+  for (let i = 0; i < state.table.length; i++) if (state.faultActive(i)) faults++;
+  const lines: string[] = [];
+  const metric = (name: string, kind: 'counter' | 'gauge', help: string, value: number) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, `${name} ${value}`);
+  };
+  metric(
+    'iotsim_frames_published_total',
+    'counter',
+    'Frames published to the live state (its version).',
+    state.version,
+  );
+  metric(
+    'iotsim_ticks_published_total',
+    'counter',
+    'Generator ticks in the frames published since the server started.',
+    m.ticks,
+  );
+  if (latest) {
+    metric(
+      'iotsim_last_tick',
+      'gauge',
+      'Index of the newest tick on the clock grid (tick k at k / rate).',
+      latest.tick,
+    );
+    metric(
+      'iotsim_last_tick_timestamp_seconds',
+      'gauge',
+      'Simulated time of the newest tick, epoch seconds.',
+      latest.timestamp,
+    );
+  }
+  metric(
+    'iotsim_channels',
+    'gauge',
+    'Channels (industry, device, sensor) this process generates.',
+    state.table.length,
+  );
+  metric(
+    'iotsim_devices',
+    'gauge',
+    'Devices (industry, device id) this process generates.',
+    m.devices,
+  );
+  metric(
+    'iotsim_faults_active',
+    'gauge',
+    'Channels whose anomaly is active in the newest tick.',
+    faults,
+  );
+  metric('iotsim_update_rate_hz', 'gauge', 'Generator ticks per simulated second.', m.rateHz);
+  return lines.join('\n') + '\n';
 }
 
 function hostForUrl(host: string): string {
