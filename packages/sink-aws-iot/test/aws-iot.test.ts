@@ -14,7 +14,8 @@ import {
   type WriteRequest,
 } from '@iotsim/core';
 import { describeSinkConformance, dicts, expectAccounting, makeRecords } from '@iotsim/test-utils';
-import { AWSIoTSink, MAX_PAYLOAD_BYTES, type AWSIoTSinkOptions } from '../src/index.js';
+import { AWSIoTSink, type AWSIoTSinkOptions } from '../src/index.js';
+import { MAX_PAYLOAD_BYTES } from '../src/aws-iot-sink.js';
 import { FakeIoTData, SIGV4_AUTHORIZATION, payloadRecords } from './fake-iot-data.js';
 
 const REGION = 'eu-central-1';

@@ -1,8 +1,6 @@
 export { AzureIoTSink } from './azure-iot-sink.js';
-export {
-  parseConnectionString,
-  type AzureConnectionString,
-  type AzureIoTPayloadMode,
-  type AzureIoTSinkOptions,
-  type ResolvedAzureIoTOptions,
+export type {
+  AzureIoTPayloadMode,
+  AzureIoTSinkOptions,
+  ResolvedAzureIoTOptions,
 } from './options.js';

@@ -8,7 +8,8 @@ import {
   type SensorRecordDict,
 } from '@iotsim/core';
 import { describeSinkConformance, makeRecords, runThrough, tempDir } from '@iotsim/test-utils';
-import { AzureIoTSink, parseConnectionString, type AzureIoTSinkOptions } from '../src/index.js';
+import { AzureIoTSink, type AzureIoTSinkOptions } from '../src/index.js';
+import { parseConnectionString } from '../src/options.js';
 import { HubBroker, makeCertificates } from './hub-broker.js';
 
 const HOST = 'localhost';

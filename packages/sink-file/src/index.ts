@@ -1,9 +1,3 @@
-export * from './file-sink.js';
-export {
-  FILE_EXTENSIONS,
-  parseRotation,
-  type FileFormat,
-  type FileSinkOptions,
-  type ResolvedFileSinkOptions,
-} from './options.js';
-export { CSV_HEADER } from './text-format.js';
+export { FileSink } from './file-sink.js';
+export { FileWriteError } from './file-writers.js';
+export type { FileFormat, FileSinkOptions, ResolvedFileSinkOptions } from './options.js';

@@ -20,7 +20,9 @@ import {
   tempDirs,
   writeRequest,
 } from '@iotsim/test-utils';
-import { FileSink, fileStem, parseRotation, type FileFormat } from '../src/index.js';
+import { FileSink, type FileFormat } from '../src/index.js';
+import { fileStem } from '../src/file-sink.js';
+import { parseRotation } from '../src/options.js';
 import { csvHeader, outputFiles, readOutputDir, readOutputFile } from './read-back.js';
 
 const freshDir = tempDirs('iotsim-file-');
