@@ -22,7 +22,7 @@ export IOTSIM_KAFKA_SASL_USER=iotsim
 export IOTSIM_KAFKA_SASL_PASSWORD=iotsim-secret
 export IOTSIM_KAFKA_HOME="$IOTSIM_CACHE/kafka/libs"
 
-export IOTSIM_PG_URL=postgres://iotsim:iotsim-secret@127.0.0.1:5432/iotsim
+export IOTSIM_PG_URL=postgres://iotsim:iotsim-secret@127.0.0.1:15432/iotsim
 
 export IOTSIM_MQTT_URL=mqtt://127.0.0.1:1883
 
