@@ -4,7 +4,7 @@ import {
   type DatabaseSinkOptions,
   type ResolvedDatabaseOptions,
 } from './options.js';
-import type { DatabaseWriter } from './writer.js';
+import type { DatabaseWriter } from './internal/writer.js';
 
 /**
  * Writes sensor records to a PostgreSQL or SQLite table, one transaction per batch. The table
@@ -17,7 +17,7 @@ import type { DatabaseWriter } from './writer.js';
  *
  * @example
  * const sink = new DatabaseSink({
- *   connectionString: 'postgresql://iotsim:secret@127.0.0.1:5432/iotsim',
+ *   connectionString: 'postgresql://iotsim:secret@db.example.com:5432/iotsim',
  *   table: 'sensor_data',
  * });
  * sim.addSink(sink, { batchSize: 5000 });
@@ -43,10 +43,10 @@ export class DatabaseSink extends Sink {
     const context = { logger: this.logger, redact: (text: string) => this.redactor.redact(text) };
     let writer: DatabaseWriter;
     if (target.dialect === 'postgresql') {
-      const { PostgresWriter } = await import('./postgres-writer.js');
+      const { PostgresWriter } = await import('./internal/postgres-writer.js');
       writer = new PostgresWriter(target, table, context);
     } else {
-      const { SqliteWriter } = await import('./sqlite-writer.js');
+      const { SqliteWriter } = await import('./internal/sqlite-writer.js');
       writer = new SqliteWriter(target, table, context);
     }
     await writer.connect();

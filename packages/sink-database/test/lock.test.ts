@@ -15,7 +15,7 @@ import {
 } from '@iotsim/core';
 import { dicts, expectAccounting, tempDir } from '@iotsim/test-utils';
 import { DatabaseSink } from '../src/index.js';
-import { SqliteWriter } from '../src/sqlite-writer.js';
+import { SqliteWriter } from '../src/internal/sqlite-writer.js';
 import { rowToDict, type SensorRow } from './helpers.js';
 
 type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;

@@ -6,12 +6,8 @@ import {
   SinkRunner,
   splitSinkConfig,
 } from '@iotsim/core';
-import {
-  DatabaseSink,
-  parseConnectionString,
-  parseTableName,
-  type PostgresTarget,
-} from '../src/index.js';
+import { DatabaseSink, type PostgresTarget } from '../src/index.js';
+import { parseConnectionString, parseTableName } from '../src/options.js';
 
 describe('connection strings', () => {
   it.each([

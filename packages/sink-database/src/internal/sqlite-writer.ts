@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
@@ -9,13 +8,13 @@ import {
   type ReadingVisitor,
   type RecordBatch,
 } from '@iotsim/core';
-import type { SqliteTarget, TableName } from './options.js';
+import type { SqliteTarget, TableName } from '../options.js';
 import {
+  createStatements,
   shapeProblems,
-  sqliteCreateStatements,
   sqliteInsertStatement,
   type ExistingColumn,
-} from './schema.js';
+} from './table.js';
 import { messageOf, metadataJson, type DatabaseWriter, type WriterContext } from './writer.js';
 
 /**
@@ -130,7 +129,7 @@ export class SqliteWriter implements DatabaseWriter {
   }
 
   private prepare(db: BetterSqlite3.Database, memory: boolean): void {
-    const ddl = sqliteCreateStatements(this.table);
+    const ddl = createStatements(this.table, 'sqlite');
     try {
       if (!memory) {
         // WAL: readers do not block the writer; NORMAL sync is safe against corruption in WAL
