@@ -495,6 +495,7 @@ pg_os_user() {
 
 # pg_as_owner CMD... — run CMD as the cluster's OS user, in $PG_RUN, with no inherited fds > 2
 # (a daemon started from here must not hold the harness lock on fd 9).
+# shellcheck disable=SC2016  # $0 and $@ are expanded by the inner bash
 pg_as_owner() {
   if [[ $EUID -eq 0 ]]; then
     runuser -u "$PG_OS_USER_FOR_ROOT" -- bash -c "${CLOSE_FDS}"'cd "$0" && exec "$@"' "$PG_RUN" "$@"
