@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { RECORD_FIELDS, RecordBatch, SensorRecord } from '@iotsim/core';
 import { makeRecords } from '@iotsim/test-utils';
 import { copyText, CopyRowEncoder, encodeCopyRows } from '../src/internal/postgres-writer.js';
@@ -168,5 +169,21 @@ describe('COPY text encoding', () => {
     expect(fields[10]).toBe('t');
     expect(fields[11]).toBe(copyText(JSON.stringify({ note: 'a "b" \\ c\nd' })));
     expect(fields[11]).toContain('\\\\"b\\\\"');
+  });
+});
+
+describe('postgres.js pin', () => {
+  // copyIn listens on postgres.js's query internals (porsager/postgres#1173): an exact version,
+  // and the installed one is that version.
+  it('is an exact version, and the installed postgres.js is that version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const pin = pkg.dependencies['postgres']!;
+    expect(pin).toMatch(/^\d+\.\d+\.\d+$/);
+    const installed = JSON.parse(
+      readFileSync(new URL('../node_modules/postgres/package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    expect(installed.version).toBe(pin);
   });
 });
