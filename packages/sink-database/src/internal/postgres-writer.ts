@@ -57,7 +57,7 @@ export class PostgresWriter implements DatabaseWriter {
   async connect(): Promise<void> {
     const postgres: typeof postgresJs = (
       await importSdk('postgres', () => import('postgres'), 'database sink', {
-        hint: 'PostgreSQL needs postgres.js 3: npm install postgres@3',
+        hint: 'PostgreSQL needs postgres.js, the version this sink pins: npm install postgres@3.4.9',
       })
     ).default;
     const logger = this.context.logger;

@@ -65,7 +65,7 @@ export class SqliteWriter implements DatabaseWriter {
   async connect(): Promise<void> {
     const Database = (
       await importSdk('better-sqlite3', () => import('better-sqlite3'), 'database sink', {
-        hint: 'SQLite needs it; use version 12: npm install better-sqlite3@12',
+        hint: 'SQLite needs it (version 13, as this sink depends on): npm install better-sqlite3@13',
       })
     ).default;
     const memory = this.target.path === ':memory:';
