@@ -587,9 +587,12 @@ postgres_launch() {
   pg_init
   pg_write_config
   bin=$(pg_bin)
-  # -W: do not wait here (postgres_wait does); pg_ctl starts postgres in its own session
-  if ! pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -W start >/dev/null; then
+  # -w: pg_ctl waits (about 1 s) until the server accepts connections, or reports that it exited;
+  # without it, postmaster.pid may not exist yet when postgres_wait asks whether it is alive.
+  # pg_ctl starts postgres in its own session.
+  if ! pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$IOTSIM_START_TIMEOUT" start >/dev/null; then
     log_tail "$PG_LOG"
+    postgres_stop || true
     die "pg_ctl start failed (log: $PG_LOG)"
   fi
 }
@@ -629,7 +632,7 @@ postgres_restart() {
   if pg_cluster_running; then
     pg_write_config
     bin=$(pg_bin)
-    pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" restart -m fast -W >/dev/null ||
+    pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" restart -m fast -w -t "$IOTSIM_START_TIMEOUT" >/dev/null ||
       die "pg_ctl restart failed (log: $PG_LOG)"
   else
     postgres_install
