@@ -26,18 +26,26 @@ const MAX_LOOP_DELAY_MS = 50;
 
 let dir: { path: string; remove: () => Promise<void> };
 const lockers: ChildProcessWithoutNullStreams[] = [];
+/** Runs a test started and has not seen end: aborted after it, so a failed assertion cannot leave one running (and jest waiting). */
+const runs: { sim: Simulator; done: Promise<unknown>; settled: boolean }[] = [];
 
 beforeAll(async () => {
   dir = await tempDir('iotsim-sqlite-lock-');
 });
-afterEach(() => {
+afterEach(async () => {
   for (const child of lockers.splice(0)) child.kill('SIGKILL');
+  for (const r of runs.splice(0)) {
+    if (r.settled) continue;
+    r.sim.abort('test ended');
+    await r.done;
+  }
 });
 afterAll(async () => {
   await dir.remove();
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const noop = (): void => {};
 
 /** Another process holding an exclusive lock on `file` until `release()`. */
 interface Lock {
@@ -132,6 +140,9 @@ function plant(file: string, shutdownTimeoutS: number) {
   });
   sim.addSink((batch) => void received.push(...batch), { batchSize: 40 });
   const run = sim.runAsync();
+  const entry = { sim, done: run.then(noop, noop), settled: false };
+  void entry.done.then(() => (entry.settled = true));
+  runs.push(entry);
   const metrics = (): { db: SinkMetrics; callback: SinkMetrics } => {
     const [db, callback] = sim.metrics();
     return { db: db!, callback: callback! };
