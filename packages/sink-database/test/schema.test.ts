@@ -54,6 +54,10 @@ describe('table definition', () => {
     expect(sqliteInsertStatement(plain)).toBe(
       `INSERT INTO "sensor_data" (${RECORD_FIELDS.map((f) => `"${f}"`).join(', ')}) VALUES (${RECORD_FIELDS.map(() => '?').join(', ')})`,
     );
+    const marks = `(${RECORD_FIELDS.map(() => '?').join(', ')})`;
+    expect(sqliteInsertStatement(plain, 3)).toBe(
+      `INSERT INTO "sensor_data" (${RECORD_FIELDS.map((f) => `"${f}"`).join(', ')}) VALUES ${marks}, ${marks}, ${marks}`,
+    );
   });
 
   it('doubles quotes inside identifiers', () => {

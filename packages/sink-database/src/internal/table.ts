@@ -112,10 +112,10 @@ export function pgCopyStatement(table: TableName): string {
   return `COPY ${qualifiedName(table)} (${COLUMN_LIST}) FROM STDIN`;
 }
 
-/** `INSERT INTO <table> (<columns>) VALUES (?, …)`, prepared once by better-sqlite3. */
-export function sqliteInsertStatement(table: TableName): string {
-  const marks = SENSOR_COLUMNS.map(() => '?').join(', ');
-  return `INSERT INTO ${qualifiedName(table)} (${COLUMN_LIST}) VALUES (${marks})`;
+/** `INSERT INTO <table> (<columns>) VALUES (?, …), …` for `rows` rows, prepared once by better-sqlite3. */
+export function sqliteInsertStatement(table: TableName, rows = 1): string {
+  const marks = `(${SENSOR_COLUMNS.map(() => '?').join(', ')})`;
+  return `INSERT INTO ${qualifiedName(table)} (${COLUMN_LIST}) VALUES ${Array<string>(rows).fill(marks).join(', ')}`;
 }
 
 /** A column of an existing table, as the database reports it. */
