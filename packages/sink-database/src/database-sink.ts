@@ -10,7 +10,7 @@ import type { DatabaseWriter } from './internal/writer.js';
  * Writes sensor records to a PostgreSQL or SQLite table, one transaction per batch. The table
  * (the record's columns, `metadata` as jsonb / JSON text, an index on `timestamp`) is created on
  * connect if it does not exist; an existing table must have those columns. PostgreSQL batches go
- * through `COPY … FROM STDIN` (postgres.js), SQLite batches through a prepared insert
+ * through `COPY … FROM STDIN` (postgres.js), SQLite batches through a prepared multi-row insert
  * (better-sqlite3).
  *
  * One batch at a time, in order (the default capabilities).
