@@ -2,7 +2,7 @@
 # Stop integration-test services (all when none named).
 # Usage: scripts/services/down.sh [--purge] [kafka] [postgres] [mosquitto] [python] [s3]
 #   --purge also deletes the runtime state under $IOTSIM_RUN of the named services
-#   (Kafka topics, logs); PostgreSQL data and the download cache are never deleted.
+#   (Kafka topics, logs; the PostgreSQL cluster); the download cache is never deleted.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,6 +30,7 @@ for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
   if ((purge)); then
     case "$s" in
       kafka) rm -rf "$KAFKA_RUN" ;;
+      postgres) rm -rf "$PG_RUN" ;;
       mosquitto) rm -rf "$MQTT_RUN" ;;
       s3) rm -rf "$S3_RUN" ;;
     esac

@@ -25,7 +25,7 @@ export IOTSIM_KAFKA_SSL_BROKERS=127.0.0.1:19095
 export IOTSIM_KAFKA_SASL_SSL_BROKERS=127.0.0.1:19096
 export IOTSIM_KAFKA_CA="$IOTSIM_RUN/kafka/tls/ca.pem"
 
-export IOTSIM_PG_URL=postgres://iotsim:iotsim-secret@127.0.0.1:5432/iotsim
+export IOTSIM_PG_URL=postgres://iotsim:iotsim-secret@127.0.0.1:15432/iotsim
 
 export IOTSIM_MQTT_URL=mqtt://127.0.0.1:1883
 

@@ -40,8 +40,13 @@ KAFKA_PASSWORD="iotsim-secret"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
 KAFKA_TOOL_JVM_OPTS="${KAFKA_TOOL_JVM_OPTS:--Xmx256m -Xms32m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 
-# PostgreSQL (Debian package, the system cluster "main")
-PG_PORT=5432
+# PostgreSQL (Debian's binaries, our own cluster in $IOTSIM_RUN/postgres: never the system cluster)
+PG_PORT=15432
+PG_RUN="$IOTSIM_RUN/postgres"
+PG_DATA="$PG_RUN/data"
+PG_LOG="$PG_RUN/postgres.log"
+# initdb refuses root: as root the cluster belongs to Debian's `postgres` user, else to the caller
+PG_OS_USER_FOR_ROOT="${IOTSIM_PG_OS_USER:-postgres}"
 PG_USER="iotsim"
 PG_PASSWORD="iotsim-secret"
 PG_DB="iotsim"
@@ -562,6 +567,8 @@ kafka_describe() {
 
 # ---------------------------------------------------------------- postgres
 
+# Our own cluster (initdb) in $PG_RUN, run by a non-root user: never the system cluster.
+
 pg_version() {
   local d v best=""
   for d in /usr/lib/postgresql/*/bin/postgres; do
@@ -574,52 +581,107 @@ pg_version() {
   echo "$best"
 }
 
+# The binaries to run: those of the data directory's major version when it exists, else the newest.
+pg_bin() {
+  local v
+  if [[ -s "$PG_DATA/PG_VERSION" ]]; then
+    v=$(<"$PG_DATA/PG_VERSION")
+  else
+    v=$(pg_version) || return 1
+  fi
+  [[ -x "/usr/lib/postgresql/$v/bin/postgres" ]] || return 1
+  echo "/usr/lib/postgresql/$v/bin"
+}
+
 postgres_apt_packages() {
-  if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! pg_version >/dev/null; then
+  # the server binaries, and psql / pg_isready (postgresql-client, a dependency of postgresql)
+  if ! pg_version >/dev/null || ! command -v psql >/dev/null 2>&1; then
     echo postgresql
   fi
   return 0
 }
 
+# The OS user that owns and runs the cluster: initdb and postgres refuse root.
+pg_os_user() {
+  if [[ $EUID -eq 0 ]]; then echo "$PG_OS_USER_FOR_ROOT"; else id -un; fi
+}
+
+# pg_as_owner CMD... — run CMD as the cluster's OS user, in $PG_RUN, with no inherited fds > 2
+# (a daemon started from here must not hold the harness lock on fd 9).
+# shellcheck disable=SC2016  # $0 and $@ are expanded by the inner bash
+pg_as_owner() {
+  if [[ $EUID -eq 0 ]]; then
+    runuser -u "$PG_OS_USER_FOR_ROOT" -- bash -c "${CLOSE_FDS}"'cd "$0" && exec "$@"' "$PG_RUN" "$@"
+  else
+    bash -c "${CLOSE_FDS}"'cd "$0" && exec "$@"' "$PG_RUN" "$@"
+  fi
+}
+
 postgres_install() {
   [[ -z "$(postgres_apt_packages)" ]] || apt_install postgresql
-  command -v pg_ctlcluster >/dev/null 2>&1 || die "pg_ctlcluster missing after installing postgresql"
-}
-
-pg_cluster_running() {
-  local v
-  v=$(pg_version) || return 1
-  as_root pg_ctlcluster "$v" main status >/dev/null 2>&1
-}
-
-pg_psql_admin() {
-  as_root runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres
-}
-
-# Returns 0 if the server must be restarted for the config to apply.
-pg_configure() {
-  local v conf hba restart=1
-  v=$(pg_version) || die "no PostgreSQL server binaries found"
-  if ! pg_lsclusters -h 2>/dev/null | awk -v v="$v" '$1 == v && $2 == "main" { f = 1 } END { exit !f }'; then
-    log "creating PostgreSQL $v cluster main"
-    as_root pg_createcluster "$v" main >/dev/null
+  pg_version >/dev/null || die "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin after installing postgresql"
+  if [[ $EUID -eq 0 ]] && ! id -u "$PG_OS_USER_FOR_ROOT" >/dev/null 2>&1; then
+    die "user '$PG_OS_USER_FOR_ROOT' (created by Debian's postgresql package) is missing: initdb refuses to run as root"
   fi
-  conf="/etc/postgresql/$v/main"
-  if write_if_changed "$conf/conf.d/iotsim.conf" "# written by iotsim scripts/services (test server: durability traded for speed)
+}
+
+# Creates $PG_RUN (owned by the cluster's user, mode 700) and the cluster in $PG_DATA if missing.
+pg_init() {
+  local owner bin
+  owner=$(pg_os_user)
+  mkdir -p "$PG_RUN"
+  if [[ $EUID -eq 0 ]]; then
+    chown "$owner:" "$PG_RUN"
+    if ! runuser -u "$owner" -- test -w "$PG_RUN"; then
+      die "user $owner cannot reach $PG_RUN (a parent directory of IOTSIM_RUN is not searchable by it); set IOTSIM_RUN to a directory under /tmp"
+    fi
+  fi
+  chmod 700 "$PG_RUN"
+  if [[ -s "$PG_DATA/PG_VERSION" ]]; then
+    pg_bin >/dev/null || die "$PG_DATA is a PostgreSQL $(<"$PG_DATA/PG_VERSION") cluster but /usr/lib/postgresql/$(<"$PG_DATA/PG_VERSION")/bin is missing; delete it with: bash scripts/services/down.sh --purge postgres"
+    return 0
+  fi
+  bin=$(pg_bin) || die "no PostgreSQL server binaries found"
+  rm -rf "$PG_DATA"
+  log "creating PostgreSQL $(pg_version) cluster in $PG_DATA (owner $owner)"
+  # superuser = the OS user, over the socket in $PG_RUN only (peer); TCP logins need a password
+  if ! pg_as_owner "$bin/initdb" -D "$PG_DATA" -U "$owner" --encoding=UTF8 --no-locale \
+    --auth-local=peer --auth-host=scram-sha-256 --no-instructions >"$PG_RUN/initdb.log" 2>&1; then
+    log_tail "$PG_RUN/initdb.log"
+    rm -rf "$PG_DATA"
+    die "initdb failed (log: $PG_RUN/initdb.log)"
+  fi
+  echo "include_if_exists 'iotsim.conf'" | pg_as_owner tee -a "$PG_DATA/postgresql.conf" >/dev/null
+}
+
+# Our settings, rewritten on every start (an `include_if_exists` at the end of postgresql.conf).
+pg_write_config() {
+  local content
+  content="# generated by scripts/services/lib.sh (rewritten on every start): a throwaway test
+# server, durability traded for speed
 listen_addresses = '127.0.0.1'
-port = $PG_PORT
+port = ${PG_PORT}
+unix_socket_directories = '${PG_RUN}'
+unix_socket_permissions = 0700
 max_connections = 200
 fsync = off
 synchronous_commit = off
-full_page_writes = off"; then
-    restart=0
+full_page_writes = off
+password_encryption = 'scram-sha-256'"
+  if [[ ! -f "$PG_DATA/iotsim.conf" || "$(<"$PG_DATA/iotsim.conf")" != "$content" ]]; then
+    printf '%s\n' "$content" | pg_as_owner tee "$PG_DATA/iotsim.conf" >/dev/null
   fi
-  hba="$conf/pg_hba.conf"
-  if ! grep -q '# iotsim-services$' "$hba"; then
-    as_root sed -i "1i host    all    ${PG_USER}    127.0.0.1/32    scram-sha-256    # iotsim-services" "$hba"
-    restart=0
-  fi
-  return "$restart"
+}
+
+pg_cluster_running() {
+  local bin
+  [[ -s "$PG_DATA/PG_VERSION" ]] || return 1
+  bin=$(pg_bin) || return 1
+  pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+pg_psql_admin() {
+  pg_as_owner psql -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$PG_PORT" -U "$(pg_os_user)" -d postgres
 }
 
 pg_login_ok() {
@@ -627,39 +689,33 @@ pg_login_ok() {
     -U "$PG_USER" -d "$PG_DB" -tAc 'select 1' >/dev/null 2>&1
 }
 
-postgres_status() { pg_login_ok; }
+postgres_status() { pg_cluster_running && pg_login_ok; }
 
 postgres_launch() {
-  postgres_status && return 0
-  local v
-  v=$(pg_version) || die "no PostgreSQL server binaries found"
-  if pg_configure; then
-    if pg_cluster_running; then
-      log "restarting PostgreSQL $v to apply configuration"
-      as_root pg_ctlcluster "$v" main restart -m fast
-      return 0
-    fi
+  local bin
+  pg_cluster_running && return 0
+  if tcp_open "$PG_PORT"; then
+    die "port 127.0.0.1:$PG_PORT is already in use by another process; cannot start postgres"
   fi
-  if ! pg_cluster_running; then
-    if tcp_open "$PG_PORT"; then
-      die "port 127.0.0.1:$PG_PORT is in use by something else than cluster $v/main"
-    fi
-    as_root pg_ctlcluster "$v" main start || {
-      log_tail "/var/log/postgresql/postgresql-$v-main.log"
-      die "pg_ctlcluster $v main start failed"
-    }
+  pg_init
+  pg_write_config
+  bin=$(pg_bin)
+  # -w: pg_ctl waits (about 1 s) until the server accepts connections, or reports that it exited;
+  # without it, postmaster.pid may not exist yet when postgres_wait asks whether it is alive.
+  # pg_ctl starts postgres in its own session.
+  if ! pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$IOTSIM_START_TIMEOUT" start >/dev/null; then
+    log_tail "$PG_LOG"
+    postgres_stop || true
+    die "pg_ctl start failed (log: $PG_LOG)"
   fi
 }
 
 pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
 
 postgres_wait() {
-  local v
-  v=$(pg_version)
-  wait_for postgres "$IOTSIM_START_TIMEOUT" pg_ready pg_cluster_running true \
-    "/var/log/postgresql/postgresql-$v-main.log"
+  wait_for postgres "$IOTSIM_START_TIMEOUT" pg_ready pg_cluster_running postgres_stop "$PG_LOG"
   if ! pg_login_ok; then
-    pg_psql_admin <<EOF
+    pg_psql_admin <<EOSQL
 DO \$\$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${PG_USER}') THEN
@@ -671,32 +727,35 @@ END
 \$\$;
 SELECT 'CREATE DATABASE ${PG_DB} OWNER ${PG_USER}'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${PG_DB}') \gexec
-EOF
-    pg_login_ok || die "postgres is up but login as ${PG_USER} over 127.0.0.1 fails"
+EOSQL
+    pg_login_ok || die "postgres is up but login as ${PG_USER} over 127.0.0.1:${PG_PORT} fails"
   fi
 }
 
 postgres_stop() {
-  local v
-  v=$(pg_version) || return 0
-  if pg_cluster_running; then
-    as_root pg_ctlcluster "$v" main stop -m fast
-  fi
+  local bin
+  pg_cluster_running || return 0
+  bin=$(pg_bin)
+  pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" stop -m fast -w -t "$IOTSIM_STOP_TIMEOUT" >/dev/null ||
+    die "pg_ctl stop failed (log: $PG_LOG)"
 }
 
 postgres_restart() {
-  local v
-  v=$(pg_version) || die "postgres is not installed"
+  local bin
   if pg_cluster_running; then
-    as_root pg_ctlcluster "$v" main restart -m fast
+    pg_write_config
+    bin=$(pg_bin)
+    pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" restart -m fast -w -t "$IOTSIM_START_TIMEOUT" >/dev/null ||
+      die "pg_ctl restart failed (log: $PG_LOG)"
   else
+    postgres_install
     postgres_launch
   fi
   postgres_wait
 }
 
 postgres_describe() {
-  echo "postgres $(pg_version): postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${PG_DB}"
+  echo "postgres $(<"$PG_DATA/PG_VERSION"): postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${PG_DB}, own cluster in $PG_DATA (OS user $(pg_os_user))"
 }
 
 # ---------------------------------------------------------------- mosquitto

@@ -4,20 +4,20 @@ import {
   type DatabaseSinkOptions,
   type ResolvedDatabaseOptions,
 } from './options.js';
-import type { DatabaseWriter } from './writer.js';
+import type { DatabaseWriter } from './internal/writer.js';
 
 /**
  * Writes sensor records to a PostgreSQL or SQLite table, one transaction per batch. The table
  * (the record's columns, `metadata` as jsonb / JSON text, an index on `timestamp`) is created on
  * connect if it does not exist; an existing table must have those columns. PostgreSQL batches go
- * through `COPY … FROM STDIN` (postgres.js), SQLite batches through a prepared insert
+ * through `COPY … FROM STDIN` (postgres.js), SQLite batches through a prepared multi-row insert
  * (better-sqlite3).
  *
  * One batch at a time, in order (the default capabilities).
  *
  * @example
  * const sink = new DatabaseSink({
- *   connectionString: 'postgresql://iotsim:secret@127.0.0.1:5432/iotsim',
+ *   connectionString: 'postgresql://iotsim:secret@db.example.com:5432/iotsim',
  *   table: 'sensor_data',
  * });
  * sim.addSink(sink, { batchSize: 5000 });
@@ -44,10 +44,10 @@ export class DatabaseSink extends Sink {
     const context = { logger: this.logger, redact: (text: string) => this.redactor.redact(text) };
     let writer: DatabaseWriter;
     if (target.dialect === 'postgresql') {
-      const { PostgresWriter } = await import('./postgres-writer.js');
+      const { PostgresWriter } = await import('./internal/postgres-writer.js');
       writer = new PostgresWriter(target, table, context);
     } else {
-      const { SqliteWriter } = await import('./sqlite-writer.js');
+      const { SqliteWriter } = await import('./internal/sqlite-writer.js');
       writer = new SqliteWriter(target, table, context);
     }
     await writer.connect();

@@ -23,6 +23,8 @@ import { rowToDict, writeRequest, type SensorRow } from './helpers.js';
 
 const run = promisify(execFile);
 const PG_URL = serviceEnv('IOTSIM_PG_URL');
+/** host:port/database of the harness's server, as the sink's messages name it. */
+const WHERE = `${new URL(PG_URL).host}${new URL(PG_URL).pathname}`;
 const prefix = `iotsim_t${process.pid}_`;
 let tableCount = 0;
 const freshTable = (): string => `${prefix}${++tableCount}`;
@@ -141,9 +143,7 @@ describe('database sink on PostgreSQL', () => {
     const error = await sink.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SinkConnectError);
     const message = (error as Error).message;
-    expect(message).toContain(
-      `table "${table}" in 127.0.0.1:5432/iotsim exists with a different shape`,
-    );
+    expect(message).toContain(`table "${table}" in ${WHERE} exists with a different shape`);
     expect(message).toContain(
       'missing columns industry, device_id, unit, sensor_type, min_value, max_value, nominal_value, fault_active, metadata',
     );
@@ -199,9 +199,7 @@ describe('database sink on PostgreSQL', () => {
     const badAuth = new DatabaseSink({ connectionString: withPassword('Wrong-pass-9') });
     const e2 = (await badAuth.connect().catch((e: unknown) => e)) as Error;
     expect(e2).toBeInstanceOf(SinkConnectError);
-    expect(e2.message).toContain(
-      'password authentication failed for user "iotsim" at 127.0.0.1:5432/iotsim',
-    );
+    expect(e2.message).toContain(`password authentication failed for user "iotsim" at ${WHERE}`);
     expect(e2.message).not.toContain('Wrong-pass-9');
 
     const url = new URL(PG_URL);
@@ -226,7 +224,7 @@ describe('database sink on PostgreSQL', () => {
           .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SinkWriteError);
         expect((error as SinkWriteError).retryable).toBe(true);
-        expect((error as Error).message).toContain('127.0.0.1:5432/iotsim');
+        expect((error as Error).message).toContain(WHERE);
       }
     } finally {
       await serviceCtl('postgres', 'start');

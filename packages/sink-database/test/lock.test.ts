@@ -15,29 +15,49 @@ import {
 } from '@iotsim/core';
 import { dicts, expectAccounting, tempDir } from '@iotsim/test-utils';
 import { DatabaseSink } from '../src/index.js';
-import { SqliteWriter } from '../src/sqlite-writer.js';
+import { SqliteWriter } from '../src/internal/sqlite-writer.js';
 import { rowToDict, type SensorRow } from './helpers.js';
 
 type IntervalHistogram = ReturnType<typeof monitorEventLoopDelay>;
 
 const BETTER_SQLITE3 = createRequire(import.meta.url).resolve('better-sqlite3');
-/** Max event-loop delay allowed while the database is locked: a regression margin, not a speed claim. */
-const MAX_LOOP_DELAY_MS = 50;
+/**
+ * Event-loop delay allowed while the database is locked (regression margins, not speed claims):
+ * the 99th percentile stays under 50 ms (a busy timeout of even 200 ms, hit on each 100 ms retry,
+ * breaks it), and no single stall reaches 1 s (the old 5 s busy timeout stalled for seconds). The
+ * max alone was bounded at 50 ms before: on the shared 2-core machine at load 6–30 the scheduler
+ * alone gave single stalls of 60–76 ms (p99 11–12 ms).
+ */
+const P99_LOOP_DELAY_MS = 50;
+const MAX_LOOP_STALL_MS = 1000;
+
+function expectLoopResponsive(h: IntervalHistogram): void {
+  expect(h.percentile(99) / 1e6).toBeLessThan(P99_LOOP_DELAY_MS);
+  expect(maxMs(h)).toBeLessThan(MAX_LOOP_STALL_MS);
+}
 
 let dir: { path: string; remove: () => Promise<void> };
 const lockers: ChildProcessWithoutNullStreams[] = [];
+/** Runs a test started and has not seen end: aborted after it, so a failed assertion cannot leave one running (and jest waiting). */
+const runs: { sim: Simulator; done: Promise<unknown>; settled: boolean }[] = [];
 
 beforeAll(async () => {
   dir = await tempDir('iotsim-sqlite-lock-');
 });
-afterEach(() => {
+afterEach(async () => {
   for (const child of lockers.splice(0)) child.kill('SIGKILL');
+  for (const r of runs.splice(0)) {
+    if (r.settled) continue;
+    r.sim.abort('test ended');
+    await r.done;
+  }
 });
 afterAll(async () => {
   await dir.remove();
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const noop = (): void => {};
 
 /** Another process holding an exclusive lock on `file` until `release()`. */
 interface Lock {
@@ -132,6 +152,9 @@ function plant(file: string, shutdownTimeoutS: number) {
   });
   sim.addSink((batch) => void received.push(...batch), { batchSize: 40 });
   const run = sim.runAsync();
+  const entry = { sim, done: run.then(noop, noop), settled: false };
+  void entry.done.then(() => (entry.settled = true));
+  runs.push(entry);
   const metrics = (): { db: SinkMetrics; callback: SinkMetrics } => {
     const [db, callback] = sim.metrics();
     return { db: db!, callback: callback! };
@@ -155,7 +178,7 @@ describe('database sink on a SQLite file locked by another process', () => {
     process.stderr.write(
       `locked 1.5 s: event-loop delay max ${maxMs(h).toFixed(1)} ms, p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms\n`,
     );
-    expect(maxMs(h)).toBeLessThan(MAX_LOOP_DELAY_MS);
+    expectLoopResponsive(h);
     const during = p.metrics();
     // The callback sink kept receiving; the database sink only retried.
     expect(p.received.length).toBeGreaterThan(before.received + 100);
@@ -196,7 +219,7 @@ describe('database sink on a SQLite file locked by another process', () => {
     await p.run;
     const stopMs = performance.now() - started;
     h.disable();
-    expect(maxMs(h)).toBeLessThan(MAX_LOOP_DELAY_MS);
+    expectLoopResponsive(h);
     // The shutdown timeout (1 s) bounds the drain; nothing blocks beyond it.
     expect(stopMs).toBeLessThan(2000);
     const { db, callback } = p.metrics();
@@ -224,7 +247,7 @@ describe('database sink on a SQLite file locked by another process', () => {
     await lock.release();
     await connecting;
     h.disable();
-    expect(maxMs(h)).toBeLessThan(MAX_LOOP_DELAY_MS);
+    expectLoopResponsive(h);
     await sink.close();
     expect(readRows(file)).toEqual([]);
   }, 30_000);

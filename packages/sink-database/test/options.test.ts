@@ -6,12 +6,8 @@ import {
   SinkRunner,
   splitSinkConfig,
 } from '@iotsim/core';
-import {
-  DatabaseSink,
-  parseConnectionString,
-  parseTableName,
-  type PostgresTarget,
-} from '../src/index.js';
+import { DatabaseSink, type PostgresTarget } from '../src/index.js';
+import { parseConnectionString, parseTableName } from '../src/options.js';
 
 describe('connection strings', () => {
   it.each([
@@ -46,10 +42,10 @@ describe('connection strings', () => {
     ],
     ['postgresql+psycopg2://u@h/d', 'postgresql://u@h/d', 'h', 5432, 'd'],
     [
-      'postgres://iotsim:iotsim-secret@127.0.0.1:5432/iotsim',
-      'postgres://iotsim:iotsim-secret@127.0.0.1:5432/iotsim',
+      'postgres://iotsim:iotsim-secret@127.0.0.1:15432/iotsim',
+      'postgres://iotsim:iotsim-secret@127.0.0.1:15432/iotsim',
       '127.0.0.1',
-      5432,
+      15432,
       'iotsim',
     ],
     [

@@ -1,18 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { RECORD_FIELDS, RecordBatch, SensorRecord } from '@iotsim/core';
 import { makeRecords } from '@iotsim/test-utils';
-import { SENSOR_COLUMNS } from '../src/columns.js';
-import { copyText, CopyRowEncoder, encodeCopyRows } from '../src/postgres-writer.js';
-import { metadataJson } from '../src/writer.js';
-import { makeFrame } from './helpers.js';
+import { copyText, CopyRowEncoder, encodeCopyRows } from '../src/internal/postgres-writer.js';
 import {
+  COLUMN_TYPES,
+  createStatements,
   pgCopyStatement,
-  pgCreateStatements,
-  pgSqlText,
+  qualifiedName,
+  quoteIdentifier,
+  SENSOR_COLUMNS,
   shapeProblems,
-  sqliteCreateStatements,
   sqliteInsertStatement,
-} from '../src/schema.js';
+} from '../src/internal/table.js';
+import { metadataJson } from '../src/internal/writer.js';
+import { makeFrame } from './helpers.js';
 
 const plain = { schema: undefined, name: 'sensor_data' };
 
@@ -22,21 +24,21 @@ describe('table definition', () => {
   });
 
   it('creates the PostgreSQL table with jsonb metadata, double precision and an index', () => {
-    const ddl = pgCreateStatements({ schema: 'analytics', name: 'readings' });
-    expect(pgSqlText(ddl.table)).toBe(
+    const ddl = createStatements({ schema: 'analytics', name: 'readings' }, 'postgresql');
+    expect(ddl.table).toBe(
       'CREATE TABLE IF NOT EXISTS "analytics"."readings" ("sensor_name" text NOT NULL, "industry" text NOT NULL, ' +
         '"device_id" text NOT NULL, "value" double precision, "unit" text NOT NULL, "sensor_type" text NOT NULL, ' +
         '"timestamp" double precision NOT NULL, "min_value" double precision NOT NULL, ' +
         '"max_value" double precision NOT NULL, "nominal_value" double precision NOT NULL, ' +
         '"fault_active" boolean NOT NULL, "metadata" jsonb NOT NULL)',
     );
-    expect(ddl.indexes.map(pgSqlText)).toEqual([
+    expect(ddl.indexes).toEqual([
       'CREATE INDEX IF NOT EXISTS "readings_timestamp_idx" ON "analytics"."readings" ("timestamp")',
     ]);
   });
 
   it('creates the SQLite table with real, integer booleans and JSON text', () => {
-    const ddl = sqliteCreateStatements(plain);
+    const ddl = createStatements(plain, 'sqlite');
     expect(ddl.table).toContain('"value" real,');
     expect(ddl.table).toContain('"fault_active" integer NOT NULL');
     expect(ddl.table).toContain('"metadata" text NOT NULL');
@@ -52,11 +54,20 @@ describe('table definition', () => {
     expect(sqliteInsertStatement(plain)).toBe(
       `INSERT INTO "sensor_data" (${RECORD_FIELDS.map((f) => `"${f}"`).join(', ')}) VALUES (${RECORD_FIELDS.map(() => '?').join(', ')})`,
     );
+    const marks = `(${RECORD_FIELDS.map(() => '?').join(', ')})`;
+    expect(sqliteInsertStatement(plain, 3)).toBe(
+      `INSERT INTO "sensor_data" (${RECORD_FIELDS.map((f) => `"${f}"`).join(', ')}) VALUES ${marks}, ${marks}, ${marks}`,
+    );
+  });
+
+  it('doubles quotes inside identifiers', () => {
+    expect(quoteIdentifier('a"b')).toBe('"a""b"');
+    expect(qualifiedName({ schema: 'S', name: 'T' })).toBe('"S"."T"');
   });
 
   it('keeps index names within 63 characters', () => {
-    const ddl = pgCreateStatements({ schema: undefined, name: 'x'.repeat(63) });
-    const name = /INDEX IF NOT EXISTS "([^"]+)"/.exec(pgSqlText(ddl.indexes[0]!))![1]!;
+    const ddl = createStatements({ schema: undefined, name: 'x'.repeat(63) }, 'postgresql');
+    const name = /INDEX IF NOT EXISTS "([^"]+)"/.exec(ddl.indexes[0]!)![1]!;
     expect(name.length).toBeLessThanOrEqual(63);
   });
 });
@@ -64,7 +75,7 @@ describe('table definition', () => {
 describe('shape check', () => {
   const full = SENSOR_COLUMNS.map((c) => ({
     name: c.name,
-    type: { text: 'text', float: 'double precision', boolean: 'boolean', json: 'jsonb' }[c.kind],
+    type: COLUMN_TYPES[c.kind].postgresql,
     required: c.notNull,
   }));
 
@@ -82,6 +93,9 @@ describe('shape check', () => {
     expect(missing).toEqual(['device_id', 'metadata']);
     expect(problems[0]).toContain('missing columns device_id, metadata');
     expect(problems[0]).toContain('ADD COLUMN device_id text, ADD COLUMN metadata jsonb');
+    expect(shapeProblems(old, 'sqlite').problems[0]).toContain(
+      'ADD COLUMN device_id text, ADD COLUMN metadata text',
+    );
   });
 
   it('reports incompatible PostgreSQL types and extra required columns', () => {
@@ -159,5 +173,21 @@ describe('COPY text encoding', () => {
     expect(fields[10]).toBe('t');
     expect(fields[11]).toBe(copyText(JSON.stringify({ note: 'a "b" \\ c\nd' })));
     expect(fields[11]).toContain('\\\\"b\\\\"');
+  });
+});
+
+describe('postgres.js pin', () => {
+  // copyIn listens on postgres.js's query internals (porsager/postgres#1173): an exact version,
+  // and the installed one is that version.
+  it('is an exact version, and the installed postgres.js is that version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const pin = pkg.dependencies['postgres']!;
+    expect(pin).toMatch(/^\d+\.\d+\.\d+$/);
+    const installed = JSON.parse(
+      readFileSync(new URL('../node_modules/postgres/package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    expect(installed.version).toBe(pin);
   });
 });

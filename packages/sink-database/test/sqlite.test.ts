@@ -18,7 +18,7 @@ import {
   tempDir,
 } from '@iotsim/test-utils';
 import { DatabaseSink } from '../src/index.js';
-import type { SqliteWriter } from '../src/sqlite-writer.js';
+import { INSERT_ROWS, type SqliteWriter } from '../src/internal/sqlite-writer.js';
 import { makeFrame, rowToDict, writeRequest, type SensorRow } from './helpers.js';
 
 let dir: { path: string; remove: () => Promise<void> };
@@ -121,6 +121,24 @@ describe('database sink on SQLite', () => {
       asset: 42,
       'quoted "key"': true,
     });
+  });
+
+  it('writes batches of any size through the multi-row insert and its remainder, in order', async () => {
+    const file = join(dir.path, 'sizes.db');
+    const sizes = [1, INSERT_ROWS - 1, INSERT_ROWS, INSERT_ROWS + 1, 3 * INSERT_ROWS + 17];
+    const records = makeRecords(
+      sizes.reduce((a, b) => a + b, 0),
+      { seed: 23 },
+    );
+    const sink = new DatabaseSink({ connectionString: `sqlite:///${file}` });
+    await sink.connect();
+    let at = 0;
+    for (const size of sizes) {
+      await sink.write(writeRequest(records.slice(at, at + size)));
+      at += size;
+    }
+    await sink.close();
+    expect(readFile(file, 'sensor_data')).toEqual(dicts(records));
   });
 
   it('uses WAL mode for files and indexes timestamp', async () => {
@@ -271,17 +289,19 @@ describe('database sink on SQLite', () => {
     expect(readFile(file, 'sensor_data')).toHaveLength(m.delivered);
   });
 
-  it('does not load better-sqlite3 or drizzle-orm until connect', async () => {
+  it('does not load better-sqlite3 or postgres until connect', async () => {
     const sink = new DatabaseSink({ connectionString: 'sqlite::memory:' });
     expect(sink.describe()).toBe('database (sqlite :memory:, table sensor_data)');
     const { readFileSync } = await import('node:fs');
-    const source = ['database-sink', 'options', 'columns', 'index'].map((f) =>
-      readFileSync(new URL(`../src/${f}.ts`, import.meta.url), 'utf8'),
+    const source = ['database-sink', 'options', 'index', 'internal/table', 'internal/writer'].map(
+      (f) => readFileSync(new URL(`../src/${f}.ts`, import.meta.url), 'utf8'),
     );
     for (const text of source) {
-      expect(text).not.toMatch(
-        /^import (?!type)[^;]*'(better-sqlite3|postgres|drizzle-orm[^']*)'/m,
-      );
+      expect(text).not.toMatch(/^import (?!type)[^;]*'(better-sqlite3|postgres)'/m);
     }
+  });
+
+  it('exports only the sink class (the rest of index.ts is types)', async () => {
+    expect(Object.keys(await import('../src/index.js'))).toEqual(['DatabaseSink']);
   });
 });

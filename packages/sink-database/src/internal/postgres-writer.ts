@@ -2,8 +2,6 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import type postgresJs from 'postgres';
 import type { Sql } from 'postgres';
-import { sql } from 'drizzle-orm';
-import type { drizzle as drizzlePostgres, PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import {
   importSdk,
   RecordBatch,
@@ -12,18 +10,17 @@ import {
   type RecordChannel,
   type SensorRecord,
 } from '@iotsim/core';
-import type { PostgresTarget, TableName } from './options.js';
+import type { PostgresTarget, TableName } from '../options.js';
 import {
+  createStatements,
   pgCopyStatement,
-  pgCreateStatements,
-  pgQualifiedText,
-  pgSqlText,
+  qualifiedName,
   shapeProblems,
   type ExistingColumn,
-} from './schema.js';
+} from './table.js';
 import { messageOf, metadataJson, type DatabaseWriter, type WriterContext } from './writer.js';
 
-interface AttributeRow extends Record<string, unknown> {
+interface AttributeRow {
   name: string;
   type: string;
   required: boolean;
@@ -60,11 +57,9 @@ export class PostgresWriter implements DatabaseWriter {
   async connect(): Promise<void> {
     const postgres: typeof postgresJs = (
       await importSdk('postgres', () => import('postgres'), 'database sink', {
-        hint: 'PostgreSQL needs postgres.js 3: npm install postgres@3',
+        hint: 'PostgreSQL needs postgres.js, the version this sink pins: npm install postgres@3.4.9',
       })
     ).default;
-    const { drizzle }: { drizzle: typeof drizzlePostgres } =
-      await import('drizzle-orm/postgres-js');
     const logger = this.context.logger;
     const client = postgres(this.target.url, {
       max: 1,
@@ -83,7 +78,7 @@ export class PostgresWriter implements DatabaseWriter {
       throw this.connectError(err);
     }
     try {
-      await this.prepareTable(drizzle(client));
+      await this.prepareTable(client);
     } catch (err) {
       await client.end({ timeout: 0 }).catch(() => {});
       throw err;
@@ -92,8 +87,8 @@ export class PostgresWriter implements DatabaseWriter {
     logger.debug(`database: writing to PostgreSQL ${this.where}, table "${this.tableLabel}"`);
   }
 
-  private async prepareTable(db: PostgresJsDatabase): Promise<void> {
-    const ddl = pgCreateStatements(this.table);
+  private async prepareTable(client: Sql): Promise<void> {
+    const ddl = createStatements(this.table, 'postgresql');
     const step = async (
       what: string,
       run: () => Promise<unknown>,
@@ -115,7 +110,7 @@ export class PostgresWriter implements DatabaseWriter {
     };
     if (this.table.schema) {
       const schema = this.table.schema;
-      const found = await db.execute(sql`select 1 from pg_namespace where nspname = ${schema}`);
+      const found = await client`select 1 from pg_namespace where nspname = ${schema}`;
       if (found.length === 0) {
         throw new SinkConnectError(
           'database',
@@ -123,13 +118,13 @@ export class PostgresWriter implements DatabaseWriter {
         );
       }
     }
-    await step('create table', () => db.execute(ddl.table), pgSqlText(ddl.table));
-    const rows = await db.execute<AttributeRow>(sql`
+    await step('create table', () => client.unsafe(ddl.table), ddl.table);
+    const rows = await client<AttributeRow[]>`
       select a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
              (a.attnotnull and not a.atthasdef and a.attidentity = '' and a.attgenerated = '') as required,
              c.relkind::text as relkind
       from pg_class c join pg_attribute a on a.attrelid = c.oid
-      where c.oid = to_regclass(${pgQualifiedText(this.table)}) and a.attnum > 0 and not a.attisdropped`);
+      where c.oid = to_regclass(${qualifiedName(this.table)}) and a.attnum > 0 and not a.attisdropped`;
     const relkind = rows[0]?.relkind;
     if (relkind !== undefined && relkind !== 'r' && relkind !== 'p') {
       throw new SinkConnectError(
@@ -150,7 +145,7 @@ export class PostgresWriter implements DatabaseWriter {
       );
     }
     for (const index of ddl.indexes) {
-      await step('create the timestamp index of', () => db.execute(index), pgSqlText(index));
+      await step('create the timestamp index of', () => client.unsafe(index), index);
     }
   }
 
@@ -241,9 +236,16 @@ interface SettlingQuery {
  * COPY (or the connection drops) after the stream ended, the stream never finishes and the error
  * surfaces nowhere (porsager/postgres#1173). postgres.js does report the outcome to the query's
  * own `resolve`/`reject` (the result at ReadyForQuery, the error on failure): we listen there.
+ * Those are internals, so package.json pins postgres exactly (3.4.9); before raising the pin, run
+ * the services test "a rejected row rolls back its batch", which fails if this stops working.
  */
 export async function copyIn(client: Sql, statement: string, payload: string): Promise<void> {
   const query = client.unsafe(statement) as unknown as SettlingQuery;
+  if (typeof query.resolve !== 'function' || typeof query.reject !== 'function') {
+    throw new Error(
+      'postgres.js internals changed (a query has no own resolve/reject): the database sink needs postgres 3.4.9, the version it pins',
+    );
+  }
   const done = new Promise<void>((resolve, reject) => {
     const settle = query.resolve;
     const fail = query.reject;
