@@ -1,4 +1,4 @@
-import { ConfigError, type ConfigIssue } from './errors.js';
+import { ConfigError, SinkWriteError, type ConfigIssue } from './errors.js';
 import type { RecordBatch } from './frame.js';
 import { bufferMemoryProblem } from './memory.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -329,6 +329,11 @@ export abstract class Sink {
   /** `n` held records can never be read (their file is lost): they count as failed, with `error`. */
   protected loseHeld(n: number, error: unknown): void {
     if (n > 0) this.settleHeldRecords?.(n, 'failed', error);
+  }
+
+  /** The error a write throws when the sink is not connected: never retried (nothing to retry on). */
+  protected notConnected(): SinkWriteError {
+    return new SinkWriteError(`${this.type} sink: write before connect`, { retryable: false });
   }
 
   /** Adds to one of the sink's own counters. */

@@ -85,10 +85,10 @@ describe('SinkRunner flushing', () => {
     const sink = new GatedSink({ batchSize: 10, rateHz: 0.0001 });
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(9));
+    void runner.enqueue(records(9));
     await tick();
     expect(sink.batches).toHaveLength(0);
-    runner.enqueue(records(3, 9));
+    void runner.enqueue(records(3, 9));
     await tick();
     expect(sink.batches.map((b) => b.length)).toEqual([10]);
     await runner.stop();
@@ -100,7 +100,7 @@ describe('SinkRunner flushing', () => {
     const sink = new GatedSink({ batchSize: 100, rateHz: 2 });
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(5));
+    void runner.enqueue(records(5));
     await jest.advanceTimersByTimeAsync(400);
     expect(sink.batches).toHaveLength(0);
     await jest.advanceTimersByTimeAsync(150);
@@ -112,9 +112,9 @@ describe('SinkRunner flushing', () => {
     const sink = new GatedSink({ batchSize: 100 });
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(5));
+    void runner.enqueue(records(5));
     await tick();
-    runner.enqueue(records(5, 5));
+    void runner.enqueue(records(5, 5));
     await tick();
     expect(sink.batches.map((b) => b.length)).toEqual([5, 5]);
     await runner.stop();
@@ -125,7 +125,7 @@ describe('SinkRunner flushing', () => {
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
     sink.hold();
-    for (let i = 0; i < 5; i++) runner.enqueue(records(4, i * 4));
+    for (let i = 0; i < 5; i++) void runner.enqueue(records(4, i * 4));
     await tick();
     expect(sink.calls).toBe(1);
     sink.release();
@@ -189,7 +189,7 @@ describe('SinkRunner retries and failures', () => {
     sink.fail = () => new Error('destination down');
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(10));
+    void runner.enqueue(records(10));
     await runner.stop();
     const m = runner.metrics();
     expect(sink.calls).toBe(3);
@@ -208,7 +208,7 @@ describe('SinkRunner retries and failures', () => {
     sink.fail = () => new SinkWriteError('HTTP 400: bad request', { retryable: false });
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(10));
+    void runner.enqueue(records(10));
     await runner.stop();
     expect(sink.calls).toBe(1);
     expect(runner.metrics()).toMatchObject({ retries: 0, failed: 10 });
@@ -226,7 +226,7 @@ describe('SinkRunner retries and failures', () => {
     };
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(10));
+    void runner.enqueue(records(10));
     await runner.stop();
     expect(seen[1]).toEqual([3, 4, 5, 6, 7, 8, 9]);
     expect(runner.metrics()).toMatchObject({ delivered: 10, failed: 0, retries: 1 });
@@ -238,7 +238,7 @@ describe('SinkRunner retries and failures', () => {
     sink.fail = (call) => (call === 1 ? new SinkWriteError('429', { retryAfterS: 2 }) : undefined);
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(5));
+    void runner.enqueue(records(5));
     await jest.advanceTimersByTimeAsync(1500);
     expect(sink.calls).toBe(1);
     await jest.advanceTimersByTimeAsync(600);
@@ -255,7 +255,7 @@ describe('SinkRunner stop', () => {
     const sink = new GatedSink({ batchSize: 7, rateHz: 0.0001 });
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    for (let i = 0; i < 5; i++) runner.enqueue(records(5, i * 5));
+    for (let i = 0; i < 5; i++) void runner.enqueue(records(5, i * 5));
     await runner.stop();
     expect(sink.delivered).toHaveLength(25);
     expect(sink.close_).toBe(true);
@@ -267,7 +267,7 @@ describe('SinkRunner stop', () => {
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
     sink.hold();
-    runner.enqueue(records(25));
+    void runner.enqueue(records(25));
     const started = Date.now();
     await runner.stop(0.2);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -285,7 +285,7 @@ describe('SinkRunner stop', () => {
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
     await runner.stop();
-    runner.enqueue(records(3));
+    void runner.enqueue(records(3));
     expect(runner.metrics()).toMatchObject({ generated: 3, failed: 3 });
   });
 });
@@ -296,7 +296,7 @@ describe('sink contract v2', () => {
     sink.fail = (call) => (call <= 2 ? new Error('down') : undefined);
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(records(10));
+    void runner.enqueue(records(10));
     await runner.stop();
     expect(sink.batchIds.slice(0, 3)).toEqual([
       sink.batchIds[0],
@@ -329,7 +329,7 @@ describe('sink contract v2', () => {
     const sink = new HalfThenThrow();
     const runner = new SinkRunner(sink, { throughput: { batchSize: 10, retryDelayS: 0 } });
     await runner.start();
-    runner.enqueue(records(10));
+    void runner.enqueue(records(10));
     await runner.stop();
     expect(landed).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(ids).toEqual([ids[0], ids[0]]);
@@ -350,7 +350,7 @@ describe('sink contract v2', () => {
       throughput: { batchSize: 10, retryDelayS: 0, retryCount: 1 },
     });
     await runner.start();
-    runner.enqueue(records(10));
+    void runner.enqueue(records(10));
     await runner.stop();
     expect(sizes).toEqual([10, 4]);
     expect(runner.metrics()).toMatchObject({ delivered: 10, retries: 1, failed: 0 });
@@ -376,7 +376,7 @@ describe('sink contract v2', () => {
     }
     const runner = new SinkRunner(new Watched(), { throughput: { batchSize: 5 } });
     await runner.start();
-    runner.enqueue(records(5));
+    void runner.enqueue(records(5));
     await runner.stop(0.2);
     expect(events).toEqual(['write', 'signal', 'close']);
     expect(runner.metrics()).toMatchObject({ failed: 5, delivered: 0 });
@@ -405,7 +405,7 @@ describe('sink contract v2', () => {
     const runner = new SinkRunner(new Concurrent(), { throughput: { batchSize: 2 } });
     expect(runner.throughput.maxInFlight).toBe(3);
     await runner.start();
-    runner.enqueue(records(40));
+    void runner.enqueue(records(40));
     await runner.stop();
     expect(peak).toBe(3);
     expect(runner.metrics().delivered).toBe(40);
@@ -428,7 +428,7 @@ describe('sink contract v2', () => {
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
     sink.hold();
-    runner.enqueue(records(30)); // one tick of 30 channels into a buffer of 20
+    void runner.enqueue(records(30)); // one tick of 30 channels into a buffer of 20
     const m = runner.metrics();
     expect(m.dropped.total).toBe(0);
     sink.release();
@@ -442,7 +442,7 @@ describe('sink contract v2', () => {
     const sink = new GatedSink({ batchSize: 7 });
     const runner = new SinkRunner(sink, { throughput: sink.t });
     await runner.start();
-    runner.enqueue(frame);
+    void runner.enqueue(frame);
     await runner.stop();
     const got = sink.delivered.map((r) => r.toDict());
     expect(got).toEqual(frame.records().map((r) => r.toDict()));
@@ -485,7 +485,7 @@ describe('held records (written, not yet readable)', () => {
   it('count as buffered while held, then delivered when the sink confirms them', async () => {
     const runner = new SinkRunner(new HoldingSink(3), { throughput: { batchSize: 10 } });
     await runner.start();
-    runner.enqueue(records(50));
+    void runner.enqueue(records(50));
     await new Promise((r) => setTimeout(r, 50));
     const m = runner.metrics();
     expect(m.held).toBeGreaterThan(0);
@@ -498,7 +498,7 @@ describe('held records (written, not yet readable)', () => {
   it('lost held records are failed with the error; held records nobody settles fail at close', async () => {
     const lost = new SinkRunner(new HoldingSink(100, true), { throughput: { batchSize: 10 } });
     await lost.start();
-    lost.enqueue(records(30));
+    void lost.enqueue(records(30));
     await lost.stop(5);
     expect(lost.metrics()).toMatchObject({ delivered: 0, failed: 30, held: 0, buffered: 0 });
     expect(lost.metrics().lastError).toMatch(/ENOSPC/);
@@ -506,7 +506,7 @@ describe('held records (written, not yet readable)', () => {
       throughput: { batchSize: 10 },
     });
     await silent.start();
-    silent.enqueue(records(30));
+    void silent.enqueue(records(30));
     await silent.stop(5);
     expect(silent.metrics()).toMatchObject({ delivered: 0, failed: 30, held: 0 });
     expect(silent.metrics().lastError).toMatch(/closed without completing them/);

@@ -131,7 +131,7 @@ export class AWSIoTSink extends Sink {
     const client = this.client;
     const Publish = this.Publish;
     if (!client || !Publish)
-      throw new SinkWriteError('aws_iot sink: write before connect', { retryable: false });
+      throw this.notConnected();
     const { size, signal } = request;
     // A retry of a failed batch is the batch less its delivered prefix: same id, fewer records.
     const last = this.progress;

@@ -184,7 +184,7 @@ export class AzureIoTSink extends Sink {
 
   async write(request: WriteRequest): Promise<void> {
     const client = this.client;
-    if (!client) throw new SinkWriteError('azure_iot sink is not connected', { retryable: false });
+    if (!client) throw this.notConnected();
     if (request.size === 0) return;
     const ends: number[] = [];
     const json = this.encoder.encodeBatch(request.batch, ends);

@@ -94,9 +94,9 @@ describe('azure_iot: messages', () => {
     const s = sink({ payloadMode: 'batch', contentType: 'application/json' });
     const runner = new SinkRunner(s, { throughput: { batchSize: 40 } });
     await runner.start();
-    runner.enqueue(records);
+    void runner.enqueue(records);
     await new Promise((r) => setTimeout(r, 100));
-    runner.enqueue(mixed);
+    void runner.enqueue(mixed);
     await runner.stop(30);
     expect(runner.metrics().delivered).toBe(80);
     expect(broker.messages).toHaveLength(2);

@@ -55,7 +55,7 @@ export class DatabaseSink extends Sink {
   }
 
   async write(request: WriteRequest): Promise<void> {
-    if (!this.writer) throw new Error('database sink: write() called before connect()');
+    if (!this.writer) throw this.notConnected();
     await this.writer.write(request.batch);
   }
 

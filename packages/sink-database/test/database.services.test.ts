@@ -270,8 +270,9 @@ describe('database sink on PostgreSQL', () => {
     await runner.stop(120);
     const m = runner.metrics();
     expectAccounting(m);
-    const [{ count }] = await reader<{ count: string }[]>`
+    const [row] = await reader<{ count: string }[]>`
       select count(*)::text as count from ${reader(table)}`;
+    const count = row!.count;
     const outcome = {
       generated: m.generated,
       delivered: m.delivered,

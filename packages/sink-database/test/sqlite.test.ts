@@ -94,7 +94,7 @@ describe('database sink on SQLite', () => {
     const sink = new KeptMemorySink({ connectionString: 'sqlite::memory:' });
     const runner = new SinkRunner(sink, { throughput: { batchSize: 333 } });
     await runner.start();
-    for (const f of frames) runner.enqueue(f);
+    for (const f of frames) void runner.enqueue(f);
     await runner.stop(30);
     const records = frames.flatMap((f) => f.records());
     expect(runner.metrics()).toMatchObject({ delivered: records.length, failed: 0 });
@@ -279,7 +279,7 @@ describe('database sink on SQLite', () => {
     const sink = new DatabaseSink({ connectionString: url });
     const runner = new SinkRunner(sink, { throughput: { batchSize: 50, retryDelayS: 0 } });
     await runner.start();
-    runner.enqueue(poisoned);
+    void runner.enqueue(poisoned);
     await runner.stop(30);
     const m = runner.metrics();
     expectAccounting(m);

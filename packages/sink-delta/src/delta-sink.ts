@@ -198,7 +198,7 @@ export class DeltaSink extends Sink {
     if (request.size === 0) return;
     const storage = this.storage;
     if (!storage)
-      throw new SinkWriteError('delta sink: write before connect', { retryable: false });
+      throw this.notConnected();
     if (this.broken) throw this.broken;
     try {
       // A retry of the batch whose commit failed (same batch id): its data files and transaction

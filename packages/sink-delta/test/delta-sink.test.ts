@@ -307,7 +307,7 @@ describe('DeltaSink on a local table', () => {
     (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
     const runner = runnerFor(sink);
     await runner.start();
-    runner.enqueue(makeRecords(20, { seed: 65 }));
+    void runner.enqueue(makeRecords(20, { seed: 65 }));
     await runner.stop(10);
     expect(runner.metrics()).toMatchObject({ delivered: 0, failed: 20, retries: 0 });
     expect(runner.metrics().lastError).toMatch(/EACCES.*not retried/);
@@ -320,14 +320,14 @@ describe('DeltaSink on a local table', () => {
     const sink = deltaSink({ tablePath: path, batchSize: 100 });
     const runner = runnerFor(sink);
     await runner.start();
-    runner.enqueue(records.slice(0, 100));
+    void runner.enqueue(records.slice(0, 100));
     while (runner.metrics().delivered < 100) await new Promise((r) => setTimeout(r, 5));
     // Another writer commits version 2 behind our back (an empty blind append).
     await writeFile(
       join(path, '_delta_log', commitFileName(2)),
       JSON.stringify({ commitInfo: { timestamp: Date.now(), operation: 'WRITE' } }) + '\n',
     );
-    runner.enqueue(records.slice(100));
+    void runner.enqueue(records.slice(100));
     await runner.stop(30);
     expect(runner.metrics().delivered).toBe(200);
     const log = await readLog(path);
@@ -379,7 +379,7 @@ describe('DeltaSink on a local table', () => {
     (sink as unknown as { connect: () => Promise<void> }).connect = async () => {};
     await runner.start();
     const records = makeRecords(150, { seed: 9 });
-    runner.enqueue(records);
+    void runner.enqueue(records);
     await runner.stop(30);
     const m = runner.metrics();
     expect(failed).toBe(true);

@@ -56,7 +56,7 @@ async function run(
 ): Promise<ReturnType<InstanceType<typeof SinkRunner>['metrics']>> {
   const runner = new SinkRunner(sink, { throughput });
   await runner.start();
-  runner.enqueue(records);
+  void runner.enqueue(records);
   await runner.stop(30);
   return runner.metrics();
 }
@@ -200,11 +200,11 @@ describe('FileSink disk errors', () => {
     const records = base.map((r, i) =>
       Record_.fromDict({ ...r.toDict(), timestamp: i < 200 ? i : 3600 + i }),
     );
-    runner.enqueue(records.slice(0, 200));
+    void runner.enqueue(records.slice(0, 200));
     await new Promise((r) => setTimeout(r, 300));
     expect(runner.metrics()).toMatchObject({ delivered: 0, held: 200, buffered: 200 });
     // The next window completes the first file: its 200 records are delivered.
-    runner.enqueue(records.slice(200));
+    void runner.enqueue(records.slice(200));
     await new Promise((r) => setTimeout(r, 300));
     expect(runner.metrics()).toMatchObject({ delivered: 200, held: 200 });
     await runner.stop(30);
@@ -235,9 +235,9 @@ describe('FileSink disk errors', () => {
       const sink = new FileSink({ path: aged, format, maxFileAge: '1s' });
       const runner = new SinkRunner(sink, { throughput: { batchSize: 100 } });
       await runner.start();
-      runner.enqueue(records.slice(0, 100));
+      void runner.enqueue(records.slice(0, 100));
       await new Promise((r) => setTimeout(r, 1_200));
-      runner.enqueue(records.slice(100, 200));
+      void runner.enqueue(records.slice(100, 200));
       await runner.stop(30);
       expect(runner.metrics().delivered).toBe(200);
       expect(await outputFiles(aged)).toHaveLength(2);

@@ -233,7 +233,7 @@ describe('FileSink rotation', () => {
       const sink = new FileSink({ path: dir, format, rotation: '30m' });
       const runner = new SinkRunner(sink, { throughput: { batchSize: 300 } });
       await runner.start();
-      for (let i = 0; i < 12_000; i += 150) runner.enqueue(records.slice(i, i + 150));
+      for (let i = 0; i < 12_000; i += 150) void runner.enqueue(records.slice(i, i + 150));
       await runner.stop(60);
       const m = runner.metrics();
       expect(m.failed).toBe(0);

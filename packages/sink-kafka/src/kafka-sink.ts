@@ -98,7 +98,7 @@ export class KafkaSink extends Sink {
 
   async write(request: WriteRequest): Promise<void> {
     const producer = this.producer;
-    if (!producer) throw new SinkWriteError('kafka: write before connect', { retryable: false });
+    if (!producer) throw this.notConnected();
     const o = this.options;
     const size = request.size;
     let delivered = 0;

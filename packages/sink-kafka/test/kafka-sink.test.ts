@@ -397,7 +397,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
       throughput: { batchSize: 10, maxInFlight: MAX_IN_FLIGHT },
     });
     await runner.start();
-    runner.enqueue(makeRecords(200));
+    void runner.enqueue(makeRecords(200));
     await runner.stop(10);
     expect(runner.metrics()).toMatchObject({ delivered: 200, failed: 0, batches: 20 });
     expect(runner.metrics().sinkMetrics).toEqual({ requests: 20 });
@@ -435,7 +435,7 @@ describe('KafkaSink with kafkajs faked at its boundary', () => {
       throughput: { batchSize: 50, retryCount: 2, retryDelayS: 0 },
     });
     await runner.start();
-    runner.enqueue(makeRecords(100));
+    void runner.enqueue(makeRecords(100));
     await runner.stop(10);
     const m = runner.metrics();
     expect(m.delivered).toBe(50);

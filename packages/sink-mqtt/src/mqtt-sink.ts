@@ -2,7 +2,6 @@ import {
   JSON_RECORD_LAYOUT,
   RecordTextEncoder,
   Sink,
-  SinkWriteError,
   parseSinkOptions,
   type SinkCapabilities,
   type WriteRequest,
@@ -118,7 +117,7 @@ export class MqttSink extends Sink {
 
   async write(request: WriteRequest): Promise<void> {
     const client = this.client;
-    if (!client) throw new SinkWriteError('mqtt sink: write before connect', { retryable: false });
+    if (!client) throw this.notConnected();
     const o = this.options;
     await waitUntilConnected(client, o.connection.connectTimeoutS, request.signal, this.broker);
     const n = request.size;

@@ -282,7 +282,7 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
     const s = sink({ groupId: g, primaryHostId: host });
     const runner = new SinkRunner(s, { throughput: { batchSize: 100 } });
     await runner.start();
-    runner.enqueue(gen.generate(0, Float64Array.of(1_767_225_600), 1));
+    void runner.enqueue(gen.generate(0, Float64Array.of(1_767_225_600), 1));
     await new Promise((r) => setTimeout(r, 300));
     expect(sub.messages).toHaveLength(0); // no birth while the host is offline
     await sub.publish(

@@ -139,7 +139,7 @@ describe('webhook: payload and headers', () => {
     const sink = new WebhookSink({ url: server.url + path });
     const runner = new SinkRunner(sink, { throughput: { batchSize: 25 } });
     await runner.start();
-    runner.enqueue(frame);
+    void runner.enqueue(frame);
     await runner.stop(10);
     expect(runner.metrics().delivered).toBe(60);
     const reqs = server.to(path);
@@ -329,7 +329,7 @@ describe('webhook: retries and failures', () => {
     const sink = new WebhookSink({ url: server.url + path, timeoutS: 30 });
     const runner = new SinkRunner(sink, { throughput: { batchSize: 10 } });
     await runner.start();
-    runner.enqueue(makeRecords(10));
+    void runner.enqueue(makeRecords(10));
     await runner.stop(0.3);
     expect(performance.now() - started).toBeLessThan(5000);
     const m = runner.metrics();

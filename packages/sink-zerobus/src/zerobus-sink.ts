@@ -209,7 +209,7 @@ export class ZerobusSink extends Sink {
   async write(request: WriteRequest): Promise<void> {
     const records = request.records;
     if (!this.client)
-      throw new SinkWriteError('zerobus sink is not connected', { retryable: false });
+      throw this.notConnected();
     if (records.length === 0) return;
     const requests = this.requests(records);
     let acked = 0; // requests acknowledged so far

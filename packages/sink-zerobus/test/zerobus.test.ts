@@ -126,7 +126,7 @@ describe('zerobus: protocol', () => {
     const s = sink({ maxRecordsPerRequest: 10 });
     const runner = new SinkRunner(s, { logger, throughput: { batchSize: 50 } });
     await runner.start();
-    runner.enqueue(records);
+    void runner.enqueue(records);
     await runner.stop(60);
     const m = runner.metrics();
     expectAccounting(m);
@@ -236,7 +236,7 @@ describe('zerobus: what the sink says about itself, and how failures are classif
     });
     await runner.start();
     inject();
-    runner.enqueue(records);
+    void runner.enqueue(records);
     await runner.stop(30);
     tokens.failWith = undefined;
     return { error, metrics: runner.metrics() };

@@ -7,7 +7,7 @@ import {
   type SinkMetrics,
   type ThroughputOptions,
 } from '@iotsim/core';
-import { chunked, dicts, makeRecords } from './records.js';
+import { chunked, dicts, makeRecords, writeRequest } from './records.js';
 
 /** What a sink package tells the conformance suite about its destination. */
 export interface ConformanceTarget<S extends Sink = Sink> {
@@ -92,6 +92,23 @@ export function describeSinkConformance<S extends Sink>(
       await target.cleanup?.();
     });
 
+    it('a write before connect lands, or fails at once as a SinkWriteError that is not retried', async () => {
+      const sink = await target.create();
+      let error: unknown;
+      try {
+        await sink.write(writeRequest(makeRecords(1, { seed: 3 })));
+      } catch (err) {
+        error = err;
+      }
+      // A plain Error would be retried by the runner, for a connection that never comes.
+      if (error !== undefined)
+        expect({
+          name: (error as Error).name,
+          retryable: (error as { retryable?: boolean }).retryable,
+        }).toEqual({ name: 'SinkWriteError', retryable: false });
+      await sink.close();
+    });
+
     it('delivers every record with every field, in order', async () => {
       const records = makeRecords(n, { seed: 11 });
       const sink = await target.create();
@@ -112,12 +129,12 @@ export function describeSinkConformance<S extends Sink>(
       };
       const runner = new SinkRunner(sink, { throughput: { batchSize: 50, rateHz: 0.001 } });
       await runner.start();
-      runner.enqueue(records.slice(0, 50));
+      void runner.enqueue(records.slice(0, 50));
       // The rate timer is 1000 s away: only a full batch can trigger this write. (Written: delivered,
       // or held by a sink whose records become readable later, as in an open Parquet file.)
       const written = (): number => runner.metrics().delivered + runner.metrics().held;
       expect(await waitFor(() => written() === 50, 20_000)).toBe(true);
-      runner.enqueue(records.slice(50, 120));
+      void runner.enqueue(records.slice(50, 120));
       await runner.stop(60);
       runner.metrics();
       expect(Math.max(...sizes)).toBeLessThanOrEqual(50);
@@ -130,7 +147,7 @@ export function describeSinkConformance<S extends Sink>(
       const sink = await target.create();
       const runner = new SinkRunner(sink, { throughput: { batchSize: 1000, rateHz: 0.001 } });
       await runner.start();
-      runner.enqueue(records);
+      void runner.enqueue(records);
       await new Promise((r) => setTimeout(r, 50));
       expect(runner.metrics().delivered).toBe(0);
       await runner.stop(60);
