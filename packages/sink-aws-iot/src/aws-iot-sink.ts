@@ -130,8 +130,7 @@ export class AWSIoTSink extends Sink {
   async write(request: WriteRequest): Promise<void> {
     const client = this.client;
     const Publish = this.Publish;
-    if (!client || !Publish)
-      throw this.notConnected();
+    if (!client || !Publish) throw this.notConnected();
     const { size, signal } = request;
     // A retry of a failed batch is the batch less its delivered prefix: same id, fewer records.
     const last = this.progress;

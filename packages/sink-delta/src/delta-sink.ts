@@ -197,8 +197,7 @@ export class DeltaSink extends Sink {
   async write(request: WriteRequest): Promise<void> {
     if (request.size === 0) return;
     const storage = this.storage;
-    if (!storage)
-      throw this.notConnected();
+    if (!storage) throw this.notConnected();
     if (this.broken) throw this.broken;
     try {
       // A retry of the batch whose commit failed (same batch id): its data files and transaction

@@ -147,8 +147,7 @@ export class SparkplugSink extends Sink {
   }
 
   async write(request: WriteRequest): Promise<void> {
-    if (!this.codec)
-      throw this.notConnected();
+    if (!this.codec) throw this.notConnected();
     // Declare every channel of a run's table at once: a DBIRTH then has all of a device's metrics.
     for (const seg of request.batch.segments) {
       const table = seg.frame?.table;

@@ -141,8 +141,7 @@ export class WebhookSink extends Sink {
 
   async write(request: WriteRequest): Promise<void> {
     const client = this.client;
-    if (!client)
-      throw this.notConnected();
+    if (!client) throw this.notConnected();
     // A Buffer, not a string: got would otherwise UTF-8-encode the text once more to measure it.
     const json = encodeJsonArray(this.encoder, request.batch);
     const body = this.options.gzip ? await gzip(json) : json;

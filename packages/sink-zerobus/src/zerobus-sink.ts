@@ -208,8 +208,7 @@ export class ZerobusSink extends Sink {
 
   async write(request: WriteRequest): Promise<void> {
     const records = request.records;
-    if (!this.client)
-      throw this.notConnected();
+    if (!this.client) throw this.notConnected();
     if (records.length === 0) return;
     const requests = this.requests(records);
     let acked = 0; // requests acknowledged so far
