@@ -23,6 +23,18 @@ export type JsonSchema = { [key: string]: unknown };
 /** A schema with the input callers pass (`I`) and the validated, resolved output (`O`). */
 export type OptionSchema<I = unknown, O = I> = v.GenericSchema<I, O>;
 
+/**
+ * A schema `S` with checks across its entries and a resolved output `O`. It names `S`, so the
+ * option types inferred from it keep the TSDoc of each entry in editors and in `.d.ts` files.
+ */
+export interface ResolvedSchema<S extends v.GenericSchema, O> extends v.GenericSchema<
+  v.InferInput<S>,
+  O
+> {
+  /** The schema before resolving (type only). */
+  readonly '~shape'?: S;
+}
+
 /** What callers pass to a schema. */
 export type InputOf<S> = S extends v.GenericSchema<infer I, unknown> ? I : never;
 /** What a schema gives back once valid. */
@@ -345,7 +357,7 @@ export const opt = {
     schema: S,
     resolve: ((value: v.InferOutput<S>, problem: Problem) => O) | undefined,
     check?: (value: { readonly [K in keyof v.InferOutput<S>]?: unknown }, problem: Problem) => void,
-  ): OptionSchema<v.InferInput<S>, O> {
+  ): ResolvedSchema<S, O> {
     const report =
       (dataset: { value: unknown }, addIssue: (info: never) => void) =>
       (message: string, path?: readonly (string | number)[]): void =>
@@ -373,10 +385,7 @@ export const opt = {
           return bad ? NEVER : out;
         }),
       );
-    return (v.pipe as (...items: unknown[]) => unknown)(schema, ...actions) as OptionSchema<
-      v.InferInput<S>,
-      O
-    >;
+    return (v.pipe as (...items: unknown[]) => unknown)(schema, ...actions) as ResolvedSchema<S, O>;
   },
 };
 
