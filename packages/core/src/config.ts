@@ -57,6 +57,8 @@ export interface SimulatorConfig {
   servers: SinkEntry[];
   /** Simulated seconds per wall-clock second (accelerated real time); undefined: real time. */
   speed: number | undefined;
+  /** Worker threads (`simulator.workers`), each owning a share of the devices. Default 1. */
+  workers: number;
   /** Credentials read from the environment through `${VAR}`: the run redacts them everywhere. */
   secrets: string[];
 }
@@ -311,6 +313,7 @@ export function checkConfig(
   }
   const speed = s.number('speed', undefined, { above: 0 });
   const shutdownTimeoutS = s.number('shutdown_timeout_s', 30, { above: 0 });
+  const workers = s.number('workers', 1, { min: 1, max: 256, integer: true });
   collect(s, issues);
 
   // custom_sensors: one group {industry, sensors | csv} or a list of groups
@@ -410,6 +413,7 @@ export function checkConfig(
     sinks,
     servers,
     speed,
+    workers,
     secrets,
   };
   const redactor = new Redactor().add(...secrets);

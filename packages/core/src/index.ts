@@ -26,3 +26,4 @@ export * from './config.js';
 export * from './simulator.js';
 export * from './encoding.js';
 export * from './memory.js';
+export * from './shard.js';
