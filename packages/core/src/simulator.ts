@@ -23,7 +23,7 @@ import { LiveState } from './live-state.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ResolvedSensorConfig, SensorConfig } from './models.js';
 import { issuesToYaml } from './option-reader.js';
-import { Registry } from './registry.js';
+import { FIRST_PARTY_SINKS, Registry } from './registry.js';
 import { SinkRunner, type SinkMetrics } from './runner.js';
 import { Redactor } from './secrets.js';
 import { isServer, type Server } from './server.js';
@@ -374,12 +374,30 @@ export class Simulator {
     const entries = new Map(cfg.sinks.map((e) => [e.path, e]));
     for (const { sink, throughput, path } of sinks) {
       const entry = entries.get(path)!;
-      sim.addSink(sink, throughput, {
-        type: entry.type,
-        options: entry.options,
-        path,
-        resolveFrom: registry.resolveFrom,
-      });
+      const reg = registry.sinkRegistration(entry.type);
+      // A type loaded by a function cannot be loaded again in a worker: it stays on this thread.
+      const portable = !reg || typeof reg.module === 'string';
+      sim.addSink(
+        sink,
+        throughput,
+        portable
+          ? {
+              type: entry.type,
+              options: entry.options,
+              path,
+              resolveFrom: registry.resolveFrom,
+              ...(reg && typeof reg.module === 'string' && !(entry.type in FIRST_PARTY_SINKS)
+                ? {
+                    module: {
+                      specifier: reg.module,
+                      exportName: reg.exportName,
+                      ...(reg.packageName ? { packageName: reg.packageName } : {}),
+                    },
+                  }
+                : {}),
+            }
+          : undefined,
+      );
       sim.yamlPaths.set(sink, path);
     }
     for (const { server, path } of servers) {

@@ -16,6 +16,12 @@ export interface SinkSpec {
   readonly path: string;
   /** Folders its package resolves from (the registry's). Default: the cwd. */
   readonly resolveFrom?: readonly string[];
+  /** A type registered on the run's registry by module name or path (not first-party): registered again in the worker. */
+  readonly module?: {
+    readonly specifier: string;
+    readonly exportName: string;
+    readonly packageName?: string;
+  };
 }
 
 /** What a worker thread is given (its `workerData`). */

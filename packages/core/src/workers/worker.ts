@@ -176,6 +176,14 @@ port.on('message', (message: ToWorker) => {
 async function main(): Promise<void> {
   const registry = new Registry({ resolveFrom: setup.resolveFrom });
   const errors: WireError[] = [];
+  for (const { spec } of setup.sinks)
+    if (spec.module)
+      registry.registerSink(
+        spec.type,
+        spec.module.specifier,
+        spec.module.exportName,
+        spec.module.packageName,
+      );
   for (const { spec, name } of setup.sinks) {
     try {
       const made = await registry.createSink({ type: spec.type, ...spec.options }, spec.path);
