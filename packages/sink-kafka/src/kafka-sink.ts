@@ -331,7 +331,7 @@ export class KafkaSink extends Sink {
       : undefined;
 
     const kafka = new kafkajs.Kafka({
-      clientId: o.clientId,
+      clientId: this.shard && o.clientId === 'iotsim' ? this.shard.clientId : o.clientId,
       brokers: [...o.brokers],
       ssl,
       sasl,
