@@ -1,0 +1,175 @@
+// Scale: worker threads and shards. Each scenario is one Simulator run built from a config
+// (as the CLI does), so the sinks are rebuilt inside every worker from their specs.
+//   csv-w1 / csv-w2, parquet-w1 / parquet-w2, kafka-w1 / kafka-w2: a backfill of all 16
+//     industries x BENCH_DEVICES devices through 1 or 2 worker threads (kafka: JSON lines into a
+//     fresh 4-partition topic of IOTSIM_KAFKA_BROKERS); records/s over the whole run, start-up included.
+//   shard-none / shard-0of1 / shard-1of4: the CSV backfill unsharded, as shard 0/1, and as 1 of 4
+//     shards (records/s of its share, and the share of the records it generated).
+//   sqlite-lag-w1 / sqlite-lag-w2: real time at 10 Hz beside a SQLite sink (large transactions)
+//     for BENCH_LAG_S seconds on this thread or on 2 workers: the clock's p99 tick lag.
+// Run: node bench/scale.mjs <scenario>; BENCH_RECORDS (default 3,000,000), BENCH_DEVICES (20).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { listIndustries, Simulator } from '@iotsim/core';
+import { measure, report, scenarioArg, machineLoad } from './lib.mjs';
+
+export const scenarios = [
+  'csv-w1',
+  'csv-w2',
+  'parquet-w1',
+  'parquet-w2',
+  'kafka-w1',
+  'kafka-w2',
+  'shard-none',
+  'shard-0of1',
+  'shard-1of4',
+  'sqlite-lag-w1',
+  'sqlite-lag-w2',
+];
+
+const here = dirname(fileURLToPath(import.meta.url));
+const scenario = scenarioArg('csv-w2');
+const devices = Number(process.env.BENCH_DEVICES ?? 20);
+const records = Number(process.env.BENCH_RECORDS ?? 3_000_000);
+const channels = 379 * devices; // the 379 sensors of the 16 industries, per device
+const brokers = process.env.IOTSIM_KAFKA_BROKERS ?? '127.0.0.1:19092';
+const servicesDir =
+  process.env.IOTSIM_SERVICES_DIR ?? new URL('../scripts/services', import.meta.url).pathname;
+const run = promisify(execFile);
+
+function backfillRange(n) {
+  const ticks = Math.ceil(n / channels);
+  const start = 1_700_000_000;
+  return { start, end: start + ticks };
+}
+
+async function runConfig(simulator, sinks, runOptions = {}, overrides = {}) {
+  const sim = await Simulator.fromConfig(
+    { simulator: { industries: listIndustries(), devices_per_industry: devices, seed: 42, ...simulator }, sinks },
+    overrides,
+    { resolveFrom: [here] },
+  );
+  const summary = await sim.run(runOptions);
+  for (const m of summary.sinks)
+    if (m.delivered !== m.generated || m.failed)
+      throw new Error(`${m.name}: ${m.delivered} of ${m.generated} delivered, ${m.failed} failed`);
+  return summary;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'iotsim-bench-scale-'));
+const m = /^(csv|parquet|kafka)-w(\d)$/.exec(scenario);
+try {
+  if (m) {
+    const [, kind, w] = m;
+    const workers = Number(w);
+    const n = kind === 'kafka' ? Math.min(records, 2_000_000) : records;
+    let topic;
+    if (kind === 'kafka') {
+      topic = `iotsim-bench-scale-${scenario}-${Date.now()}`;
+      await run('bash', [
+        join(servicesDir, 'kafka-topics.sh'),
+        '--bootstrap-server',
+        brokers,
+        '--create',
+        '--topic',
+        topic,
+        '--partitions',
+        '4',
+        '--replication-factor',
+        '1',
+      ]);
+    }
+    const sink =
+      kind === 'kafka'
+        ? {
+            type: 'kafka',
+            bootstrap_servers: brokers,
+            topic,
+            compression: 'none',
+            max_request_size: 1_000_000,
+            batch_size: 10_000,
+            max_buffer_size: 60_000,
+            backpressure: 'block',
+          }
+        : {
+            type: 'file',
+            path: dir,
+            format: kind,
+            batch_size: 10_000,
+            max_buffer_size: 60_000,
+            backpressure: 'block',
+          };
+    try {
+      await measure(scenario, async () => {
+        const s = await runConfig({ workers, ...backfillRange(n) }, [sink]);
+        return { records: s.records, extra: { workers, devices, elapsedS: round(s.elapsedS) } };
+      });
+    } finally {
+      if (topic)
+        await run('bash', [
+          join(servicesDir, 'kafka-topics.sh'),
+          '--bootstrap-server',
+          brokers,
+          '--delete',
+          '--topic',
+          topic,
+        ]).catch(() => undefined);
+    }
+  } else if (scenario.startsWith('shard-')) {
+    const shard =
+      scenario === 'shard-0of1'
+        ? { index: 0, count: 1 }
+        : scenario === 'shard-1of4'
+          ? { index: 1, count: 4 }
+          : undefined;
+    const sink = { type: 'file', path: dir, format: 'csv', batch_size: 10_000, backpressure: 'block' };
+    await measure(scenario, async () => {
+      const s = await runConfig(backfillRange(records), [sink], {}, shard ? { shard } : {});
+      return {
+        records: s.records,
+        extra: {
+          shard: shard ? `${shard.index}/${shard.count}` : 'none',
+          shareOfRecords: round(s.records / (Math.ceil(records / channels) * channels)),
+        },
+      };
+    });
+  } else if (/^sqlite-lag-w\d$/.test(scenario)) {
+    const workers = Number(scenario.slice(-1));
+    const durationS = Number(process.env.BENCH_LAG_S ?? 10);
+    const load1m = machineLoad();
+    const s = await runConfig(
+      { workers, update_rate_hz: 10, devices_per_industry: 30 },
+      [
+        {
+          type: 'database',
+          connection_string: `sqlite:///${join(dir, 'lag.db')}`,
+          batch_size: 20_000,
+          max_buffer_size: 400_000,
+        },
+      ],
+      { durationS },
+    );
+    report({
+      scenario,
+      records: s.records,
+      seconds: round(s.elapsedS),
+      recordsPerSec: Math.round(s.records / s.elapsedS),
+      load1m,
+      workers,
+      lagP50Ms: round(s.lagMs.p50),
+      lagP99Ms: round(s.lagMs.p99),
+      lagMaxMs: round(s.lagMs.max),
+      sqliteWriteP99Ms: round(s.sinks[0].writeLatencyMs.p99),
+    });
+  } else throw new Error(`unknown scenario ${scenario}; one of ${scenarios.join(', ')}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function round(x) {
+  return Math.round(x * 100) / 100;
+}
