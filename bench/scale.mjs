@@ -49,7 +49,15 @@ function backfillRange(n) {
 
 async function runConfig(simulator, sinks, runOptions = {}, overrides = {}) {
   const sim = await Simulator.fromConfig(
-    { simulator: { industries: listIndustries(), devices_per_industry: devices, seed: 42, ...simulator }, sinks },
+    {
+      simulator: {
+        industries: listIndustries(),
+        devices_per_industry: devices,
+        seed: 42,
+        ...simulator,
+      },
+      sinks,
+    },
     overrides,
     { resolveFrom: [here] },
   );
@@ -126,7 +134,13 @@ try {
         : scenario === 'shard-1of4'
           ? { index: 1, count: 4 }
           : undefined;
-    const sink = { type: 'file', path: dir, format: 'csv', batch_size: 10_000, backpressure: 'block' };
+    const sink = {
+      type: 'file',
+      path: dir,
+      format: 'csv',
+      batch_size: 10_000,
+      backpressure: 'block',
+    };
     await measure(scenario, async () => {
       const s = await runConfig(backfillRange(records), [sink], {}, shard ? { shard } : {});
       return {

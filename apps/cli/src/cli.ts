@@ -199,7 +199,8 @@ function runOptions(y: Argv): Argv<RunArgs> {
     .option('shard-count', {
       type: 'number',
       requiresArg: true,
-      describe: 'Shards N, with the index K from $JOB_COMPLETION_INDEX [default: $IOTSIM_SHARD_COUNT]',
+      describe:
+        'Shards N, with the index K from $JOB_COMPLETION_INDEX [default: $IOTSIM_SHARD_COUNT]',
     })
     .option('start-at', {
       type: 'string',

@@ -14,9 +14,14 @@ import { runPython, serviceEnv, tempDirs } from '@iotsim/test-utils';
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const freshDir = tempDirs();
-const services = process.env.IOTSIM_SERVICES_DIR ?? fileURLToPath(new URL('../../../scripts/services', import.meta.url));
+const services =
+  process.env.IOTSIM_SERVICES_DIR ??
+  fileURLToPath(new URL('../../../scripts/services', import.meta.url));
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, NODE_OPTIONS: '', IOTSIM_SHARD: '', JOB_COMPLETION_INDEX: '', ...env },
@@ -78,10 +83,13 @@ async function topicLines(topic: string, expected: number): Promise<string[]> {
     .sort();
 }
 
-const digest = (lines: string[]): string => createHash('sha256').update(lines.join('\n')).digest('hex');
+const digest = (lines: string[]): string =>
+  createHash('sha256').update(lines.join('\n')).digest('hex');
 
 /** A Delta table read by delta-rs: its row count and a digest of its sorted rows. */
-async function tableDigest(path: string): Promise<{ rows: number; digest: string; devices: number }> {
+async function tableDigest(
+  path: string,
+): Promise<{ rows: number; digest: string; devices: number }> {
   const out = await runPython(
     `
 import sys, json, hashlib
@@ -92,7 +100,11 @@ print(json.dumps({'rows': len(lines), 'digest': hashlib.sha256('\\n'.join(lines)
 `,
     [path],
   );
-  return JSON.parse(out.trim().split('\n').pop()!) as { rows: number; digest: string; devices: number };
+  return JSON.parse(out.trim().split('\n').pop()!) as {
+    rows: number;
+    digest: string;
+    devices: number;
+  };
 }
 
 describe('pseudo-cluster: 3 shards into one Kafka topic and one Delta table', () => {

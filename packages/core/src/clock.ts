@@ -94,7 +94,7 @@ export class RealTimeClock implements Clock {
     const at = this.mode === 'realtime' ? options.startAt : undefined;
     // With startAt, the anchor is that wall time on the monotonic clock (in the future or past).
     this.anchorMono = at === undefined ? mono : mono + (at * 1000 - wall);
-    this.anchorSim = options.start ?? (at ?? wall / 1000);
+    this.anchorSim = options.start ?? at ?? wall / 1000;
     this.anchorWallOffset = wall - mono;
     // Follow the wall clock only when simulated time is wall time.
     this.follow = this.mode === 'realtime';

@@ -221,15 +221,13 @@ export class Simulator {
         message: `must be a whole number from 1 to 256 (worker threads; about one per core), got ${String(workers)}`,
       });
     const shard = options.shard ?? WHOLE_RUN;
-    if (
-      !(
-        Number.isInteger(shard.count) &&
-        shard.count >= 1 &&
-        Number.isInteger(shard.index) &&
-        shard.index >= 0 &&
-        shard.index < shard.count
-      )
-    )
+    if (!(
+      Number.isInteger(shard.count) &&
+      shard.count >= 1 &&
+      Number.isInteger(shard.index) &&
+      shard.index >= 0 &&
+      shard.index < shard.count
+    ))
       issues.push({
         path: 'shard',
         message: `must be shard K of N with 0 <= K < N (0-based), got ${String(shard.index)}/${String(shard.count)}`,
@@ -641,10 +639,7 @@ export class Simulator {
       logger.error(`a live-state listener failed: ${errorText(err)}`),
     );
     const backfill = this.start !== undefined && !this.paced;
-    const secrets = [
-      ...(this.config?.secrets ?? []),
-      ...this.sinks.flatMap((e) => e.sink.secrets),
-    ];
+    const secrets = [...(this.config?.secrets ?? []), ...this.sinks.flatMap((e) => e.sink.secrets)];
     const folders = [
       ...new Set([...workerSinks.flatMap((w) => w.spec.resolveFrom ?? []), process.cwd()]),
     ];
@@ -667,6 +662,11 @@ export class Simulator {
     try {
       await pool.start();
       this.pool = pool;
+      const idle = pool.channelsPerWorker().filter((n) => n === 0).length;
+      if (idle)
+        logger.warn(
+          `${idle} of ${this.workers} worker threads got no devices (devices go to workers by a hash of industry and device index): use fewer workers or more devices_per_industry`,
+        );
       try {
         await this.startAll(this.live, logger);
       } catch (err) {

@@ -48,9 +48,10 @@ describe('shards', () => {
       index: 2,
       count: 3,
     });
-    expect(
-      resolveShard({ env: { JOB_COMPLETION_INDEX: '1', IOTSIM_SHARD_COUNT: '3' } }),
-    ).toEqual({ index: 1, count: 3 });
+    expect(resolveShard({ env: { JOB_COMPLETION_INDEX: '1', IOTSIM_SHARD_COUNT: '3' } })).toEqual({
+      index: 1,
+      count: 3,
+    });
     // A Job index without a count is no shard (any Indexed Job sets it).
     expect(resolveShard({ env: { JOB_COMPLETION_INDEX: '1' } })).toBeUndefined();
     expect(() => resolveShard({ shardCount: 3, env: { JOB_COMPLETION_INDEX: '3' } })).toThrow(
@@ -59,7 +60,9 @@ describe('shards', () => {
     expect(() => resolveShard({ shardCount: 3, env: {} })).toThrow(
       /--shard-count: needs the shard index: set JOB_COMPLETION_INDEX/,
     );
-    expect(() => resolveShard({ shardCount: 0, env: {} })).toThrow(/--shard-count: must be a whole/);
+    expect(() => resolveShard({ shardCount: 0, env: {} })).toThrow(
+      /--shard-count: must be a whole/,
+    );
     expect(() => resolveShard({ shard: '1/2', shardCount: 3, env: {} })).toThrow(
       /says 2 shards but --shard-count says 3/,
     );
@@ -80,7 +83,10 @@ describe('shards', () => {
 
   it('the union of N shards is the unsharded run, value for value, with every sensor of a device together', () => {
     const options = { industries: ['mining', 'oil_gas'] as const, seed: 11, devicesPerIndustry: 9 };
-    const whole = values(new DataGenerator({ ...options, industries: [...options.industries] }), 50);
+    const whole = values(
+      new DataGenerator({ ...options, industries: [...options.industries] }),
+      50,
+    );
     const union = new Map<string, number[]>();
     const devicesSeen = new Map<string, number>();
     for (let k = 0; k < 4; k++) {
@@ -114,5 +120,32 @@ describe('shards', () => {
       clientId: 'iotsim-42-shard2of3-w1',
     });
     expect(sinkShard({ index: 0, count: 1 }, 42, 1, 4).id).toBe('w1');
+  });
+});
+
+describe('RealTimeClock startAt', () => {
+  it('two processes started apart share one tick range from the common start', async () => {
+    const { RealTimeClock } = await import('../src/index.js');
+    const startAt = Math.ceil(Date.now() / 100) / 10 + 0.4;
+    const ranges: number[][] = [];
+    const arrivals: number[] = [];
+    const runClock = async (): Promise<void> => {
+      const clock = new RealTimeClock({ rateHz: 10, durationS: 0.5, startAt });
+      const ticks: number[] = [];
+      for (;;) {
+        const step = await clock.next(1);
+        if (!step) break;
+        if (!ticks.length) arrivals.push(Date.now() / 1000);
+        ticks.push(step.tick0);
+      }
+      ranges.push(ticks);
+    };
+    const first = runClock();
+    await new Promise((r) => setTimeout(r, 150));
+    await Promise.all([first, runClock()]);
+    expect(ranges[0]).toEqual(ranges[1]);
+    expect(ranges[0]![0]).toBe(Math.round(startAt * 10));
+    expect(ranges[0]!.length).toBe(5);
+    for (const t of arrivals) expect(t).toBeGreaterThanOrEqual(startAt - 0.01);
   });
 });

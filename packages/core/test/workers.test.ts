@@ -3,7 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, HttpServer, SinkConnectError, Simulator, type RunSummary } from '../src/index.js';
+import {
+  ConfigError,
+  HttpServer,
+  SinkConnectError,
+  Simulator,
+  type RunSummary,
+} from '../src/index.js';
 
 // The worker threads run the built core (dist/); the fixture sink is loaded by path in each worker.
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -20,7 +26,11 @@ function lines(dir: string): { files: string[]; lines: string[] } {
   return { files, lines: out.sort() };
 }
 
-function config(dir: string, simulator: Record<string, unknown>, sink: Record<string, unknown> = {}) {
+function config(
+  dir: string,
+  simulator: Record<string, unknown>,
+  sink: Record<string, unknown> = {},
+) {
   return {
     simulator: {
       industries: ['mining', 'oil_gas'],
@@ -110,9 +120,13 @@ describe('worker threads', () => {
     const dir = tmp();
     try {
       const sim = await build(
-        config(dir, { workers: 2, start: '2024-01-01T00:00:00Z', end: '2024-01-02T00:00:00Z' }, {
-          delay_ms: 5,
-        }),
+        config(
+          dir,
+          { workers: 2, start: '2024-01-01T00:00:00Z', end: '2024-01-02T00:00:00Z' },
+          {
+            delay_ms: 5,
+          },
+        ),
       );
       setTimeout(() => sim.stop(), 700);
       const s = await sim.run();
@@ -139,10 +153,10 @@ describe('worker threads', () => {
   });
 
   it('rejects a bad worker count and servers on workers with the fix', async () => {
-    expect(() => new Simulator({ workers: 0 })).toThrow(/workers: must be a whole number from 1 to 256/);
-    await expect(build(config('/tmp', { workers: 1.5 }))).rejects.toThrow(
-      /simulator\.workers/,
+    expect(() => new Simulator({ workers: 0 })).toThrow(
+      /workers: must be a whole number from 1 to 256/,
     );
+    await expect(build(config('/tmp', { workers: 1.5 }))).rejects.toThrow(/simulator\.workers/);
     const sim = new Simulator({ workers: 2 });
     sim.addServer(new HttpServer({ port: 0 }));
     await expect(sim.run({ durationS: 0.1 })).rejects.toThrow(ConfigError);

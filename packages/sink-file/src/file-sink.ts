@@ -270,7 +270,9 @@ export class FileSink extends Sink {
         : Number.isFinite(firstTimestamp)
           ? firstTimestamp
           : Date.now() / 1000;
-    const writer = await this.openUnique(fileStem(start) + (this.shard?.id ? `_${this.shard.id}` : ''));
+    const writer = await this.openUnique(
+      fileStem(start) + (this.shard?.id ? `_${this.shard.id}` : ''),
+    );
     this.current = { writer, window, openedAt: performance.now(), rows: 0, held: 0 };
     this.created.push(writer.path);
     this.count('files');

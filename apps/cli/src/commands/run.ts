@@ -235,10 +235,10 @@ async function addFlagSinks(
         };
         if (args.rotation) options.rotation = args.rotation;
         const made = await registry.createSink(options, '--sink file: ');
-        const { type: _type, ...rest } = options;
+        const { path, format, rotation } = options;
         sim.addSink(made.sink, made.throughput, {
           type,
-          options: rest,
+          options: { path, format, ...(rotation ? { rotation } : {}) },
           path: '--sink file: ',
           resolveFrom: registry.resolveFrom,
         });

@@ -208,6 +208,11 @@ export class WorkerPool {
     );
   }
 
+  /** Channels (devices × sensors) each worker generates, once started. */
+  channelsPerWorker(): number[] {
+    return this.states.map((s) => s.table?.length ?? 0);
+  }
+
   /** Backfill: every worker starts walking its range. */
   go(): void {
     for (const s of this.states) this.post(s, { kind: 'go' });

@@ -68,7 +68,7 @@ let ticks = 0;
 let first: number | undefined;
 let last: number | undefined;
 let unacked = 0;
-let ackWaiters: (() => void)[] = [];
+const ackWaiters: (() => void)[] = [];
 let go: (() => void) | undefined;
 const started = new Promise<void>((resolve) => (go = resolve));
 /** Real time: ticks from the main thread, handled one after another. */
