@@ -17,8 +17,8 @@ import {
   UnknownIndustryError,
   type ConfigIssue,
 } from './errors.js';
-import type { Frame } from './frame.js';
-import { DataGenerator, randomSeed, type Model } from './generator.js';
+import { Frame } from './frame.js';
+import { DataGenerator, randomSeed, type Model, type ModelControl } from './generator.js';
 import { LiveState } from './live-state.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ResolvedSensorConfig, SensorConfig } from './models.js';
@@ -592,19 +592,13 @@ export class Simulator {
    * thread's clock, which sends each tick to every worker.
    */
   private async runOnWorkers(options: RunOptions): Promise<RunSummary> {
-    if (this.servers.length)
-      throw new ConfigError([
-        {
-          path: 'workers',
-          message: `servers (${this.servers.map((s) => s.type).join(', ')}) serve one live state, which worker threads do not share yet: run servers with workers: 1`,
-        },
-      ]);
     const { WorkerPool } = await import('./workers/pool.js');
     this.running = true;
     this.stopRequested = false;
     this.aborted = false;
     this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
     for (const { sink } of this.sinks) this.redactor.watch(sink);
+    for (const server of this.servers) this.redactor.watch(server);
     const logger = redactingLogger(this.logger, this.redactor);
     const redact = (text: string): string => this.redactor.redact(text);
     const names = displayNames(this.sinks.map((e) => e.sink.type));
@@ -634,11 +628,37 @@ export class Simulator {
       this.running = false;
       throw err;
     }
-    this.serverNames = [];
-    this.live = new LiveState(table, (err) =>
+    this.serverNames = displayNames(this.servers.map((s) => s.type));
+    const live = new LiveState(table, (err) =>
       logger.error(`a live-state listener failed: ${errorText(err)}`),
     );
+    this.live = live;
     const backfill = this.start !== undefined && !this.paced;
+    // Servers read one live state: each worker frame updates its channels of the latest values.
+    const serving = this.servers.length > 0;
+    const latest = new Float64Array(table.length).fill(NaN);
+    const latestFaults = new Uint8Array(table.length);
+    let toMain: Int32Array[] = [];
+    const publish = (frame: Frame, w: number): void => {
+      const map = toMain[w];
+      if (!map || frame.ticks === 0) return;
+      const n = frame.table.length;
+      const base = (frame.ticks - 1) * n;
+      for (let c = 0; c < n; c++) {
+        latest[map[c]!] = frame.values[base + c]!;
+        latestFaults[map[c]!] = frame.faults[base + c]!;
+      }
+      const tick = frame.tick0 + frame.ticks - 1;
+      live.publish(
+        new Frame(
+          table,
+          tick,
+          Float64Array.of(frame.timestamps[frame.ticks - 1]!),
+          latest.slice(),
+          latestFaults.slice(),
+        ),
+      );
+    };
     const secrets = [...(this.config?.secrets ?? []), ...this.sinks.flatMap((e) => e.sink.secrets)];
     const folders = [
       ...new Set([...workerSinks.flatMap((w) => w.spec.resolveFrom ?? []), process.cwd()]),
@@ -656,26 +676,80 @@ export class Simulator {
       secrets,
       shutdownTimeoutS: this.shutdownTimeoutS,
       logger,
-      onFrame: this.runners.length ? (frame) => this.fanOut(frame, backfill) : undefined,
+      onFrame:
+        this.runners.length || serving
+          ? (frame, w) => {
+              if (serving) publish(frame, w);
+              return this.runners.length ? this.fanOut(frame, backfill) : undefined;
+            }
+          : undefined,
     });
     const started = performance.now();
     try {
       await pool.start();
       this.pool = pool;
+      // Where each channel of this thread's table lives: (worker, position in its table).
+      const owner = new Int32Array(table.length).fill(-1);
+      const local = new Int32Array(table.length);
+      toMain = pool.tables().map((t, w) => {
+        const map = new Int32Array(t?.length ?? 0);
+        t?.channels.forEach((c, i) => {
+          const at = table.indexOf(c.industry, c.deviceId, c.sensorName);
+          map[i] = at;
+          owner[at] = w;
+          local[at] = i;
+        });
+        return map;
+      });
+      const route = (
+        channels: readonly number[],
+        send: (w: number, mine: number[]) => void,
+      ): void => {
+        const byWorker = new Map<number, number[]>();
+        for (const i of channels) {
+          const w = owner[i];
+          if (w === undefined || w < 0)
+            throw new RangeError(`no channel ${i} (the table has ${table.length})`);
+          let list = byWorker.get(w);
+          if (!list) byWorker.set(w, (list = []));
+          list.push(local[i]!);
+        }
+        for (const [w, mine] of byWorker) send(w, mine);
+      };
+      const control: ModelControl = {
+        injectFault: (channels, durationS, anomaly) =>
+          route(channels, (w, mine) =>
+            pool.control(w, {
+              kind: 'control',
+              op: 'inject',
+              channels: mine,
+              durationS,
+              ...(anomaly ? { anomaly } : {}),
+            }),
+          ),
+        clearFault: (channels) =>
+          route(channels, (w, mine) =>
+            pool.control(w, { kind: 'control', op: 'clear', channels: mine }),
+          ),
+        override: (channels, value) =>
+          route(channels, (w, mine) =>
+            pool.control(w, { kind: 'control', op: 'override', channels: mine, value }),
+          ),
+      };
       const idle = pool.channelsPerWorker().filter((n) => n === 0).length;
       if (idle)
         logger.warn(
           `${idle} of ${this.workers} worker threads got no devices (devices go to workers by a hash of industry and device index): use fewer workers or more devices_per_industry`,
         );
       try {
-        await this.startAll(this.live, logger);
+        await this.startAll(live, logger, control);
       } catch (err) {
         pool.abort('another sink could not start');
         await pool.finished();
         throw err;
       }
       logger.info(
-        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${backfill ? 'backfill' : this.paced ? `accelerated ×${this.speed}` : 'real time'}) on ${this.workers} worker threads${this.shard.count > 1 ? ` (shard ${this.shard.index}/${this.shard.count})` : ''} into ${names.join(', ') || 'no sinks'}`,
+        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${backfill ? 'backfill' : this.paced ? `accelerated ×${this.speed}` : 'real time'}) on ${this.workers} worker threads${this.shard.count > 1 ? ` (shard ${this.shard.index}/${this.shard.count})` : ''} into ${[...names, ...this.serverNames].join(', ') || 'no sinks'}`,
       );
       let mode: ClockMode = 'backfill';
       let lagMs = { p50: 0, p99: 0, max: 0 };
@@ -725,6 +799,7 @@ export class Simulator {
       const result = await pool.finished();
       // The workers' last frames reached this thread's sinks before they said done.
       if (!this.aborted) await Promise.all(this.runners.map((r) => r.stop(this.shutdownTimeoutS)));
+      await this.stopServers(logger);
       return {
         seed: this.seed,
         mode,
@@ -739,7 +814,11 @@ export class Simulator {
         ticksNotGenerated: missed,
         aborted: this.aborted,
         sinks: this.metrics(),
-        servers: [],
+        servers: this.servers.map((s, i) => ({
+          name: this.serverNames[i]!,
+          type: s.type,
+          description: redact(s.describe()),
+        })),
       };
     } finally {
       this.running = false;
@@ -781,8 +860,11 @@ export class Simulator {
   }
 
   /** Connects every sink and starts every server; reports every one that failed, at once. */
-  private async startAll(state: LiveState, logger: Logger): Promise<void> {
-    const control = this.generator.control;
+  private async startAll(
+    state: LiveState,
+    logger: Logger,
+    control: ModelControl = this.generator.control,
+  ): Promise<void> {
     const parts: {
       name: string;
       plugin: Sink | Server;

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ConfigError,
-  HttpServer,
+  Server,
   SinkConnectError,
   Simulator,
+  type LiveState,
   type RunSummary,
+  type ServerContext,
 } from '../src/index.js';
 
 // The worker threads run the built core (dist/); the fixture sink is loaded by path in each worker.
@@ -152,13 +153,55 @@ describe('worker threads', () => {
     }
   });
 
-  it('rejects a bad worker count and servers on workers with the fix', async () => {
+  it('rejects a bad worker count with the fix', async () => {
     expect(() => new Simulator({ workers: 0 })).toThrow(
       /workers: must be a whole number from 1 to 256/,
     );
     await expect(build(config('/tmp', { workers: 1.5 }))).rejects.toThrow(/simulator\.workers/);
-    const sim = new Simulator({ workers: 2 });
-    sim.addServer(new HttpServer({ port: 0 }));
-    await expect(sim.run({ durationS: 0.1 })).rejects.toThrow(ConfigError);
+  });
+
+  it('servers on workers: one live state over every worker, and control reaches the owning worker', async () => {
+    const dir = tmp();
+    try {
+      const sim = await build(config(dir, { workers: 2, update_rate_hz: 20 }));
+      const table = sim.generator.channelTable();
+      const overridden = [0, table.length - 1];
+      const lastSeen = new Map<string, number>();
+      let afterOverride = 0;
+      let overrideAt = Infinity;
+      sim.addSink((records) => {
+        for (const r of records) {
+          lastSeen.set(`${r.device_id}/${r.sensor_name}`, r.value);
+          if (r.timestamp > overrideAt + 0.2 && r.value === 12345) afterOverride++;
+        }
+      });
+      let state: LiveState | undefined;
+      class Probe extends Server {
+        static override readonly type = 'probe';
+        async start(live: LiveState, context: ServerContext): Promise<void> {
+          state = live;
+          setTimeout(() => {
+            overrideAt = Date.now() / 1000;
+            context.control.override(overridden, 12345);
+          }, 400);
+          expect(() => context.control.override([table.length], 1)).toThrow(RangeError);
+        }
+        async stop(): Promise<void> {}
+      }
+      sim.addServer(new Probe());
+      const s = await sim.run({ durationS: 1.2 });
+      expect(s.servers.map((x) => x.type)).toEqual(['probe']);
+      expect(state!.version).toBeGreaterThan(20);
+      // The live state's latest value of every channel is the last one the sinks got.
+      table.channels.forEach((c, i) => {
+        expect(state!.value(i)).toBe(lastSeen.get(`${c.deviceId}/${c.sensorName}`));
+      });
+      expect(state!.value(overridden[0]!)).toBe(12345);
+      expect(state!.value(overridden[1]!)).toBe(12345);
+      expect(afterOverride).toBeGreaterThan(0);
+      exact(s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

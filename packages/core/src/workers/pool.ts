@@ -36,7 +36,7 @@ export interface WorkerPoolOptions {
    * Main-thread sinks (singletons, instances, callbacks): each worker frame is handed here; a
    * returned promise holds the worker back until it resolves. Undefined: no frames are sent.
    */
-  readonly onFrame: ((frame: Frame) => Promise<unknown> | undefined) | undefined;
+  readonly onFrame: ((frame: Frame, worker: number) => Promise<unknown> | undefined) | undefined;
 }
 
 interface WorkerState {
@@ -155,7 +155,7 @@ export class WorkerPool {
                 break;
               case 'frame': {
                 const frame = Frame.fromMessage(m.frame, state.table!);
-                const wait = o.onFrame?.(frame);
+                const wait = o.onFrame?.(frame, w);
                 if (wait) void wait.then(() => this.post(state, { kind: 'ack' }));
                 else this.post(state, { kind: 'ack' });
                 break;
@@ -206,6 +206,17 @@ export class WorkerPool {
       unique.map((e) => ({ path: e.sinkType ?? 'worker', message: e.message })),
       unique.map(rebuild),
     );
+  }
+
+  /** The channel table of each worker, once started. */
+  tables(): (ChannelTable | undefined)[] {
+    return this.states.map((s) => s.table);
+  }
+
+  /** Forwards a fault or override request to a worker (channels of its own table). */
+  control(worker: number, message: Extract<ToWorker, { kind: 'control' }>): void {
+    const s = this.states[worker];
+    if (s) this.post(s, message);
   }
 
   /** Channels (devices × sensors) each worker generates, once started. */

@@ -1,5 +1,6 @@
 import type { ChannelTableData, FrameMessage } from '../frame.js';
 import type { SensorGroup } from '../generator.js';
+import type { AnomalyKind } from '../sensor.js';
 import type { LatencyStats, SinkMetrics } from '../runner.js';
 import type { ShardSpec } from '../shard.js';
 
@@ -64,6 +65,15 @@ export type ToWorker =
   | { readonly kind: 'go' }
   | { readonly kind: 'ack' }
   | { readonly kind: 'stop' }
+  | {
+      readonly kind: 'control';
+      readonly op: 'inject' | 'clear' | 'override';
+      /** Channel positions in the worker's own table. */
+      readonly channels: readonly number[];
+      readonly durationS?: number;
+      readonly anomaly?: AnomalyKind;
+      readonly value?: number | null;
+    }
   | { readonly kind: 'abort'; readonly reason: string };
 
 /** Worker → main thread. */

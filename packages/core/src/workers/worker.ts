@@ -157,6 +157,12 @@ port.on('message', (message: ToWorker) => {
       unacked--;
       if (unacked < MAX_UNACKED) for (const wake of ackWaiters.splice(0)) wake();
       break;
+    case 'control':
+      if (message.op === 'inject')
+        generator.control.injectFault(message.channels, message.durationS ?? 0, message.anomaly);
+      else if (message.op === 'clear') generator.control.clearFault(message.channels);
+      else generator.control.override(message.channels, message.value ?? null);
+      break;
     case 'stop':
       stopRequested = true;
       wakeStop?.();
