@@ -185,8 +185,8 @@ export class Simulator {
   readonly shard: ShardSpec;
   private readonly startAt: number | undefined;
   private pool: WorkerPool | undefined;
-  /** Which sink runs where in a run with workers: its worker-sink index, or undefined (this thread). */
-  private placement: (number | undefined)[] = [];
+  /** Which sink runs where in a run with workers: in every worker, on the sink thread, or on this thread. */
+  private placement: { where: 'workers' | 'sink-thread' | 'main'; index: number }[] = [];
   private readonly sinks: SinkEntry[] = [];
   private readonly servers: Server[] = [];
   /** YAML path (`sinks[2].`) of each plugin built by fromConfig, for problems found at connect. */
@@ -484,10 +484,14 @@ export class Simulator {
 
   /** Live counters of every sink (with workers: summed over the worker threads, as last reported). */
   metrics(): SinkMetrics[] {
-    if (!this.pool) return this.runners.map((r) => r.metrics());
-    let main = 0;
-    return this.placement.map((w) =>
-      w === undefined ? this.runners[main++]!.metrics() : this.pool!.metrics(w),
+    const pool = this.pool;
+    if (!pool) return this.runners.map((r) => r.metrics());
+    return this.placement.map(({ where, index }) =>
+      where === 'workers'
+        ? pool.metrics(index)
+        : where === 'sink-thread'
+          ? pool.singletonMetrics(index)
+          : this.runners[index]!.metrics(),
     );
   }
 
@@ -603,14 +607,17 @@ export class Simulator {
     const redact = (text: string): string => this.redactor.redact(text);
     const names = displayNames(this.sinks.map((e) => e.sink.type));
     const workerSinks: { spec: SinkSpec; name: string }[] = [];
+    const singletons: { spec: SinkSpec; name: string }[] = [];
     const mainEntries: { entry: SinkEntry; name: string }[] = [];
     this.placement = this.sinks.map((e, i) => {
-      if (e.spec && !e.sink.capabilities.singleton) {
-        workerSinks.push({ spec: e.spec, name: names[i]! });
-        return workerSinks.length - 1;
+      // The console stays here (stdout, and its reader closing it, belong to this thread).
+      if (e.spec && e.sink.type !== 'console') {
+        const list = e.sink.capabilities.singleton ? singletons : workerSinks;
+        list.push({ spec: e.spec, name: names[i]! });
+        return { where: list === singletons ? 'sink-thread' : 'workers', index: list.length - 1 };
       }
       mainEntries.push({ entry: e, name: names[i]! });
-      return undefined;
+      return { where: 'main', index: mainEntries.length - 1 };
     });
     const table = this.generator.channelTable();
     try {
@@ -661,7 +668,10 @@ export class Simulator {
     };
     const secrets = [...(this.config?.secrets ?? []), ...this.sinks.flatMap((e) => e.sink.secrets)];
     const folders = [
-      ...new Set([...workerSinks.flatMap((w) => w.spec.resolveFrom ?? []), process.cwd()]),
+      ...new Set([
+        ...[...workerSinks, ...singletons].flatMap((w) => w.spec.resolveFrom ?? []),
+        process.cwd(),
+      ]),
     ];
     const pool = new WorkerPool({
       workers: this.workers,
@@ -672,6 +682,7 @@ export class Simulator {
       rateHz: this.updateRateHz,
       backfill: backfill ? { start: this.start!, end: this.end! } : undefined,
       sinks: workerSinks,
+      singletons,
       resolveFrom: folders,
       secrets,
       shutdownTimeoutS: this.shutdownTimeoutS,
@@ -850,10 +861,11 @@ export class Simulator {
       // Worker sinks abort in their threads; what they still held (as last reported) is lost.
       const pool = this.pool;
       pool.abort(reason);
-      const onWorkers = this.placement.reduce<number>(
-        (n, w) => (w === undefined ? n : n + pool.metrics(w).failed + pool.metrics(w).buffered),
-        0,
-      );
+      const onWorkers = this.placement.reduce<number>((n, { where, index }) => {
+        if (where === 'main') return n;
+        const m = where === 'workers' ? pool.metrics(index) : pool.singletonMetrics(index);
+        return n + m.failed + m.buffered;
+      }, 0);
       return onWorkers + this.runners.reduce((n, r) => n + r.metrics().failed, 0);
     }
     return this.runners.reduce((n, r) => n + r.metrics().failed, 0);

@@ -20,7 +20,9 @@ function tmp(): string {
 }
 
 function lines(dir: string): { files: string[]; lines: string[] } {
-  const files = readdirSync(dir).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
   const out: string[] = [];
   for (const f of files)
     for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) if (l) out.push(l);
@@ -92,6 +94,26 @@ describe('worker threads', () => {
         ['callback', single.records, single.records],
       ]);
       exact(multi);
+    } finally {
+      rmSync(one, { recursive: true, force: true });
+      rmSync(two, { recursive: true, force: true });
+    }
+  });
+
+  it('a singleton sink with a spec runs once, on the sink thread, over every worker (SQLite-like)', async () => {
+    const one = tmp();
+    const two = tmp();
+    try {
+      await (await build(config(one, BACKFILL))).run();
+      const sim = await build(config(two, { ...BACKFILL, workers: 2 }, { singleton: true }));
+      const s = await sim.run();
+      const a = lines(one);
+      const b = lines(two);
+      expect(b.files).toEqual(['part.txt']);
+      expect(readdirSync(two).filter((f) => f.startsWith('ran-on-'))).toEqual(['ran-on-worker']);
+      expect(b.lines).toEqual(a.lines);
+      expect(s.sinks[0]).toMatchObject({ generated: a.lines.length, delivered: a.lines.length });
+      exact(s);
     } finally {
       rmSync(one, { recursive: true, force: true });
       rmSync(two, { recursive: true, force: true });

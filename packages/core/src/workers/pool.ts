@@ -28,6 +28,11 @@ export interface WorkerPoolOptions {
   readonly backfill: { readonly start: number; readonly end: number } | undefined;
   /** The sinks every worker runs (one instance per worker), with their display names. */
   readonly sinks: readonly { readonly spec: SinkSpec; readonly name: string }[];
+  /**
+   * Singleton sinks with a spec (one instance per process, e.g. SQLite): they run on one extra
+   * thread, the sink thread, over every worker's frames, so their CPU time never stalls the clock.
+   */
+  readonly singletons: readonly { readonly spec: SinkSpec; readonly name: string }[];
   readonly resolveFrom: readonly string[];
   readonly secrets: readonly string[];
   readonly shutdownTimeoutS: number;
@@ -90,7 +95,10 @@ function rebuild(e: WireError): unknown {
 export class WorkerPool {
   private readonly options: WorkerPoolOptions;
   private readonly states: WorkerState[] = [];
+  private sinkThread: WorkerState | undefined;
+  private readonly sinkAcks: (() => void)[] = [];
   private allDone: Promise<void> = Promise.resolve();
+  private sinkThreadDone: Promise<void> = Promise.resolve();
   private stopSent = false;
 
   constructor(options: WorkerPoolOptions) {
@@ -102,9 +110,12 @@ export class WorkerPool {
     const o = this.options;
     const starts: Promise<WireError[] | undefined>[] = [];
     const dones: Promise<void>[] = [];
-    for (let w = 0; w < o.workers; w++) {
+    const threads = o.workers + (o.singletons.length ? 1 : 0);
+    for (let w = 0; w < threads; w++) {
+      const isSinkThread = w === o.workers;
       const setup: WorkerSetup = {
-        worker: w,
+        role: isSinkThread ? 'sinks' : 'generator',
+        worker: isSinkThread ? 0 : w,
         workers: o.workers,
         shard: o.shard,
         seed: o.seed,
@@ -112,10 +123,10 @@ export class WorkerPool {
         groups: o.groups,
         rateHz: o.rateHz,
         backfill: o.backfill,
-        sinks: o.sinks,
+        sinks: isSinkThread ? o.singletons : o.sinks,
         resolveFrom: o.resolveFrom,
         secrets: o.secrets,
-        forward: o.onFrame !== undefined,
+        forward: o.onFrame !== undefined || o.singletons.length > 0,
         shutdownTimeoutS: o.shutdownTimeoutS,
       };
       const thread = new Worker(workerUrl(), { workerData: setup });
@@ -129,7 +140,8 @@ export class WorkerPool {
         done: false,
         crashed: undefined,
       };
-      this.states.push(state);
+      if (isSinkThread) this.sinkThread = state;
+      else this.states.push(state);
       let settleStart: (errors: WireError[] | undefined) => void = () => {};
       starts.push(new Promise((resolve) => (settleStart = resolve)));
       dones.push(
@@ -140,6 +152,8 @@ export class WorkerPool {
               state.done = true;
               settleStart([{ name: 'Error', message: why ?? 'the worker ended' }]);
             }
+            // A dead sink thread must not hold the generators back.
+            if (isSinkThread) for (const wake of this.sinkAcks.splice(0)) wake();
             resolve();
           };
           thread.on('message', (m: FromWorker) => {
@@ -156,10 +170,15 @@ export class WorkerPool {
               case 'frame': {
                 const frame = Frame.fromMessage(m.frame, state.table!);
                 const wait = o.onFrame?.(frame, w);
-                if (wait) void wait.then(() => this.post(state, { kind: 'ack' }));
+                const relayed = this.relay(frame, w, o.onFrame !== undefined);
+                const both = wait && relayed ? Promise.all([wait, relayed]) : (wait ?? relayed);
+                if (both) void both.then(() => this.post(state, { kind: 'ack' }));
                 else this.post(state, { kind: 'ack' });
                 break;
               }
+              case 'ack':
+                this.sinkAcks.shift()?.();
+                break;
               case 'log':
                 o.logger[m.level](m.message);
                 break;
@@ -186,10 +205,18 @@ export class WorkerPool {
         }),
       );
     }
-    this.allDone = Promise.all(dones).then(() => undefined);
+    this.allDone = Promise.all(dones.slice(0, o.workers)).then(() => undefined);
+    this.sinkThreadDone = Promise.all(dones.slice(o.workers)).then(() => undefined);
     const results = await Promise.all(starts);
     const errors = results.flatMap((r) => r ?? []);
-    if (!errors.length) return;
+    if (!errors.length) {
+      const sink = this.sinkThread;
+      if (sink)
+        this.states.forEach((s, w) =>
+          this.post(sink, { kind: 'table', worker: w, table: s.table!.toData() }),
+        );
+      return;
+    }
     await this.terminate();
     // Every worker builds the same sinks: the same problem is reported once.
     const seen = new Set<string>();
@@ -227,6 +254,7 @@ export class WorkerPool {
   /** Backfill: every worker starts walking its range. */
   go(): void {
     for (const s of this.states) this.post(s, { kind: 'go' });
+    if (this.sinkThread) this.post(this.sinkThread, { kind: 'go' });
   }
 
   /** Real time: a due block of ticks for every worker. */
@@ -246,11 +274,16 @@ export class WorkerPool {
   abort(reason: string): void {
     this.stopSent = true;
     for (const s of this.states) this.post(s, { kind: 'abort', reason });
+    if (this.sinkThread) this.post(this.sinkThread, { kind: 'abort', reason });
+    for (const wake of this.sinkAcks.splice(0)) wake();
   }
 
   /** Resolves once every worker has drained and closed its sinks (call `stop()` first in real time). */
   async finished(): Promise<WorkerPoolResult> {
     await this.allDone;
+    // Every generator worker's frames were relayed before it said done: the sink thread drains now.
+    if (this.sinkThread) this.post(this.sinkThread, { kind: 'stop' });
+    await this.sinkThreadDone;
     await this.terminate();
     let records = 0;
     let ticks = 0;
@@ -301,17 +334,54 @@ export class WorkerPool {
     return merged;
   }
 
-  private post(state: WorkerState, message: ToWorker): void {
+  /** The counters of sink-thread sink `i`. A dead sink thread counts what it held as failed. */
+  singletonMetrics(i: number): SinkMetrics {
+    const t = this.sinkThread;
+    const m = t?.metrics[i];
+    const { name, spec } = this.options.singletons[i]!;
+    if (!m) return emptyMetrics(name, spec.type);
+    if (t.crashed && m.buffered > 0)
+      return {
+        ...m,
+        failed: m.failed + m.buffered,
+        buffered: 0,
+        held: 0,
+        lastError: m.lastError ?? t.crashed,
+      };
+    return m;
+  }
+
+  /** Hands a generator worker's frame on to the sink thread (a copy when this thread keeps it too). */
+  private relay(frame: Frame, worker: number, copy: boolean): Promise<void> | undefined {
+    const t = this.sinkThread;
+    if (!t || t.done || frame.size === 0) return undefined;
+    const sent = copy
+      ? new Frame(
+          frame.table,
+          frame.tick0,
+          frame.timestamps.slice(),
+          frame.values.slice(),
+          frame.faults.slice(),
+        )
+      : frame;
+    return new Promise<void>((resolve) => {
+      this.sinkAcks.push(resolve);
+      this.post(t, { kind: 'frame', worker, frame: sent.toMessage() }, sent.transfer());
+    });
+  }
+
+  private post(state: WorkerState, message: ToWorker, transfer?: ArrayBuffer[]): void {
     if (state.done && message.kind !== 'ack') return;
     try {
-      state.thread.postMessage(message);
+      state.thread.postMessage(message, transfer);
     } catch {
       // the thread is gone
     }
   }
 
   private async terminate(): Promise<void> {
-    await Promise.all(this.states.map((s) => s.thread.terminate().catch(() => 0)));
+    const all = this.sinkThread ? [...this.states, this.sinkThread] : this.states;
+    await Promise.all(all.map((s) => s.thread.terminate().catch(() => 0)));
   }
 }
 

@@ -27,6 +27,12 @@ export interface SinkSpec {
 
 /** What a worker thread is given (its `workerData`). */
 export interface WorkerSetup {
+  /**
+   * `generator`: owns a sub-shard of the devices and its sinks. `sinks`: the sink thread, no
+   * generator: runs the run's singleton sinks (one instance per process, e.g. SQLite) over every
+   * generator worker's frames, off the main thread's clock.
+   */
+  readonly role: 'generator' | 'sinks';
   /** This worker's position, 0-based. */
   readonly worker: number;
   /** Worker threads of the shard. */
@@ -63,6 +69,8 @@ export interface WireError {
 export type ToWorker =
   | { readonly kind: 'tick'; readonly tick0: number; readonly timestamps: Float64Array }
   | { readonly kind: 'go' }
+  | { readonly kind: 'table'; readonly worker: number; readonly table: ChannelTableData }
+  | { readonly kind: 'frame'; readonly worker: number; readonly frame: FrameMessage }
   | { readonly kind: 'ack' }
   | { readonly kind: 'stop' }
   | {
@@ -81,6 +89,7 @@ export type FromWorker =
   | { readonly kind: 'started'; readonly table: ChannelTableData }
   | { readonly kind: 'failed'; readonly errors: readonly WireError[] }
   | { readonly kind: 'frame'; readonly frame: FrameMessage }
+  | { readonly kind: 'ack' }
   | {
       readonly kind: 'log';
       readonly level: 'debug' | 'info' | 'warn' | 'error';

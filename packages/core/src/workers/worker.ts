@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BackfillClock } from '../clock.js';
 import { ConfigError, SinkConnectError } from '../errors.js';
-import { Frame } from '../frame.js';
+import { ChannelTable, Frame } from '../frame.js';
 import { DataGenerator } from '../generator.js';
 import type { Logger } from '../logger.js';
 import { Registry } from '../registry.js';
@@ -24,12 +24,13 @@ const MAX_UNACKED = 4;
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
 const redactor = new Redactor().add(...setup.secrets);
+const who = setup.role === 'sinks' ? 'sink thread' : `worker ${setup.worker}`;
 const post = (message: FromWorker, transfer?: ArrayBuffer[]): void =>
   port.postMessage(message, transfer);
 const log =
   (level: 'debug' | 'info' | 'warn' | 'error') =>
   (message: string): void =>
-    post({ kind: 'log', level, message: `worker ${setup.worker}: ${redactor.redact(message)}` });
+    post({ kind: 'log', level, message: `${who}: ${redactor.redact(message)}` });
 const logger: Logger = {
   debug: log('debug'),
   info: log('info'),
@@ -50,14 +51,22 @@ function wire(err: unknown): WireError {
   return { name: 'Error', message: redactor.redact(String(err)) };
 }
 
+const sinkThread = setup.role === 'sinks';
 const generator = new DataGenerator({
   seed: setup.seed,
   devicesPerIndustry: setup.devicesPerIndustry,
   shard: subShard(setup.shard, setup.worker, setup.workers),
 });
-for (const g of setup.groups) generator.addResolved(g.sensors, g.industry);
+if (!sinkThread) for (const g of setup.groups) generator.addResolved(g.sensors, g.industry);
 const table = generator.channelTable();
-const shard = sinkShard(setup.shard, setup.seed, setup.worker, setup.workers);
+// The sink thread's sinks are one per process: they carry the shard only, as on the main thread.
+const shard = sinkThread
+  ? sinkShard(setup.shard, setup.seed)
+  : sinkShard(setup.shard, setup.seed, setup.worker, setup.workers);
+/** Sink thread: the table of each generator worker, by worker index. */
+const tables: ChannelTable[] = [];
+/** Sink thread: acks go back in the order the frames came. */
+let ackChain: Promise<unknown> = Promise.resolve();
 
 let runners: SinkRunner[] = [];
 let stopRequested = false;
@@ -138,6 +147,7 @@ async function backfill(range: { start: number; end: number }): Promise<void> {
 
 async function finish(): Promise<void> {
   await chain;
+  await ackChain;
   if (!aborted) await Promise.all(runners.map((r) => r.stop(setup.shutdownTimeoutS)));
   post({ kind: 'done', ticks, first, last, metrics: metrics() });
 }
@@ -149,6 +159,21 @@ port.on('message', (message: ToWorker) => {
     case 'go':
       go?.();
       break;
+    case 'table':
+      tables[message.worker] = new ChannelTable(message.table);
+      break;
+    case 'frame': {
+      // Sink thread: a generator worker's frame, relayed by the main thread.
+      const frame = Frame.fromMessage(message.frame, tables[message.worker]!);
+      let waits: Promise<unknown>[] | undefined;
+      for (const r of runners) {
+        const w = r.enqueue(frame, setup.backfill !== undefined);
+        if (w) (waits ??= []).push(w);
+      }
+      const ready = waits ? Promise.race([Promise.all(waits), stopped]) : undefined;
+      ackChain = ackChain.then(() => ready).then(() => post({ kind: 'ack' }));
+      break;
+    }
     case 'tick':
       // Every tick sent before a stop is generated: the run's record count is exact.
       chain = chain.then(() => handle(message.tick0, message.timestamps, false));
@@ -223,7 +248,7 @@ async function main(): Promise<void> {
   post({ kind: 'started', table: table.toData() });
   reporter = setInterval(() => post({ kind: 'progress', ticks, last, metrics: metrics() }), 500);
   await started;
-  if (setup.backfill && !stopRequested) await backfill(setup.backfill);
+  if (setup.backfill && !sinkThread && !stopRequested) await backfill(setup.backfill);
   else await stopped;
   clearInterval(reporter);
   await finish();
