@@ -560,7 +560,7 @@ export class Simulator {
       this.clock = clock;
       if (this.stopRequested) clock.stop(); // stopped while sinks connected
       logger.info(
-        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'}) into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
+        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'})${this.shard.count > 1 ? ` as shard ${this.shard.index}/${this.shard.count}` : ''} into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
       );
       const loop = await this.loop(clock, options);
       // Sinks drain and close before the servers stop (a sink may deliver through one).
@@ -760,7 +760,7 @@ export class Simulator {
         throw err;
       }
       logger.info(
-        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${backfill ? 'backfill' : this.paced ? `accelerated ×${this.speed}` : 'real time'}) on ${this.workers} worker threads${this.shard.count > 1 ? ` (shard ${this.shard.index}/${this.shard.count})` : ''} into ${[...names, ...this.serverNames].join(', ') || 'no sinks'}`,
+        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${backfill ? 'backfill' : this.paced ? `accelerated ×${this.speed}` : 'real time'}) on ${this.workers} worker threads${this.shard.count > 1 ? ` as shard ${this.shard.index}/${this.shard.count}` : ''} into ${[...names, ...this.serverNames].join(', ') || 'no sinks'}`,
       );
       let mode: ClockMode = 'backfill';
       let lagMs = { p50: 0, p99: 0, max: 0 };
