@@ -5,8 +5,9 @@
 //     fresh 4-partition topic of IOTSIM_KAFKA_BROKERS, zstd); records/s over the whole run, start-up included.
 //   shard-none / shard-0of1 / shard-1of4: the CSV backfill unsharded, as shard 0/1, and as 1 of 4
 //     shards (records/s of its share, and the share of the records it generated).
-//   sqlite-lag-w1 / sqlite-lag-w2: real time at 10 Hz beside a SQLite sink (large transactions)
+//   sqlite-lag-w1 / sqlite-lag-w2: real time at 20 Hz (15 devices per industry) beside a SQLite sink (large transactions)
 //     for BENCH_LAG_S seconds on this thread or on 2 workers: the clock's p99 tick lag.
+//   lag-floor: the same clock with no sink: the lag the machine's load alone gives.
 // Run: node bench/scale.mjs <scenario>; BENCH_RECORDS (default 3,000,000), BENCH_DEVICES (20).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,6 +30,7 @@ export const scenarios = [
   'shard-1of4',
   'sqlite-lag-w1',
   'sqlite-lag-w2',
+  'lag-floor',
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -190,20 +192,24 @@ try {
         },
       };
     });
-  } else if (/^sqlite-lag-w\d$/.test(scenario)) {
-    const workers = Number(scenario.slice(-1));
+  } else if (/^sqlite-lag-w\d$/.test(scenario) || scenario === 'lag-floor') {
+    // lag-floor: the same clock with no sink at all, what the machine's load alone costs.
+    const floor = scenario === 'lag-floor';
+    const workers = floor ? 1 : Number(scenario.slice(-1));
     const durationS = Number(process.env.BENCH_LAG_S ?? 10);
     const load1m = machineLoad();
     const s = await runConfig(
-      { workers, update_rate_hz: 10, devices_per_industry: 30 },
-      [
-        {
-          type: 'database',
-          connection_string: `sqlite:///${join(dir, 'lag.db')}`,
-          batch_size: 20_000,
-          max_buffer_size: 400_000,
-        },
-      ],
+      { workers, update_rate_hz: 20, devices_per_industry: 15 },
+      floor
+        ? []
+        : [
+            {
+              type: 'database',
+              connection_string: `sqlite:///${join(dir, 'lag.db')}`,
+              batch_size: 20_000,
+              max_buffer_size: 400_000,
+            },
+          ],
       { durationS },
     );
     report({
@@ -216,7 +222,7 @@ try {
       lagP50Ms: round(s.lagMs.p50),
       lagP99Ms: round(s.lagMs.p99),
       lagMaxMs: round(s.lagMs.max),
-      sqliteWriteP99Ms: round(s.sinks[0].writeLatencyMs.p99),
+      sqliteWriteP99Ms: floor ? undefined : round(s.sinks[0].writeLatencyMs.p99),
     });
   } else throw new Error(`unknown scenario ${scenario}; one of ${scenarios.join(', ')}`);
 } finally {
