@@ -152,6 +152,8 @@ try {
           startS: round(s.elapsedS - s.steadyS),
           steadyRecordsPerSec: Math.round(s.records / s.steadyS),
           cpuSPerMRecords: round((cpu.user + cpu.system) / 1e6 / (s.records / 1e6)),
+          // CPU seconds per wall second: how many cores the run kept busy.
+          coresUsed: round((cpu.user + cpu.system) / 1e6 / seconds),
           runs: repeat,
         };
         if (!best || r.recordsPerSec > best.recordsPerSec) best = r;
