@@ -3,6 +3,8 @@
 //   csv-w1 / csv-w2, parquet-w1 / parquet-w2, kafka-w1 / kafka-w2: a backfill of all 16
 //     industries x BENCH_DEVICES devices through 1 or 2 worker threads (kafka: JSON lines into a
 //     fresh 4-partition topic of IOTSIM_KAFKA_BROKERS, zstd); records/s over the whole run, start-up included.
+//   csv-2proc: the calibration: two csv-w1 processes of half the records side by side (what this
+//     machine gives two threads right now, whatever the engine does).
 //   shard-none / shard-0of1 / shard-1of4: the CSV backfill unsharded, as shard 0/1, and as 1 of 4
 //     shards (records/s of its share, and the share of the records it generated).
 //   sqlite-lag-w1 / sqlite-lag-w2: real time at 20 Hz (15 devices per industry) beside a SQLite sink (large transactions)
@@ -21,6 +23,7 @@ import { machineLoad, measure, peakRssMb, report, scenarioArg } from './lib.mjs'
 export const scenarios = [
   'csv-w1',
   'csv-w2',
+  'csv-2proc',
   'parquet-w1',
   'parquet-w2',
   'kafka-w1',
@@ -89,7 +92,33 @@ async function runConfig(simulator, sinks, runOptions = {}, overrides = {}) {
 const dir = mkdtempSync(join(tmpdir(), 'iotsim-bench-scale-'));
 const m = /^(csv|parquet|kafka)-w(\d)$/.exec(scenario);
 try {
-  if (m) {
+  if (scenario === 'csv-2proc') {
+    const load1m = machineLoad();
+    const t0 = performance.now();
+    const child = () =>
+      run(process.execPath, [fileURLToPath(import.meta.url), 'csv-w1'], {
+        env: { ...process.env, BENCH_RECORDS: String(Math.ceil(records / 2)), BENCH_REPEAT: '1' },
+      }).then(({ stdout }) =>
+        JSON.parse(
+          stdout
+            .split('\n')
+            .find((l) => l.startsWith('BENCH '))
+            .slice(6),
+        ),
+      );
+    const parts = await Promise.all([child(), child()]);
+    const seconds = (performance.now() - t0) / 1000;
+    const total = parts[0].records + parts[1].records;
+    report({
+      scenario,
+      records: total,
+      seconds: round(seconds),
+      recordsPerSec: Math.round(total / seconds),
+      load1m,
+      processes: 2,
+      perProcessRecordsPerSec: parts.map((p) => p.recordsPerSec).join(' + '),
+    });
+  } else if (m) {
     const [, kind, w] = m;
     const workers = Number(w);
     const n = kind === 'kafka' ? Math.min(records, 3_000_000) : records;
