@@ -29,6 +29,10 @@ export interface RunArgs {
   server?: string[];
   speed?: number;
   summaryJson?: string;
+  workers?: number;
+  shard?: string;
+  shardCount?: number;
+  startAt?: string;
 }
 
 /** Flags of `iotsim modbus-map`. */
@@ -140,6 +144,27 @@ function runOptions(y: Argv): Argv<RunArgs> {
       type: 'string',
       requiresArg: true,
       describe: 'Also write the run summary as JSON to this file',
+    })
+    .option('workers', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Worker threads, each owning a share of the devices [default: 1]',
+    })
+    .option('shard', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Generate shard K of N of the devices (0-based, e.g. 0/3) [default: $IOTSIM_SHARD]',
+    })
+    .option('shard-count', {
+      type: 'number',
+      requiresArg: true,
+      describe:
+        'Shards N, with the index K from $JOB_COMPLETION_INDEX [default: $IOTSIM_SHARD_COUNT]',
+    })
+    .option('start-at', {
+      type: 'string',
+      requiresArg: true,
+      describe: 'Real time: wall-clock time (ISO 8601) of the first tick, common to every shard',
     }) as unknown as Argv<RunArgs>;
 }
 

@@ -41,6 +41,12 @@ export interface RealTimeClockOptions {
   start?: number;
   /** Simulated end (epoch seconds, exclusive). Default: none. */
   end?: number;
+  /**
+   * Wall-clock time of the first tick (epoch seconds), for processes that must share one tick
+   * range (shards): the clock waits until then; a process that starts late catches up from it.
+   * Real time only (not with `start` or `speed`). Default: now.
+   */
+  startAt?: number;
   /** Where wall-clock jumps are reported. */
   logger?: Logger;
   /** Wall-clock source in ms (tests). Default `Date.now`. */
@@ -85,8 +91,10 @@ export class RealTimeClock implements Clock {
     this.monoNow = options.monoNow ?? (() => performance.now());
     const mono = this.monoNow();
     const wall = this.wallNow();
-    this.anchorMono = mono;
-    this.anchorSim = options.start ?? wall / 1000;
+    const at = this.mode === 'realtime' ? options.startAt : undefined;
+    // With startAt, the anchor is that wall time on the monotonic clock (in the future or past).
+    this.anchorMono = at === undefined ? mono : mono + (at * 1000 - wall);
+    this.anchorSim = options.start ?? at ?? wall / 1000;
     this.anchorWallOffset = wall - mono;
     // Follow the wall clock only when simulated time is wall time.
     this.follow = this.mode === 'realtime';
@@ -101,7 +109,7 @@ export class RealTimeClock implements Clock {
       ? Math.max(0, this.endTick - this.k)
       : undefined;
     this.deadlineMono =
-      options.durationS === undefined ? Infinity : mono + options.durationS * 1000;
+      options.durationS === undefined ? Infinity : this.anchorMono + options.durationS * 1000;
   }
 
   async next(maxTicks: number): Promise<ClockStep | undefined> {

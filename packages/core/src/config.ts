@@ -52,6 +52,8 @@ export interface SimulatorConfig {
   servers: SinkEntry[];
   /** Simulated seconds per wall-clock second (accelerated real time); undefined: real time. */
   speed: number | undefined;
+  /** Worker threads (`simulator.workers`), each owning a share of the devices. Default 1. */
+  workers: number;
   /** Credentials read from the environment through `${VAR}`: the run redacts them everywhere. */
   secrets: string[];
 }
@@ -275,6 +277,8 @@ const SimulatorSection = opt.object({
   speed: v.nullish(opt.number({ above: 0 })),
   /** Seconds a stop may take before undelivered records count as failed. Default 30. */
   shutdownTimeoutS: v.nullish(opt.number({ above: 0 }), 30),
+  /** Worker threads, each owning a share of the devices (about one per core). Default 1. */
+  workers: v.nullish(opt.number({ min: 1, max: 256, integer: true }), 1),
 });
 
 /** One `custom_sensors:` group. */
@@ -442,6 +446,7 @@ export function checkConfig(
     sinks: entries(parsed.sinks, 'sinks'),
     servers: entries(parsed.servers, 'servers'),
     speed: typeof sim.speed === 'number' ? sim.speed : undefined,
+    workers: typeof sim.workers === 'number' ? sim.workers : 1,
     secrets,
   };
   const redactor = new Redactor().add(...secrets);

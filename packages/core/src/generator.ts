@@ -11,6 +11,7 @@ import { ChannelTable, Frame } from './frame.js';
 import { fleetMemoryProblem } from './memory.js';
 import { RandomStream } from './random.js';
 import { SensorModel, type AnomalyKind } from './sensor.js';
+import { inShard, WHOLE_RUN, type ShardSpec } from './shard.js';
 
 /** Options of a DataGenerator. */
 export interface DataGeneratorOptions {
@@ -24,6 +25,14 @@ export interface DataGeneratorOptions {
   seed?: number;
   /** Devices per industry (a fleet); each device runs every sensor of its industry. Default 1. */
   devicesPerIndustry?: number;
+  /** Generate only the devices of this shard (by a stable hash of industry and device index). Default: every device. */
+  shard?: ShardSpec;
+}
+
+/** A group of sensors added under one industry label, in the order added (a worker replays them). */
+export interface SensorGroup {
+  readonly industry: string;
+  readonly sensors: readonly ResolvedSensorConfig[];
 }
 
 interface Channel {
@@ -83,7 +92,12 @@ export function randomSeed(): number {
 export class DataGenerator implements Model {
   /** The seed of this generator's random streams. */
   readonly seed: number;
+  /** The shard of devices this generator produces. */
+  readonly shard: ShardSpec;
+  /** Devices per industry, before sharding. */
+  readonly devicesPerIndustry: number;
   private readonly devices: number;
+  private readonly added: SensorGroup[] = [];
   private readonly channels: Channel[] = [];
   private readonly names = new Set<string>();
   private table: ChannelTable | undefined;
@@ -103,6 +117,8 @@ export class DataGenerator implements Model {
   constructor(options: DataGeneratorOptions = {}) {
     this.seed = options.seed ?? randomSeed();
     this.devices = options.devicesPerIndustry ?? 1;
+    this.devicesPerIndustry = this.devices;
+    this.shard = options.shard ?? WHOLE_RUN;
     if (!Number.isInteger(this.devices) || this.devices < 1) {
       throw new ConfigError([
         { path: 'devicesPerIndustry', message: `must be a whole number >= 1, got ${this.devices}` },
@@ -166,7 +182,9 @@ export class DataGenerator implements Model {
     }
     if (issues.length) throw new ConfigError(issues);
     this.table = undefined;
+    this.added.push({ industry, sensors: [...sensors] });
     for (let d = 0; d < this.devices; d++) {
+      if (!inShard(this.shard, industry, d)) continue;
       const dev = deviceId(industry, d);
       for (const config of sensors) {
         const rng = new RandomStream(this.seed, `${industry}\u0000${dev}\u0000${config.name}`);
@@ -180,6 +198,11 @@ export class DataGenerator implements Model {
       }
     }
     for (const k of seen) this.names.add(k);
+  }
+
+  /** Every group of sensors added so far, in order (built-in industries included). */
+  get sensorGroups(): readonly SensorGroup[] {
+    return this.added;
   }
 
   /** Number of sensor channels (sensors × devices). */

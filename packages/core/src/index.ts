@@ -27,3 +27,4 @@ export * from './encoding.js';
 export * from './memory.js';
 export * from './schema.js';
 export * from './config-schema.js';
+export * from './shard.js';

@@ -3,6 +3,7 @@ import { Frame, RecordBatch, type BatchSegment } from './frame.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
 import { Redactor } from './secrets.js';
+import type { SinkShard } from './shard.js';
 import {
   inFlightProblem,
   resolveThroughput,
@@ -66,6 +67,8 @@ export interface SinkRunnerOptions {
   throughput?: ThroughputOptions | ResolvedThroughput;
   /** Removes secrets from error texts. Default: the process-wide redaction. */
   redact?: (text: string) => string;
+  /** Where the sink runs in a sharded or multi-threaded run (handed to it as `SinkContext.shard`). */
+  shard?: SinkShard;
 }
 
 /** What a runner accepts: a frame from the engine, or records that are already objects. */
@@ -102,6 +105,7 @@ export class SinkRunner {
   /** The validated throughput settings, `maxInFlight` resolved against the sink's capabilities. */
   readonly throughput: ResolvedThroughput & { readonly maxInFlight: number };
   private readonly logger: Logger;
+  private readonly shard: SinkShard | undefined;
   private readonly redact: (text: string) => string;
   private readonly batchSize: number;
   private readonly maxBuffer: number;
@@ -144,6 +148,7 @@ export class SinkRunner {
     this.sink = sink;
     this.name = options.name ?? sink.type;
     this.logger = options.logger ?? silentLogger;
+    this.shard = options.shard;
     const own = new Redactor().watch(sink);
     this.redact = options.redact ?? ((text) => own.redact(text));
     const given = options.throughput ?? {};
@@ -165,6 +170,7 @@ export class SinkRunner {
       throughput: this.throughput,
       name: this.name,
       settleHeld: (n, outcome, error) => this.settleHeld(n, outcome, error),
+      ...(this.shard ? { shard: this.shard } : {}),
     });
     await this.sink.connect();
     const rate = this.throughput.rateHz;

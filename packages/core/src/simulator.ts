@@ -1,7 +1,13 @@
 import { dirname, resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { IndustryName } from './catalog.js';
-import { BackfillClock, RealTimeClock, type Clock, type ClockMode } from './clock.js';
+import {
+  BackfillClock,
+  RealTimeClock,
+  type Clock,
+  type ClockMode,
+  type ClockStep,
+} from './clock.js';
 import { checkConfig, checkConfigFile, type SimulatorConfig } from './config.js';
 import { loadSensorCsv } from './csv.js';
 import {
@@ -11,16 +17,17 @@ import {
   UnknownIndustryError,
   type ConfigIssue,
 } from './errors.js';
-import type { Frame } from './frame.js';
-import { DataGenerator, randomSeed, type Model } from './generator.js';
+import { Frame } from './frame.js';
+import { DataGenerator, randomSeed, type Model, type ModelControl } from './generator.js';
 import { LiveState } from './live-state.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ResolvedSensorConfig, SensorConfig } from './models.js';
 import { issuesToYaml } from './schema.js';
-import { Registry } from './registry.js';
+import { FIRST_PARTY_SINKS, Registry } from './registry.js';
 import { SinkRunner, type SinkMetrics } from './runner.js';
 import { Redactor } from './secrets.js';
 import { isServer, type Server } from './server.js';
+import { sinkShard, WHOLE_RUN, type ShardSpec } from './shard.js';
 import {
   inFlightProblem,
   isSink,
@@ -31,6 +38,10 @@ import {
 } from './sink.js';
 import { CallbackSink, type RecordCallback } from './sinks/callback-sink.js';
 import { parseTimePoint } from './time.js';
+import type { SinkSpec } from './workers/protocol.js';
+import type { WorkerPool } from './workers/pool.js';
+
+export type { SinkSpec } from './workers/protocol.js';
 
 /** Options of a Simulator. */
 export interface SimulatorOptions {
@@ -56,6 +67,19 @@ export interface SimulatorOptions {
   shutdownTimeoutS?: number;
   /** Simulated seconds per wall-clock second (accelerated real time: 60 plays an hour in a minute). Default 1. */
   speed?: number;
+  /**
+   * Worker threads: each owns a share of the devices end to end (its own generator and sink
+   * instances, rebuilt from the sinks' specs); singleton sinks, sink instances and callbacks stay
+   * on this thread and get every worker's frames. Default 1 (no worker threads).
+   */
+  workers?: number;
+  /** Generate only shard `index` of `count` of the devices (a stable hash of industry and device index). Default: all. */
+  shard?: ShardSpec;
+  /**
+   * Real time: the wall-clock time of the first tick (Date, epoch seconds or ISO 8601), so that
+   * shards started apart share one tick range. Default: now.
+   */
+  startAt?: Date | number | string;
 }
 
 /** Options of `Simulator.fromConfig` about where plugins come from. */
@@ -126,6 +150,8 @@ const FRAME_READINGS = 8192;
 interface SinkEntry {
   readonly sink: Sink;
   readonly throughput: ResolvedThroughput;
+  /** How a worker thread rebuilds it (sinks made from a config mapping). */
+  readonly spec?: SinkSpec;
 }
 
 /**
@@ -153,6 +179,14 @@ export class Simulator {
   private readonly shutdownTimeoutS: number;
   private readonly start: number | undefined;
   private readonly end: number | undefined;
+  /** Worker threads of a run (1: none). */
+  readonly workers: number;
+  /** The shard of the devices this simulator generates. */
+  readonly shard: ShardSpec;
+  private readonly startAt: number | undefined;
+  private pool: WorkerPool | undefined;
+  /** Which sink runs where in a run with workers: in every worker, on the sink thread, or on this thread. */
+  private placement: { where: 'workers' | 'sink-thread' | 'main'; index: number }[] = [];
   private readonly sinks: SinkEntry[] = [];
   private readonly servers: Server[] = [];
   /** YAML path (`sinks[2].`) of each plugin built by fromConfig, for problems found at connect. */
@@ -180,10 +214,38 @@ export class Simulator {
     const timeoutS = options.shutdownTimeoutS ?? 30;
     if (!(timeoutS > 0))
       issues.push({ path: 'shutdownTimeoutS', message: `must be > 0, got ${timeoutS}` });
+    const workers = options.workers ?? 1;
+    if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256))
+      issues.push({
+        path: 'workers',
+        message: `must be a whole number from 1 to 256 (worker threads; about one per core), got ${String(workers)}`,
+      });
+    const shard = options.shard ?? WHOLE_RUN;
+    if (!(
+      Number.isInteger(shard.count) &&
+      shard.count >= 1 &&
+      Number.isInteger(shard.index) &&
+      shard.index >= 0 &&
+      shard.index < shard.count
+    ))
+      issues.push({
+        path: 'shard',
+        message: `must be shard K of N with 0 <= K < N (0-based), got ${String(shard.index)}/${String(shard.count)}`,
+      });
+    let startAt: number | undefined;
     let start: number | undefined;
     let end: number | undefined;
     try {
       const now = Date.now() / 1000;
+      if (options.startAt !== undefined) {
+        startAt = parseTimePoint(options.startAt, 'startAt', now);
+        if (options.start !== undefined || options.speed !== undefined)
+          issues.push({
+            path: 'startAt',
+            message:
+              'is the common start of real time (shards); a backfill (start) or accelerated run (speed) starts at start',
+          });
+      }
       if (options.start !== undefined) start = parseTimePoint(options.start, 'start', now);
       if (options.end !== undefined) end = parseTimePoint(options.end, 'end', now);
       if (start !== undefined && end === undefined && options.speed === undefined) end = now;
@@ -209,6 +271,7 @@ export class Simulator {
         customIndustry: options.customIndustry,
         seed: options.seed ?? randomSeed(),
         devicesPerIndustry: options.devicesPerIndustry,
+        shard: issues.some((i) => i.path === 'shard') ? undefined : shard,
       });
     } catch (err) {
       // A lone unknown industry keeps its class (UnknownIndustryError, with its suggestions).
@@ -225,6 +288,9 @@ export class Simulator {
     this.shutdownTimeoutS = timeoutS;
     this.start = start;
     this.end = end;
+    this.workers = workers;
+    this.shard = shard;
+    this.startAt = startAt;
   }
 
   /** A simulator whose sensors come from a CSV file (the original's columns). */
@@ -297,13 +363,39 @@ export class Simulator {
       devicesPerIndustry: cfg.devicesPerIndustry,
       shutdownTimeoutS: cfg.shutdownTimeoutS,
       speed: cfg.speed,
+      workers: cfg.workers,
       ...overrides,
     });
     sim.config = cfg;
     sim.redactor.add(...cfg.secrets);
     for (const group of cfg.customSensors) sim.generator.addResolved(group.sensors, group.industry);
+    const entries = new Map(cfg.sinks.map((e) => [e.path, e]));
     for (const { sink, throughput, path } of sinks) {
-      sim.addSink(sink, throughput);
+      const entry = entries.get(path)!;
+      const reg = registry.sinkRegistration(entry.type);
+      // A type loaded by a function cannot be loaded again in a worker: it stays on this thread.
+      const portable = !reg || typeof reg.module === 'string';
+      sim.addSink(
+        sink,
+        throughput,
+        portable
+          ? {
+              type: entry.type,
+              options: entry.options,
+              path,
+              resolveFrom: registry.resolveFrom,
+              ...(reg && typeof reg.module === 'string' && !(entry.type in FIRST_PARTY_SINKS)
+                ? {
+                    module: {
+                      specifier: reg.module,
+                      exportName: reg.exportName,
+                      ...(reg.packageName ? { packageName: reg.packageName } : {}),
+                    },
+                  }
+                : {}),
+            }
+          : undefined,
+      );
       sim.yamlPaths.set(sink, path);
     }
     for (const { server, path } of servers) {
@@ -315,15 +407,16 @@ export class Simulator {
 
   /**
    * Adds a sink with its throughput options (rate, batch size, buffer, backpressure, retries), or
-   * wraps a function in a CallbackSink.
+   * wraps a function in a CallbackSink. `spec` (its YAML mapping) lets a run with `workers` build
+   * one instance per worker thread; without it the sink stays on this thread.
    */
-  addSink(sink: Sink | RecordCallback, throughput: ThroughputOptions = {}): this {
+  addSink(sink: Sink | RecordCallback, throughput: ThroughputOptions = {}, spec?: SinkSpec): this {
     if (this.running) throw new IotSimError('cannot add a sink while the simulator runs');
     const resolved = resolveThroughput(throughput);
     if (isSink(sink)) {
       const tooMany = inFlightProblem(sink.capabilities, sink.type, resolved.maxInFlight);
       if (tooMany) throw new ConfigError([{ path: 'maxInFlight', message: tooMany }]);
-      this.sinks.push({ sink, throughput: resolved });
+      this.sinks.push({ sink, throughput: resolved, ...(spec ? { spec } : {}) });
     } else if (typeof sink === 'function')
       this.sinks.push({ sink: new CallbackSink(sink), throughput: resolved });
     else
@@ -389,9 +482,17 @@ export class Simulator {
     return this.generator.seed;
   }
 
-  /** Live counters of every sink. */
+  /** Live counters of every sink (with workers: summed over the worker threads, as last reported). */
   metrics(): SinkMetrics[] {
-    return this.runners.map((r) => r.metrics());
+    const pool = this.pool;
+    if (!pool) return this.runners.map((r) => r.metrics());
+    return this.placement.map(({ where, index }) =>
+      where === 'workers'
+        ? pool.metrics(index)
+        : where === 'sink-thread'
+          ? pool.singletonMetrics(index)
+          : this.runners[index]!.metrics(),
+    );
   }
 
   /**
@@ -403,6 +504,7 @@ export class Simulator {
     if (this.running) throw new IotSimError('the simulator is already running');
     if (!this.sinks.length && !this.servers.length)
       this.logger.warn('no sinks added: records are generated and discarded');
+    if (this.workers > 1) return this.runOnWorkers(options);
     this.running = true;
     this.stopRequested = false;
     this.aborted = false;
@@ -415,7 +517,13 @@ export class Simulator {
     try {
       this.runners = this.sinks.map(
         (e, i) =>
-          new SinkRunner(e.sink, { name: names[i], logger, throughput: e.throughput, redact }),
+          new SinkRunner(e.sink, {
+            name: names[i],
+            logger,
+            throughput: e.throughput,
+            redact,
+            ...(this.shard.count > 1 ? { shard: sinkShard(this.shard, this.seed) } : {}),
+          }),
       );
     } catch (err) {
       this.running = false;
@@ -446,12 +554,13 @@ export class Simulator {
             durationS: options.durationS ?? undefined,
             start: this.start,
             end: this.end,
+            startAt: this.startAt,
             logger,
           });
       this.clock = clock;
       if (this.stopRequested) clock.stop(); // stopped while sinks connected
       logger.info(
-        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'}) into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
+        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${clock.mode === 'backfill' ? 'backfill' : clock.mode === 'accelerated' ? `accelerated ×${this.speed}` : 'real time'})${this.shard.count > 1 ? ` as shard ${this.shard.index}/${this.shard.count}` : ''} into ${[...this.runners.map((r) => r.name), ...this.serverNames].join(', ') || 'no sinks'}`,
       );
       const loop = await this.loop(clock, options);
       // Sinks drain and close before the servers stop (a sink may deliver through one).
@@ -480,6 +589,254 @@ export class Simulator {
     }
   }
 
+  /**
+   * A run on worker threads: sinks with a spec that are not singletons run in every worker (one
+   * instance each, over the worker's sub-shard of the devices); the others stay here and get every
+   * worker's frames, transferred. A backfill runs on each worker's own clock; real time on this
+   * thread's clock, which sends each tick to every worker.
+   */
+  private async runOnWorkers(options: RunOptions): Promise<RunSummary> {
+    const { WorkerPool } = await import('./workers/pool.js');
+    this.running = true;
+    this.stopRequested = false;
+    this.aborted = false;
+    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
+    for (const { sink } of this.sinks) this.redactor.watch(sink);
+    for (const server of this.servers) this.redactor.watch(server);
+    const logger = redactingLogger(this.logger, this.redactor);
+    const redact = (text: string): string => this.redactor.redact(text);
+    const names = displayNames(this.sinks.map((e) => e.sink.type));
+    const workerSinks: { spec: SinkSpec; name: string }[] = [];
+    const singletons: { spec: SinkSpec; name: string }[] = [];
+    const mainEntries: { entry: SinkEntry; name: string }[] = [];
+    this.placement = this.sinks.map((e, i) => {
+      // The console stays here (stdout, and its reader closing it, belong to this thread).
+      if (e.spec && e.sink.type !== 'console') {
+        const list = e.sink.capabilities.singleton ? singletons : workerSinks;
+        list.push({ spec: e.spec, name: names[i]! });
+        return { where: list === singletons ? 'sink-thread' : 'workers', index: list.length - 1 };
+      }
+      mainEntries.push({ entry: e, name: names[i]! });
+      return { where: 'main', index: mainEntries.length - 1 };
+    });
+    const table = this.generator.channelTable();
+    try {
+      this.runners = mainEntries.map(
+        ({ entry, name }) =>
+          new SinkRunner(entry.sink, {
+            name,
+            logger,
+            throughput: entry.throughput,
+            redact,
+            ...(this.shard.count > 1 ? { shard: sinkShard(this.shard, this.seed) } : {}),
+          }),
+      );
+    } catch (err) {
+      this.running = false;
+      throw err;
+    }
+    this.serverNames = displayNames(this.servers.map((s) => s.type));
+    const live = new LiveState(table, (err) =>
+      logger.error(`a live-state listener failed: ${errorText(err)}`),
+    );
+    this.live = live;
+    const backfill = this.start !== undefined && !this.paced;
+    // Servers read one live state: each worker frame updates its channels of the latest values.
+    const serving = this.servers.length > 0;
+    const latest = new Float64Array(table.length).fill(NaN);
+    const latestFaults = new Uint8Array(table.length);
+    let toMain: Int32Array[] = [];
+    const publish = (frame: Frame, w: number): void => {
+      const map = toMain[w];
+      if (!map || frame.ticks === 0) return;
+      const n = frame.table.length;
+      const base = (frame.ticks - 1) * n;
+      for (let c = 0; c < n; c++) {
+        latest[map[c]!] = frame.values[base + c]!;
+        latestFaults[map[c]!] = frame.faults[base + c]!;
+      }
+      const tick = frame.tick0 + frame.ticks - 1;
+      live.publish(
+        new Frame(
+          table,
+          tick,
+          Float64Array.of(frame.timestamps[frame.ticks - 1]!),
+          latest.slice(),
+          latestFaults.slice(),
+        ),
+      );
+    };
+    const secrets = [...(this.config?.secrets ?? []), ...this.sinks.flatMap((e) => e.sink.secrets)];
+    const folders = [
+      ...new Set([
+        ...[...workerSinks, ...singletons].flatMap((w) => w.spec.resolveFrom ?? []),
+        process.cwd(),
+      ]),
+    ];
+    const pool = new WorkerPool({
+      workers: this.workers,
+      shard: this.shard,
+      seed: this.seed,
+      devicesPerIndustry: this.generator.devicesPerIndustry,
+      groups: this.generator.sensorGroups,
+      rateHz: this.updateRateHz,
+      backfill: backfill ? { start: this.start!, end: this.end! } : undefined,
+      sinks: workerSinks,
+      singletons,
+      resolveFrom: folders,
+      secrets,
+      shutdownTimeoutS: this.shutdownTimeoutS,
+      logger,
+      onFrame:
+        this.runners.length || serving
+          ? (frame, w) => {
+              if (serving) publish(frame, w);
+              return this.runners.length ? this.fanOut(frame, backfill) : undefined;
+            }
+          : undefined,
+    });
+    const started = performance.now();
+    try {
+      await pool.start();
+      this.pool = pool;
+      // Where each channel of this thread's table lives: (worker, position in its table).
+      const owner = new Int32Array(table.length).fill(-1);
+      const local = new Int32Array(table.length);
+      toMain = pool.tables().map((t, w) => {
+        const map = new Int32Array(t?.length ?? 0);
+        t?.channels.forEach((c, i) => {
+          const at = table.indexOf(c.industry, c.deviceId, c.sensorName);
+          map[i] = at;
+          owner[at] = w;
+          local[at] = i;
+        });
+        return map;
+      });
+      const route = (
+        channels: readonly number[],
+        send: (w: number, mine: number[]) => void,
+      ): void => {
+        const byWorker = new Map<number, number[]>();
+        for (const i of channels) {
+          const w = owner[i];
+          if (w === undefined || w < 0)
+            throw new RangeError(`no channel ${i} (the table has ${table.length})`);
+          let list = byWorker.get(w);
+          if (!list) byWorker.set(w, (list = []));
+          list.push(local[i]!);
+        }
+        for (const [w, mine] of byWorker) send(w, mine);
+      };
+      const control: ModelControl = {
+        injectFault: (channels, durationS, anomaly) =>
+          route(channels, (w, mine) =>
+            pool.control(w, {
+              kind: 'control',
+              op: 'inject',
+              channels: mine,
+              durationS,
+              ...(anomaly ? { anomaly } : {}),
+            }),
+          ),
+        clearFault: (channels) =>
+          route(channels, (w, mine) =>
+            pool.control(w, { kind: 'control', op: 'clear', channels: mine }),
+          ),
+        override: (channels, value) =>
+          route(channels, (w, mine) =>
+            pool.control(w, { kind: 'control', op: 'override', channels: mine, value }),
+          ),
+      };
+      const idle = pool.channelsPerWorker().filter((n) => n === 0).length;
+      if (idle)
+        logger.warn(
+          `${idle} of ${this.workers} worker threads got no devices (devices go to workers by a hash of industry and device index): use fewer workers or more devices_per_industry`,
+        );
+      try {
+        await this.startAll(live, logger, control);
+      } catch (err) {
+        pool.abort('another sink could not start');
+        await pool.finished();
+        throw err;
+      }
+      logger.info(
+        `running ${this.generator.sensorCount} sensors at ${this.updateRateHz} Hz (seed ${this.seed}, ${backfill ? 'backfill' : this.paced ? `accelerated ×${this.speed}` : 'real time'}) on ${this.workers} worker threads${this.shard.count > 1 ? ` as shard ${this.shard.index}/${this.shard.count}` : ''} into ${[...names, ...this.serverNames].join(', ') || 'no sinks'}`,
+      );
+      let mode: ClockMode = 'backfill';
+      let lagMs = { p50: 0, p99: 0, max: 0 };
+      let missed = 0;
+      if (this.stopRequested) pool.stop();
+      if (backfill) {
+        const total = Math.max(0, Math.ceil((this.end! - this.start!) * this.updateRateHz - 1e-9));
+        const began = performance.now();
+        const timer = options.onProgress
+          ? setInterval(() => {
+              const p = pool.progress();
+              if (!p.ticks || !total) return;
+              const elapsed = (performance.now() - began) / 1000;
+              options.onProgress!({
+                fraction: p.ticks / total,
+                simulatedTime: p.last ?? this.start!,
+                records: p.records,
+                recordsPerSec: p.records / elapsed,
+                etaS: (elapsed / p.ticks) * (total - p.ticks),
+              });
+            }, 1000)
+          : undefined;
+        pool.go();
+        try {
+          await pool.finished();
+        } finally {
+          clearInterval(timer);
+        }
+      } else {
+        const clock = new RealTimeClock({
+          rateHz: this.updateRateHz,
+          speed: this.speed,
+          durationS: options.durationS ?? undefined,
+          start: this.start,
+          end: this.end,
+          startAt: this.startAt,
+          logger,
+        });
+        this.clock = clock;
+        if (this.stopRequested) clock.stop();
+        mode = clock.mode;
+        const loop = await this.loop(clock, options, (step) => pool.tick(step));
+        lagMs = loop.lagMs;
+        missed = clock.missedTicks;
+        pool.stop();
+      }
+      const result = await pool.finished();
+      // The workers' last frames reached this thread's sinks before they said done.
+      if (!this.aborted) await Promise.all(this.runners.map((r) => r.stop(this.shutdownTimeoutS)));
+      await this.stopServers(logger);
+      return {
+        seed: this.seed,
+        mode,
+        speed: this.speed,
+        ticks: result.ticks,
+        firstTimestamp: result.firstTimestamp,
+        lastTimestamp: result.lastTimestamp,
+        lagMs,
+        records: result.records,
+        elapsedS: (performance.now() - started) / 1000,
+        interrupted: this.stopRequested || this.aborted,
+        ticksNotGenerated: missed,
+        aborted: this.aborted,
+        sinks: this.metrics(),
+        servers: this.servers.map((s, i) => ({
+          name: this.serverNames[i]!,
+          type: s.type,
+          description: redact(s.describe()),
+        })),
+      };
+    } finally {
+      this.running = false;
+      this.clock = undefined;
+    }
+  }
+
   /** Same as `run` (the original's `run_async`). */
   runAsync(options: RunOptions = {}): Promise<RunSummary> {
     return this.run(options);
@@ -489,6 +846,7 @@ export class Simulator {
   stop(): void {
     this.stopRequested = true;
     this.clock?.stop();
+    this.pool?.stop();
     this.signalStop?.();
   }
 
@@ -499,12 +857,26 @@ export class Simulator {
     for (const r of this.runners) r.abort(reason);
     this.clock?.stop();
     this.signalStop?.();
+    if (this.pool) {
+      // Worker sinks abort in their threads; what they still held (as last reported) is lost.
+      const pool = this.pool;
+      pool.abort(reason);
+      const onWorkers = this.placement.reduce<number>((n, { where, index }) => {
+        if (where === 'main') return n;
+        const m = where === 'workers' ? pool.metrics(index) : pool.singletonMetrics(index);
+        return n + m.failed + m.buffered;
+      }, 0);
+      return onWorkers + this.runners.reduce((n, r) => n + r.metrics().failed, 0);
+    }
     return this.runners.reduce((n, r) => n + r.metrics().failed, 0);
   }
 
   /** Connects every sink and starts every server; reports every one that failed, at once. */
-  private async startAll(state: LiveState, logger: Logger): Promise<void> {
-    const control = this.generator.control;
+  private async startAll(
+    state: LiveState,
+    logger: Logger,
+    control: ModelControl = this.generator.control,
+  ): Promise<void> {
     const parts: {
       name: string;
       plugin: Sink | Server;
@@ -600,8 +972,11 @@ export class Simulator {
     return waits ? Promise.all(waits) : undefined;
   }
 
-  /** The one engine loop: clock → model → frame → live state and every runner. */
-  private async loop(clock: Clock, options: RunOptions) {
+  /**
+   * The one engine loop: clock → model → frame → live state and every runner. With `emit`, the
+   * due ticks go there instead (to the worker threads, which generate them).
+   */
+  private async loop(clock: Clock, options: RunOptions, emit?: (step: ClockStep) => void) {
     const channels = Math.max(1, this.generator.sensorCount);
     const backfill = clock.mode === 'backfill';
     // Real time hands out one tick per frame (a tick is what rate_hz null flushes on, and what a
@@ -627,14 +1002,21 @@ export class Simulator {
         else lags[ticks % LAG_WINDOW] = lag;
         if (lag > lagMax) lagMax = lag;
       }
-      const frame = this.generator.generate(step.tick0, step.timestamps, dt);
-      first ??= frame.timestamps[0];
-      last = frame.timestamps[frame.ticks - 1];
-      ticks += frame.ticks;
-      this.live!.publish(frame);
-      const w = this.fanOut(frame, backfill);
-      // Waiting for room (backfill, or policy block), but not past a stop (the runner's stop admits the frame).
-      if (w) await Promise.race([w, this.stopSignal]);
+      if (emit) {
+        first ??= step.timestamps[0];
+        last = step.timestamps[step.timestamps.length - 1];
+        ticks += step.timestamps.length;
+        emit(step);
+      } else {
+        const frame = this.generator.generate(step.tick0, step.timestamps, dt);
+        first ??= frame.timestamps[0];
+        last = frame.timestamps[frame.ticks - 1];
+        ticks += frame.ticks;
+        this.live!.publish(frame);
+        const w = this.fanOut(frame, backfill);
+        // Waiting for room (backfill, or policy block), but not past a stop (the runner's stop admits the frame).
+        if (w) await Promise.race([w, this.stopSignal]);
+      }
       const now = performance.now();
       if (now - lastYield > 20) {
         lastYield = now;

@@ -19,6 +19,7 @@ import {
   type OutputOf,
   type StandardSchemaLike,
 } from './schema.js';
+import type { SinkShard } from './shard.js';
 
 /** What a runner does when its buffer is full. YAML spells these `drop_oldest`, `drop_newest`, `block`. */
 export type BackpressurePolicy = 'drop-oldest' | 'drop-newest' | 'block';
@@ -204,6 +205,11 @@ export interface SinkContext {
   readonly name: string;
   /** Settles records a write reported as `held` (see `Sink.confirmHeld` / `Sink.loseHeld`). */
   readonly settleHeld?: (n: number, outcome: 'delivered' | 'failed', error?: unknown) => void;
+  /**
+   * Where this sink instance runs in a sharded or multi-threaded run: file names carry `shard.id`,
+   * client ids and app ids derive from `shard.clientId`. Undefined for one process on one thread.
+   */
+  readonly shard?: SinkShard;
 }
 
 /** Brand that marks a sink class, so a sink from another copy of @iotsim/core is still recognised. */
@@ -269,6 +275,8 @@ export abstract class Sink {
 
   /** Set by the runner before `connect`. */
   protected logger: Logger = silentLogger;
+  /** Set by the runner before `connect` in a sharded or multi-threaded run (see `SinkContext.shard`). */
+  protected shard: SinkShard | undefined;
   private settleHeldRecords: SinkContext['settleHeld'];
   private readonly ownSecrets = new Set<string>();
   private readonly counters = new Map<string, number>();
@@ -287,6 +295,7 @@ export abstract class Sink {
   attach(context: SinkContext): void {
     this.logger = context.logger;
     this.settleHeldRecords = context.settleHeld;
+    this.shard = context.shard;
   }
 
   /** Opens connections, files or streams. Throw `SinkConnectError` or `ConfigError` on failure. */

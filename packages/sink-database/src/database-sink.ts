@@ -1,4 +1,10 @@
-import { parseSinkOptions, Redactor, Sink, type WriteRequest } from '@iotsim/core';
+import {
+  parseSinkOptions,
+  Redactor,
+  Sink,
+  type SinkCapabilities,
+  type WriteRequest,
+} from '@iotsim/core';
 import {
   DatabaseOptionsSchema,
   type DatabaseSinkOptions,
@@ -24,6 +30,11 @@ import type { DatabaseWriter } from './internal/writer.js';
  */
 export class DatabaseSink extends Sink {
   static override readonly type = 'database';
+
+  /** SQLite takes one writer per file: with worker threads one instance runs on the sink thread. */
+  override get capabilities(): SinkCapabilities {
+    return { ...super.capabilities, singleton: this.options.target.dialect === 'sqlite' };
+  }
   /** Validated options: the parsed connection target and table name. */
   static override readonly schema = DatabaseOptionsSchema;
   readonly options: ResolvedDatabaseOptions;

@@ -75,8 +75,8 @@ export class FileSink extends Sink {
     maxInFlight: 64,
     defaultInFlight: 1,
     idempotentRetry: false,
-    // One set of files per run: with worker threads every worker's frames come here.
-    singleton: true,
+    // One set of files per worker thread and shard: their names carry the shard (`_shard1of3-w0`).
+    singleton: false,
   };
   /** Validated options. */
   readonly options: ResolvedFileSinkOptions;
@@ -271,7 +271,9 @@ export class FileSink extends Sink {
         : Number.isFinite(firstTimestamp)
           ? firstTimestamp
           : Date.now() / 1000;
-    const writer = await this.openUnique(fileStem(start));
+    const writer = await this.openUnique(
+      fileStem(start) + (this.shard?.id ? `_${this.shard.id}` : ''),
+    );
     this.current = { writer, window, openedAt: performance.now(), rows: 0, held: 0 };
     this.created.push(writer.path);
     this.count('files');

@@ -12,6 +12,7 @@ import {
   type WriteRequest,
 } from '@iotsim/core';
 import { clientFromEnv, producerFactory } from './internal/clients.js';
+import { DEFAULT_CLIENT_ID } from './internal/package-info.js';
 import { messageRuns } from './internal/messages.js';
 import { ProducerError, type KafkaProducer, type ProducerSettings } from './internal/producer.js';
 import { KafkaOptionsSchema, type KafkaSinkOptions, type ResolvedKafkaOptions } from './options.js';
@@ -80,8 +81,11 @@ export class KafkaSink extends Sink {
   async connect(): Promise<void> {
     const o = this.options;
     const tls = o.securityProtocol.endsWith('SSL') ? await this.tlsFiles() : undefined;
+    // In a sharded or threaded run the default client id names the shard (quotas, broker logs).
+    const clientId =
+      this.shard && o.clientId === DEFAULT_CLIENT_ID ? this.shard.clientId : o.clientId;
     const settings: ProducerSettings = {
-      options: o,
+      options: { ...o, clientId },
       tls,
       logger: this.logger,
       redact: this.redactText,

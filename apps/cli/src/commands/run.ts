@@ -19,6 +19,7 @@ import type { CliIo, RunArgs } from '../cli.js';
 import { industryFlagProblems } from '../flags.js';
 import { EXIT, UsageError } from '../errors.js';
 import { CLI_DIR, cliRegistry } from '../sinks.js';
+import { scaleOptions } from '../scale.js';
 
 /** `iotsim run`: builds the simulator from flags or a config, runs it, prints the summary. */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
@@ -29,6 +30,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     );
   }
   checkFlags(args);
+  const scale = scaleOptions(args);
   // The config's log level is known only once it is loaded: the logger reads `level` when it logs.
   let level: LogLevel = flagLevel ?? 'info';
   const loggers = new Map<LogLevel, Logger>();
@@ -59,6 +61,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   if (args.industries !== undefined) overrides.industries = args.industries;
   if (args.shutdownTimeout !== undefined) overrides.shutdownTimeoutS = args.shutdownTimeout;
   if (args.speed !== undefined) overrides.speed = args.speed;
+  Object.assign(overrides, scale);
 
   let sim: Simulator;
   let durationS: number | null;
@@ -232,10 +235,22 @@ async function addFlagSinks(
         };
         if (args.rotation) options.rotation = args.rotation;
         const made = await registry.createSink(options, '--sink file: ');
-        sim.addSink(made.sink, made.throughput);
+        const { path, format, rotation } = options;
+        sim.addSink(made.sink, made.throughput, {
+          type,
+          options: { path, format, ...(rotation ? { rotation } : {}) },
+          path: '--sink file: ',
+          resolveFrom: registry.resolveFrom,
+        });
       } else {
-        const made = await registry.createSink({ type }, `--sink ${type}: `);
-        sim.addSink(made.sink, made.throughput);
+        const path = `--sink ${type}: `;
+        const made = await registry.createSink({ type }, path);
+        sim.addSink(made.sink, made.throughput, {
+          type,
+          options: {},
+          path,
+          resolveFrom: registry.resolveFrom,
+        });
       }
     } catch (err) {
       if (err instanceof ConfigError)

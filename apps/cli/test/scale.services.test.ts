@@ -1,0 +1,147 @@
+// Pseudo-cluster: 3 local processes as the pods of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX
+// 0..2, --shard-count 3; one of them on 2 worker threads) backfill into one Kafka topic and one
+// Delta table, at the same time. Independent readers (Kafka's own console consumer; delta-rs in
+// Python) check that the union equals a single-process run: the counts and a digest of the values.
+import { describe, expect, it } from '@jest/globals';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { runPython, serviceEnv, tempDirs } from '@iotsim/test-utils';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const freshDir = tempDirs();
+const services =
+  process.env.IOTSIM_SERVICES_DIR ??
+  fileURLToPath(new URL('../../../scripts/services', import.meta.url));
+
+function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NODE_OPTIONS: '', IOTSIM_SHARD: '', JOB_COMPLETION_INDEX: '', ...env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+const TICKS = 60;
+const DEVICES = 4;
+const SENSORS = 17 + 26; // mining + oil_gas
+const RECORDS = TICKS * DEVICES * SENSORS;
+
+const CONFIG = `simulator:
+  industries: [mining, oil_gas]
+  devices_per_industry: ${DEVICES}
+  seed: 77
+  update_rate_hz: 1
+  start: 2024-05-01T00:00:00Z
+  end: 2024-05-01T00:01:00Z
+  log_level: WARNING
+sinks:
+  - type: kafka
+    bootstrap_servers: \${BROKERS}
+    topic: \${TOPIC}
+    batch_size: 500
+  - type: delta
+    table_path: \${TABLE}
+    batch_size: 2000
+`;
+
+/** Every message of a topic (Kafka's console consumer, until 10 s without one), as sorted `device|sensor|timestamp|value` lines. */
+async function topicLines(topic: string, expected: number): Promise<string[]> {
+  const { stdout } = await run(
+    'bash',
+    [
+      join(services, 'kafka-console-consumer.sh'),
+      '--topic',
+      topic,
+      '--from-beginning',
+      // One more than expected: a duplicate from overlapping shards would show.
+      '--max-messages',
+      String(expected + 1),
+      '--timeout-ms',
+      '10000',
+    ],
+    { maxBuffer: 256 * 1024 * 1024 },
+  ).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      return `${String(r.device_id)}|${String(r.sensor_name)}|${String(r.timestamp)}|${String(r.value)}`;
+    })
+    .sort();
+}
+
+const digest = (lines: string[]): string =>
+  createHash('sha256').update(lines.join('\n')).digest('hex');
+
+/** A Delta table read by delta-rs: its row count and a digest of its sorted rows. */
+async function tableDigest(
+  path: string,
+): Promise<{ rows: number; digest: string; devices: number }> {
+  const out = await runPython(
+    `
+import sys, json, hashlib
+from deltalake import DeltaTable
+t = DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()
+lines = sorted(f"{r['device_id']}|{r['sensor_name']}|{r['timestamp']}|{r['value']!r}" for r in t)
+print(json.dumps({'rows': len(lines), 'digest': hashlib.sha256('\\n'.join(lines).encode()).hexdigest(), 'devices': len({r['device_id'] for r in t})}))
+`,
+    [path],
+  );
+  return JSON.parse(out.trim().split('\n').pop()!) as {
+    rows: number;
+    digest: string;
+    devices: number;
+  };
+}
+
+describe('pseudo-cluster: 3 shards into one Kafka topic and one Delta table', () => {
+  it('the union of the shards equals one process: counts and digests (Kafka console consumer, delta-rs)', async () => {
+    const brokers = serviceEnv('IOTSIM_KAFKA_BROKERS');
+    const dir = await freshDir();
+    const config = join(dir, 'pods.yaml');
+    writeFileSync(config, CONFIG);
+    const id = Date.now();
+    const single = { BROKERS: brokers, TOPIC: `iotsim-scale-one-${id}`, TABLE: join(dir, 'one') };
+    const pods = { BROKERS: brokers, TOPIC: `iotsim-scale-pods-${id}`, TABLE: join(dir, 'pods') };
+    const one = await cli(['run', '-c', config], single);
+    expect(one.stderr).toContain('run summary');
+    expect(one.code).toBe(0);
+    const results = await Promise.all(
+      [0, 1, 2].map((k) =>
+        cli(['run', '-c', config, '--shard-count', '3', ...(k === 2 ? ['--workers', '2'] : [])], {
+          ...pods,
+          JOB_COMPLETION_INDEX: String(k),
+        }),
+      ),
+    );
+    for (const r of results) {
+      expect(r.stderr).toContain('run summary');
+      expect(r.code).toBe(0);
+    }
+
+    const a = await topicLines(single.TOPIC, RECORDS);
+    const b = await topicLines(pods.TOPIC, RECORDS);
+    expect(a.length).toBe(RECORDS);
+    expect(b.length).toBe(RECORDS);
+    expect(digest(b)).toBe(digest(a));
+
+    const ta = await tableDigest(single.TABLE);
+    const tb = await tableDigest(pods.TABLE);
+    expect(ta.rows).toBe(RECORDS);
+    expect(tb).toEqual(ta);
+    expect(tb.devices).toBe(2 * DEVICES);
+  }, 240_000);
+});
