@@ -1,25 +1,37 @@
 // Writing a sink: extend Sink, set its type, implement connect and write (and close when it holds
 // resources). Throughput (batch size, rate, buffer, retries) is not the sink's business: it is
 // given beside it. Registered by name, it is usable from YAML too. Run: node examples/dist/custom-sink.js
-import { registerSink, Simulator, Sink, type WriteRequest } from '@iotsim/core';
+import {
+  opt,
+  parseSinkOptions,
+  registerSink,
+  Simulator,
+  Sink,
+  v,
+  type InputOf,
+  type WriteRequest,
+} from '@iotsim/core';
+
+/** The schema of StatsSink's options: validation, the YAML key mapping and the type come from it. */
+const StatsSinkSchema = opt.object({
+  /** Decimals printed per figure. Default 2. */
+  decimals: v.nullish(opt.number({ min: 0, max: 10, integer: true }), 2),
+});
 
 /** Options of StatsSink (YAML: `decimals`). */
-export interface StatsSinkOptions {
-  /** Decimals printed per figure. Default 2. */
-  decimals?: number;
-}
+export type StatsSinkOptions = InputOf<typeof StatsSinkSchema>;
 
 /** Tracks min / max / mean per sensor and prints them on close. */
 export class StatsSink extends Sink {
   static override readonly type = 'stats';
-  /** The option names this sink takes: the loader rejects any other key with a did-you-mean. */
-  static override readonly optionKeys = ['decimals'];
+  /** Its options: the loader rejects any other key with a did-you-mean. */
+  static override readonly schema = StatsSinkSchema;
   private readonly decimals: number;
   private readonly stats = new Map<string, { n: number; sum: number; min: number; max: number }>();
 
   constructor(options: StatsSinkOptions = {}) {
     super();
-    this.decimals = options.decimals ?? 2;
+    this.decimals = parseSinkOptions(StatsSinkSchema, options).decimals;
   }
 
   async connect(): Promise<void> {}

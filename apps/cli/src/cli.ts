@@ -29,6 +29,7 @@ export interface RunArgs {
   server?: string[];
   speed?: number;
   summaryJson?: string;
+  plugin?: string[];
   workers?: number;
   shard?: string;
   shardCount?: number;
@@ -144,6 +145,12 @@ function runOptions(y: Argv): Argv<RunArgs> {
       type: 'string',
       requiresArg: true,
       describe: 'Also write the run summary as JSON to this file',
+    })
+    .option('plugin', {
+      type: 'string',
+      requiresArg: true,
+      array: true,
+      describe: 'Module with your own sink or server classes (a path or a package), repeatable',
     })
     .option('workers', {
       type: 'number',

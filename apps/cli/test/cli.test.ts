@@ -1,44 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from '@iotsim/test-utils';
+import { cli, tempDir, type CliResult } from '@iotsim/test-utils';
 
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(
-  args: string[],
-  options: {
-    env?: NodeJS.ProcessEnv;
-    nodeArgs?: string[];
-    onSpawn?: (p: ReturnType<typeof spawn>) => void;
-    cwd?: string;
-  } = {},
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
-      env: { ...process.env, NODE_OPTIONS: '', ...options.env },
-      cwd: options.cwd,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    options.onSpawn?.(child);
-  });
-}
-
-const noStack = (r: Result): void => expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+const noStack = (r: CliResult): void => expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
 describe('iotsim CLI', () => {
   it('list-industries prints every industry and TOTAL 379', async () => {

@@ -3,35 +3,19 @@
 // Delta table, at the same time. Independent readers (Kafka's own console consumer; delta-rs in
 // Python) check that the union equals a single-process run: the counts and a digest of the values.
 import { describe, expect, it } from '@jest/globals';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { runPython, serviceEnv, tempDirs } from '@iotsim/test-utils';
+import { cli, runPython, serviceEnv, tempDirs } from '@iotsim/test-utils';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const freshDir = tempDirs();
 const services =
   process.env.IOTSIM_SERVICES_DIR ??
   fileURLToPath(new URL('../../../scripts/services', import.meta.url));
-
-function cli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NODE_OPTIONS: '', IOTSIM_SHARD: '', JOB_COMPLETION_INDEX: '', ...env },
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
 
 const TICKS = 60;
 const DEVICES = 4;
@@ -116,14 +100,13 @@ describe('pseudo-cluster: 3 shards into one Kafka topic and one Delta table', ()
     const id = Date.now();
     const single = { BROKERS: brokers, TOPIC: `iotsim-scale-one-${id}`, TABLE: join(dir, 'one') };
     const pods = { BROKERS: brokers, TOPIC: `iotsim-scale-pods-${id}`, TABLE: join(dir, 'pods') };
-    const one = await cli(['run', '-c', config], single);
+    const one = await cli(['run', '-c', config], { env: single });
     expect(one.stderr).toContain('run summary');
     expect(one.code).toBe(0);
     const results = await Promise.all(
       [0, 1, 2].map((k) =>
         cli(['run', '-c', config, '--shard-count', '3', ...(k === 2 ? ['--workers', '2'] : [])], {
-          ...pods,
-          JOB_COMPLETION_INDEX: String(k),
+          env: { ...pods, JOB_COMPLETION_INDEX: String(k) },
         }),
       ),
     );

@@ -1,39 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { tempDirs } from '@iotsim/test-utils';
+import { cli, tempDirs } from '@iotsim/test-utils';
 
 const freshDir = tempDirs();
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        NODE_OPTIONS: '',
-        IOTSIM_SHARD: '',
-        IOTSIM_SHARD_COUNT: '',
-        JOB_COMPLETION_INDEX: '',
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Every data line of every CSV file in `dir`, sorted; and the file names. */
 function csvRows(dir: string): { files: string[]; rows: string[] } {
@@ -69,14 +39,16 @@ describe('iotsim run --shard / --workers', () => {
     writeFileSync(config, CONFIG);
     const whole = join(dir, 'whole');
     const shards = join(dir, 'shards');
-    const single = await cli(['run', '-c', config], { OUT: whole });
+    const single = await cli(['run', '-c', config], { env: { OUT: whole } });
     expect(single.stderr).toContain('run summary');
     expect(single.code).toBe(0);
     const runs = await Promise.all(
       [0, 1, 2].map((k) =>
         cli(['run', '-c', config, '--shard-count', '3', ...(k === 1 ? ['--workers', '2'] : [])], {
-          OUT: shards,
-          JOB_COMPLETION_INDEX: String(k),
+          env: {
+            OUT: shards,
+            JOB_COMPLETION_INDEX: String(k),
+          },
         }),
       ),
     );
@@ -110,7 +82,9 @@ describe('iotsim run --shard / --workers', () => {
     const dir = await freshDir();
     const config = join(dir, 'c.yaml');
     writeFileSync(config, CONFIG);
-    const r = await cli(['run', '-c', config], { OUT: join(dir, 'o'), IOTSIM_SHARD: '1/2' });
+    const r = await cli(['run', '-c', config], {
+      env: { OUT: join(dir, 'o'), IOTSIM_SHARD: '1/2' },
+    });
     expect(r.code).toBe(0);
     expect(readdirSync(join(dir, 'o'))).toEqual(['sensor_data_20240301_000000_shard1of2.csv']);
   });
@@ -132,7 +106,9 @@ describe('iotsim run --shard / --workers', () => {
 
   it('JOB_COMPLETION_INDEX out of range is exit 2', async () => {
     const r = await cli(['run', '--duration', '1', '--shard-count', '2'], {
-      JOB_COMPLETION_INDEX: '2',
+      env: {
+        JOB_COMPLETION_INDEX: '2',
+      },
     });
     expect(r.stderr).toMatch(/JOB_COMPLETION_INDEX: must be < the shard count 2/);
     expect(r.code).toBe(2);

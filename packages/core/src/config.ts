@@ -54,6 +54,8 @@ export interface SimulatorConfig {
   speed: number | undefined;
   /** Worker threads (`simulator.workers`), each owning a share of the devices. Default 1. */
   workers: number;
+  /** Plugin modules (paths from the config's folder, or package names) with sink and server classes. */
+  plugins: string[];
   /** Credentials read from the environment through `${VAR}`: the run redacts them everywhere. */
   secrets: string[];
 }
@@ -307,6 +309,8 @@ export const ConfigSchema = opt.object({
   simulator: v.nullish(SimulatorSection, {}),
   /** Sensors of your own: one group, or a list of groups. */
   customSensors: v.nullish(opt.oneOrList(CustomSensorGroupSchema, 'custom sensor groups')),
+  /** Modules with your own sink and server classes: paths (from this file's folder) or package names. */
+  plugins: v.nullish(opt.stringList(), []),
   /** Where records go; each entry has a `type` and that sink's options. */
   sinks: v.nullish(opt.list(pluginEntry(KNOWN_SINKS), 'sink mappings'), []),
   /** Protocol servers that serve the live values; each entry has a `type`. */
@@ -447,6 +451,9 @@ export function checkConfig(
     servers: entries(parsed.servers, 'servers'),
     speed: typeof sim.speed === 'number' ? sim.speed : undefined,
     workers: typeof sim.workers === 'number' ? sim.workers : 1,
+    plugins: Array.isArray(parsed.plugins)
+      ? parsed.plugins.filter((p) => typeof p === 'string')
+      : [],
     secrets,
   };
   const redactor = new Redactor().add(...secrets);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   ConfigError,
   IotSimError,
@@ -228,6 +228,54 @@ export class Registry {
   ): this {
     this.servers.set(type, { module, exportName, packageName });
     return this;
+  }
+
+  /**
+   * Loads a plugin module (`plugins:` in YAML, `--plugin` on the CLI): a file path or a package
+   * name, resolved from this registry's folders. Every sink and server class it exports is
+   * registered under its `static type`; returns the types added. A module that cannot be found,
+   * fails to load or exports no sink or server class is a ConfigError at `path`.
+   */
+  async loadPlugin(specifier: string, path = ''): Promise<{ sinks: string[]; servers: string[] }> {
+    const url = resolveModule(specifier, this.resolveFrom);
+    if (!url) {
+      const where = specifier.startsWith('.') || isAbsolute(specifier) ? 'file' : 'package';
+      throw new ConfigError([
+        {
+          path,
+          message: `cannot find the plugin ${where} '${specifier}' (looked in ${this.resolveFrom.join(', ')}); ${where === 'file' ? 'paths are relative to the config file, then the working directory' : `install it: npm install ${specifier}`}`,
+        },
+      ]);
+    }
+    let mod: Module;
+    try {
+      mod = (await import(url)) as Module;
+    } catch (err) {
+      throw new ConfigError(
+        [{ path, message: `the plugin '${specifier}' failed to load: ${(err as Error).message}` }],
+        { cause: err },
+      );
+    }
+    // Registered by file path, so worker threads load the same module for their own sinks.
+    const file = fileURLToPath(url);
+    const added = { sinks: [] as string[], servers: [] as string[] };
+    for (const [name, value] of Object.entries(mod)) {
+      if (isSinkClass(value)) {
+        this.registerSink(value.type, file, name, specifier);
+        added.sinks.push(value.type);
+      } else if (isServerClass(value)) {
+        this.registerServer(value.type, file, name, specifier);
+        added.servers.push(value.type);
+      }
+    }
+    if (!added.sinks.length && !added.servers.length)
+      throw new ConfigError([
+        {
+          path,
+          message: `the plugin '${specifier}' exports no sink or server class: export a class that extends Sink (or Server) from @iotsim/core with a static type`,
+        },
+      ]);
+    return added;
   }
 
   /** Registered sink type names. */

@@ -325,6 +325,15 @@ export class Simulator {
     ];
     const registry = load.registry ?? new Registry({ resolveFrom: bases });
     const redactor = new Redactor().add(...cfg.secrets);
+    // Plugins register their types first; a plugin that cannot load is reported with the rest.
+    for (const [i, spec] of cfg.plugins.entries()) {
+      try {
+        await registry.loadPlugin(spec, `plugins[${i}]`);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        issues.push(...err.issues);
+      }
+    }
     // Every sink is checked even when the document has problems, so all are reported at once.
     const sinks: (SinkEntry & { path: string })[] = [];
     for (const entry of cfg.sinks) {

@@ -6,3 +6,4 @@ export * from './temp.js';
 export * from './parquet.js';
 export * from './tls.js';
 export * from './servers.js';
+export * from './cli.js';

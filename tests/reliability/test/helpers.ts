@@ -1,64 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { cli as runCli, type CliOptions, type CliResult } from '@iotsim/test-utils';
 
-/** The built CLI (`pnpm exec turbo run build` makes it). */
-export const BIN = fileURLToPath(new URL('../../../apps/cli/dist/bin.js', import.meta.url));
+export { BIN, type CliOptions, type CliResult } from '@iotsim/test-utils';
 
-/** What a CLI child process did. */
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when the process had to be killed at the time limit (a hang). */
-  timedOut: boolean;
-  /** Wall-clock milliseconds from spawn to exit. */
-  ms: number;
-}
-
-/** Options of `cli`. */
-export interface CliOptions {
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  /** Kill the process (SIGKILL) after this many ms and report `timedOut`. Default 20,000. */
-  timeoutMs?: number;
-  /** Called once the child is running (to send signals). */
-  onSpawn?: (child: ChildProcessWithoutNullStreams) => void;
-  /** Called with each stderr chunk as it arrives. */
-  onStderr?: (text: string, child: ChildProcessWithoutNullStreams) => void;
-}
-
-/** Runs `iotsim <args>` as a child process with a time limit; never rejects on a non-zero exit. */
+/** Runs `iotsim <args>` with the reliability suites' time limit (20 s unless given). */
 export function cli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NODE_OPTIONS: '', IOTSIM_DEBUG: '', ...options.env },
-      cwd: options.cwd,
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs ?? 20_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      const text = d.toString();
-      stderr += text;
-      options.onStderr?.(text, child);
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut, ms: performance.now() - started });
-    });
-    options.onSpawn?.(child);
-  });
+  return runCli(args, { timeoutMs: 20_000, ...options });
 }
 
 /** A stack frame line (`    at fn (file.js:1:2)`): user-facing errors must not contain one. */

@@ -66,6 +66,9 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   let sim: Simulator;
   let durationS: number | null;
   const registry = cliRegistry(args.config);
+  // --plugin modules register their sink and server types before any sink is made (from the cwd).
+  for (const [i, spec] of (args.plugin ?? []).entries())
+    await registry.loadPlugin(spec, `--plugin ${args.plugin!.length > 1 ? `[${i}] ` : ''}${spec}`);
   if (args.config) {
     sim = await Simulator.fromConfig(args.config, overrides, { registry, resolveFrom: [CLI_DIR] });
     const config = sim.config!;
