@@ -152,8 +152,11 @@ function boundsOf(s) {
   return [...new Set(out)].join('; ');
 }
 
-const defaultOf = (s) =>
-  s && 'default' in s ? (s.default === null ? 'none' : code(JSON.stringify(s.default))) : '';
+function defaultOf(s) {
+  if (!s || !('default' in s)) return '';
+  if (s.default === null) return 'none';
+  return code(typeof s.default === 'string' ? s.default : JSON.stringify(s.default));
+}
 
 /** The object schema inside a (nullable) property, when it has properties. */
 function objectIn(s) {
