@@ -14,6 +14,7 @@ source scripts/env.sh
 if [ "${1:-}" = "--services" ]; then
   bash scripts/test-services.sh
 else
+  "${PNPM[@]}" docs:build # the docs site: generated pages, TypeDoc, VitePress (a dead link fails it)
   "${PNPM[@]}" exec turbo run typecheck
   "${PNPM[@]}" lint
   "${PNPM[@]}" exec turbo run test --concurrency=1
