@@ -16,10 +16,18 @@ const guide: DefaultTheme.SidebarItem[] = [
     text: 'Guide',
     items: [
       { text: 'Getting started', link: '/guide/getting-started' },
+      { text: 'TypeScript API', link: '/guide/typescript' },
+      { text: 'YAML mode', link: '/guide/yaml' },
       { text: 'YAML reference', link: '/reference/yaml' },
+      { text: 'CLI reference', link: '/guide/cli' },
+      { text: 'Sinks at a glance', link: '/guide/sinks' },
       { text: 'Throughput control', link: '/guide/throughput' },
       { text: 'Performance', link: '/guide/performance' },
       { text: 'Reliability', link: '/guide/reliability' },
+      { text: 'Records and sensors', link: '/guide/records' },
+      { text: 'Errors and exit codes', link: '/guide/errors' },
+      { text: 'Scale: workers and shards', link: '/guide/scale' },
+      { text: 'Containers and Kubernetes', link: '/guide/containers' },
     ],
   },
   {
@@ -72,7 +80,7 @@ export default defineConfig({
   lastUpdated: false,
   // A link to a page that does not exist fails the build (pnpm docs:build, CI).
   ignoreDeadLinks: false,
-  srcExclude: ['scripts/**', 'README.md'],
+  srcExclude: ['scripts/**', 'chapters/**', 'README.md'],
   // The local search index makes one large chunk; that is expected.
   vite: { build: { chunkSizeWarningLimit: 4000 } },
   themeConfig: {

@@ -392,7 +392,15 @@ function rewriteLinks(markdown, fromRel) {
     if (/^[a-z]+:|^#|^\//i.test(target)) return m;
     const [path, hash = ''] = target.split('#');
     const repoPath = relative(root, join(root, dirname(fromRel), path)).replace(/\\/g, '/');
-    const page = repoPath === 'README.md' ? '/' : pageOf.get(repoPath);
+    const page =
+      repoPath === 'README.md'
+        ? '/'
+        : (pageOf.get(repoPath) ??
+          (/^docs\/chapters\/[^/]+\.md$/.test(repoPath)
+            ? `/guide/${repoPath.slice('docs/chapters/'.length, -3)}`
+            : /^docs\/(guide|recipes|sinks|servers|reference)\/[^/]+\.md$/.test(repoPath)
+              ? `/${repoPath.slice('docs/'.length, -3).replace(/\/index$/, '/')}`
+              : undefined));
     const url = page ?? `${REPO_URL}/${repoPath}`;
     return `${open}${url}${hash ? `#${hash}` : ''}${close}`;
   });
@@ -403,6 +411,18 @@ function packagePages() {
     const rel = `packages/${dir}/README.md`;
     const text = readFileSync(join(root, rel), 'utf8');
     write(`${section}/${dir}.md`, generatedNote(rel) + escapeVue(rewriteLinks(text, rel)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chapters (docs/chapters/*.md, readable on GitHub with repository links) → guide/<name>.md.
+
+function chapterPages() {
+  const dir = join(docs, 'chapters');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.md'))) {
+    const rel = `docs/chapters/${file}`;
+    const text = readFileSync(join(dir, file), 'utf8');
+    write(`guide/${file}`, generatedNote(rel) + escapeVue(rewriteLinks(text, rel)));
   }
 }
 
@@ -451,6 +471,7 @@ function api() {
 const t0 = performance.now();
 const { sinks, servers } = await yamlReference();
 packagePages();
+chapterPages();
 const recipes = await checkRecipes();
 syncBlock('bench', 'guide/performance.md');
 syncBlock('reliability', 'guide/reliability.md');

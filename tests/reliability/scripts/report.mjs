@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Turns jest's JSON results of the reliability suites into the README's "Reliability" table:
+// Turns jest's JSON results of the reliability suites into the "Reliability" table of docs/guide/reliability.md:
 // scenario (the describe title), what was checked (the test title), result. Nothing is typed twice:
 // every row comes from the test names. Suites with many cases (the bad-input tables) collapse to
 // one row with their count. A soak result line (BENCH {...} from bench/soak.mjs) adds its figures.
