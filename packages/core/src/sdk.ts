@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { SdkNotInstalledError } from './errors.js';
 
 /** True when `err` says that `packageName` itself (not one of its dependencies) could not be found. */
@@ -33,4 +34,24 @@ export async function importSdk<T>(
       throw new SdkNotInstalledError(missing, plugin, { cause: err, hint: options.hint });
     throw err;
   }
+}
+
+/**
+ * The name and version of the package whose module is `moduleUrl`, read from its package.json
+ * `levels` folders up (2 for `src/internal/x.ts` and `dist/internal/x.js` alike, where package.json
+ * sits beside `src/` and `dist/`), so what a sink sends on the wire is the package's own version.
+ * Throws when that package.json is not `expectedName`'s (a moved file, a bundler).
+ */
+export function packageInfo(
+  moduleUrl: string,
+  expectedName: string,
+  levels = 2,
+): { readonly name: string; readonly version: string } {
+  const file = new URL(`${'../'.repeat(levels)}package.json`, moduleUrl);
+  const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+  if (pkg.name !== expectedName || typeof pkg.version !== 'string')
+    throw new Error(
+      `${expectedName}: ${file.href} is not this package's package.json (name ${String(pkg.name)})`,
+    );
+  return { name: pkg.name, version: pkg.version };
 }

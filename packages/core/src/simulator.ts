@@ -514,30 +514,12 @@ export class Simulator {
     if (!this.sinks.length && !this.servers.length)
       this.logger.warn('no sinks added: records are generated and discarded');
     if (this.workers > 1) return this.runOnWorkers(options);
-    this.running = true;
-    this.stopRequested = false;
-    this.aborted = false;
-    this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
-    for (const { sink } of this.sinks) this.redactor.watch(sink);
-    for (const server of this.servers) this.redactor.watch(server);
-    const logger = redactingLogger(this.logger, this.redactor);
-    const redact = (text: string): string => this.redactor.redact(text);
-    const names = displayNames(this.sinks.map((e) => e.sink.type));
-    try {
-      this.runners = this.sinks.map(
-        (e, i) =>
-          new SinkRunner(e.sink, {
-            name: names[i],
-            logger,
-            throughput: e.throughput,
-            redact,
-            ...(this.shard.count > 1 ? { shard: sinkShard(this.shard, this.seed) } : {}),
-          }),
-      );
-    } catch (err) {
-      this.running = false;
-      throw err;
-    }
+    const { logger, redact, names } = this.beginRun();
+    this.makeRunners(
+      this.sinks.map((entry, i) => ({ entry, name: names[i]! })),
+      logger,
+      redact,
+    );
     this.serverNames = displayNames(this.servers.map((s) => s.type));
     const table = this.generator.channelTable();
     this.sinks.forEach((e, i) => {
@@ -604,17 +586,51 @@ export class Simulator {
    * worker's frames, transferred. A backfill runs on each worker's own clock; real time on this
    * thread's clock, which sends each tick to every worker.
    */
-  private async runOnWorkers(options: RunOptions): Promise<RunSummary> {
-    const { WorkerPool } = await import('./workers/pool.js');
+  /** What both kinds of run start with: running, the stop signal, the redacting logger, sink names. */
+  private beginRun(): {
+    logger: Logger;
+    redact: (text: string) => string;
+    names: string[];
+  } {
     this.running = true;
     this.stopRequested = false;
     this.aborted = false;
     this.stopSignal = new Promise((resolve) => (this.signalStop = resolve));
     for (const { sink } of this.sinks) this.redactor.watch(sink);
     for (const server of this.servers) this.redactor.watch(server);
-    const logger = redactingLogger(this.logger, this.redactor);
-    const redact = (text: string): string => this.redactor.redact(text);
-    const names = displayNames(this.sinks.map((e) => e.sink.type));
+    return {
+      logger: redactingLogger(this.logger, this.redactor),
+      redact: (text: string): string => this.redactor.redact(text),
+      names: displayNames(this.sinks.map((e) => e.sink.type)),
+    };
+  }
+
+  /** One runner per sink run on this thread (a bad throughput setting ends the run before it starts). */
+  private makeRunners(
+    entries: readonly { entry: SinkEntry; name: string }[],
+    logger: Logger,
+    redact: (text: string) => string,
+  ): void {
+    try {
+      this.runners = entries.map(
+        ({ entry, name }) =>
+          new SinkRunner(entry.sink, {
+            name,
+            logger,
+            throughput: entry.throughput,
+            redact,
+            ...(this.shard.count > 1 ? { shard: sinkShard(this.shard, this.seed) } : {}),
+          }),
+      );
+    } catch (err) {
+      this.running = false;
+      throw err;
+    }
+  }
+
+  private async runOnWorkers(options: RunOptions): Promise<RunSummary> {
+    const { WorkerPool } = await import('./workers/pool.js');
+    const { logger, redact, names } = this.beginRun();
     const workerSinks: { spec: SinkSpec; name: string }[] = [];
     const singletons: { spec: SinkSpec; name: string }[] = [];
     const mainEntries: { entry: SinkEntry; name: string }[] = [];
@@ -629,21 +645,7 @@ export class Simulator {
       return { where: 'main', index: mainEntries.length - 1 };
     });
     const table = this.generator.channelTable();
-    try {
-      this.runners = mainEntries.map(
-        ({ entry, name }) =>
-          new SinkRunner(entry.sink, {
-            name,
-            logger,
-            throughput: entry.throughput,
-            redact,
-            ...(this.shard.count > 1 ? { shard: sinkShard(this.shard, this.seed) } : {}),
-          }),
-      );
-    } catch (err) {
-      this.running = false;
-      throw err;
-    }
+    this.makeRunners(mainEntries, logger, redact);
     this.serverNames = displayNames(this.servers.map((s) => s.type));
     const live = new LiveState(table, (err) =>
       logger.error(`a live-state listener failed: ${errorText(err)}`),

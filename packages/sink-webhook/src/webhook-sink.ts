@@ -13,10 +13,14 @@ import {
   encodeJsonArray,
   jsonArrayEncoder,
   Redactor,
+  packageInfo,
   type WriteRequest,
 } from '@iotsim/core';
 import type { Got, RequestError } from 'got';
 import { WebhookSchema, type ResolvedWebhookOptions, type WebhookSinkOptions } from './options.js';
+
+/** The User-Agent of every request, with this package's version (`iotsim-sink-webhook/0.1.0`). */
+const USER_AGENT = `iotsim-sink-webhook/${packageInfo(import.meta.url, '@iotsim/sink-webhook', 1).version}`;
 
 const gzip = promisify(gzipCallback);
 
@@ -71,7 +75,7 @@ export class WebhookSink extends Sink {
     const url = own.url;
     this.target = `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
     this.headers = {
-      'user-agent': 'iotsim-sink-webhook',
+      'user-agent': USER_AGENT,
       'content-type': 'application/json',
       ...own.headers,
     };
