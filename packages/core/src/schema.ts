@@ -156,6 +156,27 @@ export function readString(value: unknown, problem: Problem): string | undefined
   return undefined;
 }
 
+/** JSON Schema of a flat map of names to text. */
+export const STRING_MAP_JSON: JsonSchema = {
+  type: 'object',
+  additionalProperties: { type: ['string', 'number', 'boolean'] },
+};
+
+/** Reads a flat map of names to text (numbers and booleans as text); a bad entry is a problem at its key. */
+export function readStringMap(value: unknown, problem: Problem): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problem(`must be a mapping of names to strings, got ${describe(value)}`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(value)) {
+    if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')
+      out[k] = String(x);
+    else problem(`must be a string, got ${describe(x)}`, [recordKey(k)]);
+  }
+  return out;
+}
+
 /** Reads a number the way every option does (text that is a number counts). */
 export function readNumber(value: unknown, problem: Problem, rule: NumberRule = {}): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -247,20 +268,8 @@ export const opt = {
   /** A flat map of names to text (headers, storage options); names are kept as written. */
   stringMap() {
     return field<Readonly<Record<string, string | number | boolean>>, Record<string, string>>(
-      { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
-      (value, problem) => {
-        if (typeof value !== 'object' || Array.isArray(value)) {
-          problem(`must be a mapping of names to strings, got ${describe(value)}`);
-          return {};
-        }
-        const out: Record<string, string> = {};
-        for (const [k, x] of Object.entries(value as object)) {
-          if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')
-            out[k] = String(x);
-          else problem(`must be a string, got ${describe(x)}`, [recordKey(k)]);
-        }
-        return out;
-      },
+      STRING_MAP_JSON,
+      readStringMap,
     );
   },
 

@@ -3,7 +3,9 @@ import {
   describe,
   field,
   opt,
+  readStringMap,
   recordKey,
+  STRING_MAP_JSON,
   v,
   type InputOf,
   type OutputOf,
@@ -106,33 +108,22 @@ const KNOWN_STORAGE_KEYS = [...S3_STORAGE_KEYS, ...IGNORED_STORAGE_KEYS] as read
 const storageOptions = field<
   Readonly<Record<string, string | number | boolean>>,
   Record<string, string>
->(
-  { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
-  (value, problem) => {
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      problem(`must be a mapping of names to strings, got ${describe(value)}`);
-      return {};
+>(STRING_MAP_JSON, (value, problem) => {
+  const out: Record<string, string> = {};
+  for (const [key, text] of Object.entries(readStringMap(value, problem))) {
+    const upper = key.toUpperCase();
+    if (KNOWN_STORAGE_KEYS.includes(upper)) {
+      out[upper] = text;
+      continue;
     }
-    const out: Record<string, string> = {};
-    for (const [key, x] of Object.entries(value as object)) {
-      if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') {
-        problem(`must be a string, got ${describe(x)}`, [recordKey(key)]);
-        continue;
-      }
-      const upper = key.toUpperCase();
-      if (!KNOWN_STORAGE_KEYS.includes(upper)) {
-        const hint = closestNames(upper, KNOWN_STORAGE_KEYS, 1);
-        problem(
-          `unknown storage option${hint.length ? ` (did you mean '${hint[0]}'?)` : ''}; known: ${S3_STORAGE_KEYS.join(', ')}`,
-          [recordKey(key)],
-        );
-        continue;
-      }
-      out[upper] = String(x);
-    }
-    return out;
-  },
-);
+    const hint = closestNames(upper, KNOWN_STORAGE_KEYS, 1);
+    problem(
+      `unknown storage option${hint.length ? ` (did you mean '${hint[0]}'?)` : ''}; known: ${S3_STORAGE_KEYS.join(', ')}`,
+      [recordKey(key)],
+    );
+  }
+  return out;
+});
 
 /** The schema of DeltaSink's options (TypeScript names; YAML uses the snake_case keys). */
 export const DeltaOptionsSchema = opt.object({
