@@ -106,6 +106,9 @@ export class FileSink extends Sink {
     this.retryCount = context.throughput.retryCount;
   }
 
+  /** Set once the output folder is writable and the Parquet writer loaded. */
+  private connected = false;
+
   async connect(): Promise<void> {
     const dir = resolve(this.options.path);
     try {
@@ -131,9 +134,11 @@ export class FileSink extends Sink {
       );
     }
     this.logger.debug(`file sink: writing ${this.options.format} files to ${dir}`);
+    this.connected = true;
   }
 
   write(request: WriteRequest): Promise<WriteResult | undefined> {
+    if (!this.connected) return Promise.reject(this.notConnected());
     // Overlapping writes start one after another, in the order they came.
     const run = this.tail ? this.tail.then(() => this.put(request)) : this.put(request);
     const settled = run.then(settle, settle);
