@@ -40,7 +40,13 @@ for (const p of packages) {
   const entries = new Map();
   for (const line of list) {
     const cols = line.trim().split(/\s+/);
-    entries.set(cols.slice(5).join(' ').replace(/^package\//, ''), Number(cols[2]));
+    entries.set(
+      cols
+        .slice(5)
+        .join(' ')
+        .replace(/^package\//, ''),
+      Number(cols[2]),
+    );
   }
   for (const need of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
     if (!entries.has(need)) problems.push(`${file}: no ${need}`);
@@ -49,13 +55,15 @@ for (const p of packages) {
     if (/(^|\/)(src|test)\//.test(e) || /\.test\.[jt]s$|tsconfig|jest\.config/.test(e))
       problems.push(`${file}: holds a source or test file: ${e}`);
   const text = execFileSync('tar', ['xzOf', path, 'package/package.json'], { encoding: 'utf8' });
-  if (/"(workspace|link|file):/.test(text)) problems.push(`${file}: package.json has a workspace:/link:/file: range`);
+  if (/"(workspace|link|file):/.test(text))
+    problems.push(`${file}: package.json has a workspace:/link:/file: range`);
   const pkg = JSON.parse(text);
   if (pkg.private) problems.push(`${file}: package.json says private`);
   if (pkg.license !== 'MIT') problems.push(`${file}: license is ${pkg.license}`);
   if (!pkg.repository?.url?.includes('github.com/iotsim/iotsim'))
     problems.push(`${file}: no repository url (npm provenance needs it)`);
-  if (pkg.publishConfig?.access !== 'public') problems.push(`${file}: publishConfig.access is not public`);
+  if (pkg.publishConfig?.access !== 'public')
+    problems.push(`${file}: publishConfig.access is not public`);
   for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies'])
     for (const dep of Object.keys(pkg[field] ?? {}))
       if (dep.startsWith('@iotsim/') && !publicNames.has(dep))
@@ -69,7 +77,9 @@ for (const p of packages) {
   collect(pkg.types);
   collect(pkg.bin);
   collect(pkg.exports);
-  for (const t of targets) if (!entries.has(t)) problems.push(`${file}: ${t} (main/types/bin/exports) is not in the tarball`);
+  for (const t of targets)
+    if (!entries.has(t))
+      problems.push(`${file}: ${t} (main/types/bin/exports) is not in the tarball`);
   tarballs.push({
     name: p.name,
     file,
