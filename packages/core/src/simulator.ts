@@ -568,11 +568,7 @@ export class Simulator {
         ticksNotGenerated: clock instanceof RealTimeClock ? clock.missedTicks : 0,
         aborted: this.aborted,
         sinks: this.metrics(),
-        servers: this.servers.map((s, i) => ({
-          name: this.serverNames[i]!,
-          type: s.type,
-          description: redact(s.describe()),
-        })),
+        servers: this.serverSummaries(redact),
       };
     } finally {
       this.running = false;
@@ -586,6 +582,15 @@ export class Simulator {
    * worker's frames, transferred. A backfill runs on each worker's own clock; real time on this
    * thread's clock, which sends each tick to every worker.
    */
+  /** The servers of the run as the summary lists them (descriptions redacted). */
+  private serverSummaries(redact: (text: string) => string): RunSummary['servers'] {
+    return this.servers.map((s, i) => ({
+      name: this.serverNames[i]!,
+      type: s.type,
+      description: redact(s.describe()),
+    }));
+  }
+
   /** What both kinds of run start with: running, the stop signal, the redacting logger, sink names. */
   private beginRun(): {
     logger: Logger;
@@ -836,11 +841,7 @@ export class Simulator {
         ticksNotGenerated: missed,
         aborted: this.aborted,
         sinks: this.metrics(),
-        servers: this.servers.map((s, i) => ({
-          name: this.serverNames[i]!,
-          type: s.type,
-          description: redact(s.describe()),
-        })),
+        servers: this.serverSummaries(redact),
       };
     } finally {
       this.running = false;
