@@ -97,11 +97,22 @@ interface ChannelBytes {
   readonly endFalse: Buffer;
 }
 
+/** Options of a RecordTextEncoder. */
+export interface RecordTextEncoderOptions {
+  /**
+   * Return views of one buffer the encoder keeps and reuses: each result is valid only until the
+   * next call. For callers that write the bytes out at once (a file); saves allocating and
+   * collecting a buffer per batch. Default false: every result is a buffer of its own.
+   */
+  readonly reuseBuffer?: boolean;
+}
+
 /**
  * Encodes batches of records straight to UTF-8 bytes in a text layout (JSON Lines, CSV). The
  * constant bytes of each sensor channel are built once per channel (read from the run's channel
  * table) and copied; only the value and the timestamp are formatted per record. `encodeBatch`
- * reads a batch's frames directly and builds no record objects.
+ * reads a batch's frames directly and builds no record objects. A result's buffer is sized from
+ * the bytes per record seen so far, so it is rarely regrown or oversized.
  *
  * @example
  * const encoder = new RecordTextEncoder(JSON_LINES_LAYOUT);
@@ -112,11 +123,22 @@ export class RecordTextEncoder {
   private readonly standalone = new WeakMap<RecordChannel, ChannelBytes>();
   private lastTimestamp = NaN;
   private lastTimestampText = '';
-  private buf: Buffer = Buffer.allocUnsafe(0);
+  private buf: Buffer = EMPTY;
   private off = 0;
   private ends: number[] | undefined;
+  /** The most bytes per record of any call so far (the first guess before any call). */
+  private perRecord = 320;
+  private seen = false;
+  /** The buffer kept between calls when reuseBuffer is set. */
+  private kept: Buffer = EMPTY;
+  private readonly reuse: boolean;
 
-  constructor(private readonly layout: RecordTextLayout) {}
+  constructor(
+    private readonly layout: RecordTextLayout,
+    options: RecordTextEncoderOptions = {},
+  ) {
+    this.reuse = options.reuseBuffer === true;
+  }
 
   /** The bytes of `records`, one after another; `ends[i]`, when given, receives the end offset of record i. */
   encode(records: readonly SensorRecord[], ends?: number[]): Buffer {
@@ -125,27 +147,35 @@ export class RecordTextEncoder {
       const r = records[i]!;
       this.put(r.channel, r.value, r.timestamp, r.fault_active);
     }
-    return this.finish();
+    return this.finish(records.length);
   }
 
   /** The bytes of a write request's batch, read from its frames; `ends` as in `encode`. */
   encodeBatch(batch: RecordBatch, ends?: number[]): Buffer {
     this.begin(batch.size, ends);
     batch.forEach(this.visit);
-    return this.finish();
+    return this.finish(batch.size);
   }
 
   private readonly visit: ReadingVisitor = (channel, value, timestamp, fault) =>
     this.put(channel, value, timestamp, fault);
 
   private begin(n: number, ends: number[] | undefined): void {
-    this.buf = Buffer.allocUnsafe(Math.max(1024, n * 320));
+    // A little over the largest bytes per record seen: regrowing (a copy) stays rare.
+    const want = Math.max(1024, Math.ceil(n * this.perRecord * (this.seen ? 1.125 : 1)));
+    this.buf = this.reuse && this.kept.length >= want ? this.kept : Buffer.allocUnsafe(want);
     this.off = 0;
     this.ends = ends;
   }
 
-  private finish(): Buffer {
+  private finish(n: number): Buffer {
+    if (n > 0) {
+      const per = this.off / n;
+      if (!this.seen || per > this.perRecord) this.perRecord = per;
+      this.seen = true;
+    }
     const out = this.buf.subarray(0, this.off);
+    if (this.reuse) this.kept = this.buf;
     this.buf = EMPTY;
     this.ends = undefined;
     return out;

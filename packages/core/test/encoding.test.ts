@@ -84,6 +84,37 @@ describe('RecordTextEncoder', () => {
   });
 });
 
+describe('RecordTextEncoder buffers', () => {
+  it('reuseBuffer: each result is a view of one kept buffer, right until the next call', () => {
+    const rs = records();
+    const encoder = new RecordTextEncoder(CSV_LAYOUT, { reuseBuffer: true });
+    const first = encoder.encode(rs);
+    const firstText = first.toString('utf8');
+    const second = encoder.encode(rs.slice(0, 40));
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.toString('utf8')).toBe(rs.slice(0, 40).map(csvLine).join(''));
+    expect(firstText).toBe(rs.map(csvLine).join(''));
+    // A larger batch than the kept buffer holds gets a new one.
+    const third = encoder.encode([...rs, ...rs, ...rs]);
+    expect(third.toString('utf8')).toBe([...rs, ...rs, ...rs].map(csvLine).join(''));
+  });
+
+  it('without reuseBuffer every result is a buffer of its own, sized from the records seen', () => {
+    const rs = records();
+    const encoder = new RecordTextEncoder(JSON_LINES_LAYOUT);
+    const a = encoder.encode(rs);
+    const b = encoder.encode(rs);
+    expect(b.buffer).not.toBe(a.buffer);
+    expect(a.toString('utf8')).toBe(b.toString('utf8'));
+    // Sized from the largest bytes per record seen, not a fixed guess: at most 1/8 over.
+    expect(b.buffer.byteLength).toBeLessThanOrEqual(Math.ceil(b.length * 1.125) + 1);
+  });
+});
+
+function csvLine(r: SensorRecord): string {
+  return new RecordTextEncoder(CSV_LAYOUT).encode([r]).toString('utf8');
+}
+
 describe('encodeJsonArray', () => {
   it('equals JSON.stringify of the records', () => {
     const rs = records().slice(0, 100);

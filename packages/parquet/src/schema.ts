@@ -292,7 +292,9 @@ function channelsOfTable(table: object | undefined): readonly RecordChannel[] | 
 /**
  * Builds the record columns of up to `capacity` rows from write-request batches, copying values,
  * timestamps and fault flags from the frames' typed arrays and the constant columns from bytes
- * made once per channel table. `build()` hands the arrays to Arrow and starts afresh.
+ * made once per channel table. `build()` hands the arrays to Arrow and starts afresh; with
+ * `reuse`, the next rows go into the same arrays, so a built batch is valid only until the next
+ * `append` (for a caller that serialises it at once: no arrays to allocate and collect per batch).
  */
 export class RecordColumnBuilder {
   private rows = 0;
@@ -301,6 +303,9 @@ export class RecordColumnBuilder {
   private text: (Buffer | undefined)[] = [];
   private textUsed: number[] = [];
   private offsets: (Int32Array | undefined)[] = [];
+  /** With `reuse`: the fault bits and timestamp words of `build()`, kept between builds. */
+  private bits: Uint8Array | undefined;
+  private words: Int32Array | undefined;
   private readonly kinds: readonly ('value' | 'timestamp' | 'fault' | 'number' | 'string')[];
   private readonly timestampColumn: number;
 
@@ -310,6 +315,8 @@ export class RecordColumnBuilder {
     private readonly schema: Arrow.Schema,
     /** Rows this builder holds at most before `build()`. */
     readonly capacity: number,
+    /** Fill the same arrays again after `build()` (a built batch is then valid until the next append). */
+    private readonly reuse = false,
   ) {
     this.kinds = columns.map((c) =>
       c.name === 'value'
@@ -339,6 +346,10 @@ export class RecordColumnBuilder {
   private reset(): void {
     const cap = this.capacity;
     this.rows = 0;
+    if (this.reuse && this.textUsed.length) {
+      this.textUsed.fill(0);
+      return;
+    }
     this.doubles = this.kinds.map((k) =>
       k === 'value' || k === 'timestamp' || k === 'number' ? new Float64Array(cap) : undefined,
     );
@@ -510,17 +521,24 @@ export class RecordColumnBuilder {
             data: this.doubles[col]!.subarray(0, n),
           });
         case 'boolean': {
-          const bits = new Uint8Array((n + 7) >> 3);
+          const size = (n + 7) >> 3;
+          const bits = this.reuse
+            ? (this.bits ??= new Uint8Array((this.capacity + 7) >> 3)).subarray(0, size).fill(0)
+            : new Uint8Array(size);
           const f = this.faults;
           for (let i = 0; i < n; i++) if (f[i]) bits[i >> 3]! |= 1 << (i & 7);
           return a.makeData({ type: new a.Bool(), length: n, data: bits });
         }
-        case 'timestamp_us_utc':
+        case 'timestamp_us_utc': {
+          const words = this.reuse
+            ? (this.words ??= new Int32Array(this.capacity * 2))
+            : new Int32Array(n * 2);
           return a.makeData({
             type: new a.TimestampMicrosecond('UTC'),
             length: n,
-            data: microsOf(this.doubles[this.timestampColumn]!, n),
+            data: microsOf(this.doubles[this.timestampColumn]!, n, words),
           });
+        }
         case 'utf8': {
           const buf = this.text[col]!;
           return a.makeData({
@@ -539,15 +557,14 @@ export class RecordColumnBuilder {
 }
 
 /** Epoch seconds to int64 microseconds, as two 32-bit halves (exact for |micros| < 2^53, no BigInt). */
-function microsOf(seconds: Float64Array, n: number): BigInt64Array {
-  const words = new Int32Array(n * 2);
+function microsOf(seconds: Float64Array, n: number, words: Int32Array): BigInt64Array {
   for (let i = 0; i < n; i++) {
     const us = Math.round(seconds[i]! * 1e6);
     const hi = Math.floor(us / 4294967296);
     words[2 * i] = us - hi * 4294967296;
     words[2 * i + 1] = hi;
   }
-  return new BigInt64Array(words.buffer);
+  return new BigInt64Array(words.buffer, words.byteOffset, n);
 }
 
 /** `metadata` as compact JSON, `{}` when empty (same text as `recordToJson`). */

@@ -72,6 +72,38 @@ export const DEFAULT_ROW_GROUP_SIZE = 131_072;
 const ENCODE_ROWS = 8192;
 
 type ParquetWasmModule = typeof ParquetWasm;
+
+/**
+ * Serialises a record batch as one Arrow IPC stream (schema, batch, end marker) into a buffer
+ * that is reused by the next call: the result is valid until then. apache-arrow's stream writer
+ * writes each piece through its `_write` (a protected method made to be overridden); here the
+ * pieces are copied into the one buffer instead of queued and joined into a new one per batch.
+ */
+function ipcStreamSerializer(arrow: ArrowModule): (batch: Arrow.RecordBatch) => Uint8Array {
+  let buf = new Uint8Array(1 << 20);
+  let used = 0;
+  class ReusingStreamWriter extends arrow.RecordBatchStreamWriter {
+    protected override _write(chunk: unknown): this {
+      if (!this._started) return this;
+      if (!ArrayBuffer.isView(chunk)) throw new TypeError('Arrow IPC writer: unexpected chunk');
+      const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (used + bytes.length > buf.length) {
+        const grown = new Uint8Array(Math.max(buf.length * 2, used + bytes.length));
+        grown.set(buf.subarray(0, used));
+        buf = grown;
+      }
+      buf.set(bytes, used);
+      used += bytes.length;
+      this._position += bytes.length;
+      return this;
+    }
+  }
+  return (batch) => {
+    used = 0;
+    new ReusingStreamWriter().writeAll([batch]);
+    return buf.subarray(0, used);
+  };
+}
 let wasmModule: Promise<ParquetWasmModule> | undefined;
 
 /**
@@ -140,20 +172,24 @@ class StreamingParquetWriter implements ParquetRecordWriter {
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** Rows taken but not yet handed to the Parquet encoder, as Arrow columns being filled. */
   private pending: RecordColumnBuilder;
+  private readonly toIpc: (batch: Arrow.RecordBatch) => Uint8Array;
 
   constructor(
-    private readonly arrow: ArrowModule,
+    arrow: ArrowModule,
     private readonly pw: ParquetWasmModule,
     encoder: RecordBatchEncoder,
     properties: ParquetWasm.WriterProperties,
     private readonly output: ParquetByteSink,
     rowGroupSize: number,
   ) {
+    this.toIpc = ipcStreamSerializer(arrow);
     this.pending = new RecordColumnBuilder(
       arrow,
       encoder.columns,
       encoder.schema,
       Math.min(ENCODE_ROWS, rowGroupSize),
+      // enqueue() serialises each built batch before the next append: one set of arrays serves all.
+      true,
     );
     const input = new ReadableStream<ParquetWasm.RecordBatch>(
       {
@@ -222,8 +258,8 @@ class StreamingParquetWriter implements ParquetRecordWriter {
   }
 
   private enqueue(batch: Arrow.RecordBatch): void {
-    const ipc = this.arrow.RecordBatchStreamWriter.writeAll([batch]);
-    const table = this.pw.Table.fromIPCStream(ipc.toUint8Array(true));
+    // fromIPCStream copies the bytes into WebAssembly memory: the serialiser's buffer is free again.
+    const table = this.pw.Table.fromIPCStream(this.toIpc(batch));
     try {
       for (const b of table.recordBatches()) this.controller.enqueue(b);
     } finally {

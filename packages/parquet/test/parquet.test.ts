@@ -1,7 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { SensorRecord, type SensorRecordDict } from '@iotsim/core';
+import { DataGenerator, RecordBatch, SensorRecord, type SensorRecordDict } from '@iotsim/core';
 import { dicts, makeRecords, tempDirs } from '@iotsim/test-utils';
 import {
   PARQUET_COMPRESSIONS,
@@ -38,6 +38,29 @@ describe('createParquetFileWriter', () => {
     const meta = await readMeta(path);
     expect(meta.rows).toBe(2_000);
     expect(meta.rowGroups).toBe(4);
+  });
+
+  it('writes frame batches over many row groups (its column arrays are reused between them)', async () => {
+    const gen = new DataGenerator({
+      industries: ['smart_building', 'oil_gas'],
+      devicesPerIndustry: 3,
+      seed: 8,
+    });
+    const ticks = Float64Array.from({ length: 40 }, (_, k) => 1_700_000_000 + k * 0.25);
+    const frame = gen.generate(0, ticks, 0.25);
+    const path = join(await freshDir(), 'frames.parquet');
+    const writer = await createParquetFileWriter(path, { rowGroupSize: 700 });
+    // Uneven writes that straddle the 700-row builds, from one frame.
+    const step = 333;
+    for (let from = 0; from < frame.size; from += step) {
+      const end = Math.min(frame.size, from + step);
+      await writer.writeBatch(new RecordBatch([{ frame, start: from, end }], end - from));
+    }
+    const { rows } = await writer.close();
+    expect(rows).toBe(frame.size);
+    const expected = new RecordBatch([{ frame, start: 0, end: frame.size }], frame.size).records;
+    expect(rowsToDicts(await readRows(path))).toEqual(dicts(expected));
+    expect((await readMeta(path)).rowGroups).toBe(Math.ceil(frame.size / 700));
   });
 
   it('writes the schema of DESIGN.md: UTF8 strings, DOUBLE numbers, BOOLEAN, DOUBLE timestamp', async () => {

@@ -61,7 +61,10 @@ class TextFileWriter implements RecordFileWriter {
     private readonly handle: FileHandle,
     format: 'csv' | 'json',
   ) {
-    this.encoder = new RecordTextEncoder(format === 'csv' ? CSV_LAYOUT : JSON_LINES_LAYOUT);
+    // The chunk is in the file before write() returns, so one buffer serves every batch.
+    this.encoder = new RecordTextEncoder(format === 'csv' ? CSV_LAYOUT : JSON_LINES_LAYOUT, {
+      reuseBuffer: true,
+    });
   }
 
   static async create(path: string, format: 'csv' | 'json'): Promise<TextFileWriter> {
