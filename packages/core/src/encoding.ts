@@ -126,11 +126,9 @@ export class RecordTextEncoder {
   private buf: Buffer = EMPTY;
   private off = 0;
   private ends: number[] | undefined;
-  /** The most bytes per record of any call so far (the first guess before any call). */
-  private perRecord = 320;
-  private seen = false;
-  /** The buffer kept between calls when reuseBuffer is set. */
-  private kept: Buffer = EMPTY;
+  /** The most bytes per record of any call so far (undefined before the first). */
+  private perRecord: number | undefined;
+  /** With reuseBuffer, `buf` is kept between calls. */
   private readonly reuse: boolean;
 
   constructor(
@@ -161,22 +159,18 @@ export class RecordTextEncoder {
     this.put(channel, value, timestamp, fault);
 
   private begin(n: number, ends: number[] | undefined): void {
-    // A little over the largest bytes per record seen: regrowing (a copy) stays rare.
-    const want = Math.max(1024, Math.ceil(n * this.perRecord * (this.seen ? 1.125 : 1)));
-    this.buf = this.reuse && this.kept.length >= want ? this.kept : Buffer.allocUnsafe(want);
+    // A little over the largest bytes per record seen (a first guess before): regrowing stays rare.
+    const perRecord = this.perRecord === undefined ? 320 : this.perRecord * 1.125;
+    const want = Math.max(1024, Math.ceil(n * perRecord));
+    if (!(this.reuse && this.buf.length >= want)) this.buf = Buffer.allocUnsafe(want);
     this.off = 0;
     this.ends = ends;
   }
 
   private finish(n: number): Buffer {
-    if (n > 0) {
-      const per = this.off / n;
-      if (!this.seen || per > this.perRecord) this.perRecord = per;
-      this.seen = true;
-    }
+    if (n > 0) this.perRecord = Math.max(this.perRecord ?? 0, this.off / n);
     const out = this.buf.subarray(0, this.off);
-    if (this.reuse) this.kept = this.buf;
-    this.buf = EMPTY;
+    if (!this.reuse) this.buf = EMPTY;
     this.ends = undefined;
     return out;
   }

@@ -576,12 +576,6 @@ export class Simulator {
     }
   }
 
-  /**
-   * A run on worker threads: sinks with a spec that are not singletons run in every worker (one
-   * instance each, over the worker's sub-shard of the devices); the others stay here and get every
-   * worker's frames, transferred. A backfill runs on each worker's own clock; real time on this
-   * thread's clock, which sends each tick to every worker.
-   */
   /** The servers of the run as the summary lists them (descriptions redacted). */
   private serverSummaries(redact: (text: string) => string): RunSummary['servers'] {
     return this.servers.map((s, i) => ({
@@ -633,6 +627,12 @@ export class Simulator {
     }
   }
 
+  /**
+   * A run on worker threads: sinks with a spec that are not singletons run in every worker (one
+   * instance each, over the worker's sub-shard of the devices); the others stay here and get every
+   * worker's frames, transferred. A backfill runs on each worker's own clock; real time on this
+   * thread's clock, which sends each tick to every worker.
+   */
   private async runOnWorkers(options: RunOptions): Promise<RunSummary> {
     const { WorkerPool } = await import('./workers/pool.js');
     const { logger, redact, names } = this.beginRun();
