@@ -319,6 +319,43 @@ export class RecordBatch {
     }
   }
 
+  /**
+   * Where reading `i` of the batch sits in its generator's stream: `tick × channels + channel`,
+   * ticks counted from the run's start. Undefined for readings that did not come from a frame.
+   * Positions rise through a batch and through a sink's successive batches; they identify a
+   * reading only together with `SinkContext.stream` (one generator, one backfill range).
+   */
+  position(i: number): number | undefined {
+    let at = i;
+    for (const s of this.segments) {
+      const len = s.end - s.start;
+      if (at < len)
+        return s.frame ? s.frame.tick0 * s.frame.table.length + s.start + at : undefined;
+      at -= len;
+    }
+    return undefined;
+  }
+
+  /**
+   * How many readings at the front of the batch have stream positions below `position` (the part
+   * an earlier run of the same stream already delivered). Readings without a position count as
+   * not delivered.
+   */
+  countBefore(position: number): number {
+    let n = 0;
+    for (const s of this.segments) {
+      const len = s.end - s.start;
+      if (!s.frame) return n;
+      const first = s.frame.tick0 * s.frame.table.length + s.start;
+      if (first + len <= position) {
+        n += len;
+        continue;
+      }
+      return n + Math.max(0, position - first);
+    }
+    return n;
+  }
+
   /** The readings from position `from` on (the part of a batch still to deliver after a partial write). */
   slice(from: number): RecordBatch {
     if (from <= 0) return this;

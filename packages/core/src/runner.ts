@@ -3,7 +3,7 @@ import { Frame, RecordBatch, type BatchSegment } from './frame.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { SensorRecord } from './models.js';
 import { Redactor } from './secrets.js';
-import type { SinkShard } from './shard.js';
+import type { SinkShard, SinkStream } from './shard.js';
 import {
   inFlightProblem,
   resolveThroughput,
@@ -69,6 +69,8 @@ export interface SinkRunnerOptions {
   redact?: (text: string) => string;
   /** Where the sink runs in a sharded or multi-threaded run (handed to it as `SinkContext.shard`). */
   shard?: SinkShard;
+  /** Set when a rerun hands the sink the same readings (handed to it as `SinkContext.stream`). */
+  stream?: SinkStream;
 }
 
 /** What a runner accepts: a frame from the engine, or records that are already objects. */
@@ -106,6 +108,7 @@ export class SinkRunner {
   readonly throughput: ResolvedThroughput & { readonly maxInFlight: number };
   private readonly logger: Logger;
   private readonly shard: SinkShard | undefined;
+  private readonly stream: SinkStream | undefined;
   private readonly redact: (text: string) => string;
   private readonly batchSize: number;
   private readonly maxBuffer: number;
@@ -149,6 +152,7 @@ export class SinkRunner {
     this.name = options.name ?? sink.type;
     this.logger = options.logger ?? silentLogger;
     this.shard = options.shard;
+    this.stream = options.stream;
     const own = new Redactor().watch(sink);
     this.redact = options.redact ?? ((text) => own.redact(text));
     const given = options.throughput ?? {};
@@ -171,6 +175,7 @@ export class SinkRunner {
       name: this.name,
       settleHeld: (n, outcome, error) => this.settleHeld(n, outcome, error),
       ...(this.shard ? { shard: this.shard } : {}),
+      ...(this.stream ? { stream: this.stream } : {}),
     });
     await this.sink.connect();
     const rate = this.throughput.rateHz;

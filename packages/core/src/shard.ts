@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import type { SensorGroup } from './generator.js';
 
 /**
  * One share of a run's devices: shard `index` of `count` (0-based). Devices are assigned by a
@@ -90,6 +92,58 @@ export function sinkShard(shard: ShardSpec, seed: number, worker = 0, workers = 
     id,
     clientId: id ? `iotsim-${seed}-${id}` : `iotsim-${seed}`,
   });
+}
+
+/**
+ * The readings one sink instance is handed, when a rerun gives the same ones (`SinkContext.stream`):
+ * set in a backfill for a sink fed by one generator (not a singleton fed by several worker
+ * threads). With `RecordBatch.position`, a sink can tell which readings of a retried run an earlier
+ * attempt already delivered (Delta's idempotent `txn`).
+ */
+export interface SinkStream {
+  /**
+   * `<SinkShard.clientId>-<16 hex digits>`: the digest covers everything that decides the readings
+   * (seed, shard, worker, devices, sensors, rate, backfill range). Equal for a rerun of the same
+   * backfill, different for any other run.
+   */
+  readonly id: string;
+}
+
+/** What decides a backfill's readings, for `backfillStream`. */
+export interface StreamInputs {
+  readonly seed: number;
+  readonly shard: ShardSpec;
+  readonly worker: number;
+  readonly workers: number;
+  readonly devicesPerIndustry: number;
+  readonly groups: readonly SensorGroup[];
+  readonly rateHz: number;
+  /** The backfill range, epoch seconds. */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The stream identity of a backfill's sink instance (see `SinkStream`). */
+export function backfillStream(inputs: StreamInputs): SinkStream {
+  const { seed, shard, worker, workers } = inputs;
+  const digest = createHash('sha256')
+    .update(
+      JSON.stringify([
+        seed,
+        shard.index,
+        shard.count,
+        worker,
+        workers,
+        inputs.devicesPerIndustry,
+        inputs.groups,
+        inputs.rateHz,
+        inputs.start,
+        inputs.end,
+      ]),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  return Object.freeze({ id: `${sinkShard(shard, seed, worker, workers).clientId}-${digest}` });
 }
 
 /** A problem with a shard given as text (`K/N`), or undefined; `what` names the flag or key. */

@@ -27,7 +27,7 @@ import { FIRST_PARTY_SINKS, Registry } from './registry.js';
 import { SinkRunner, type SinkMetrics } from './runner.js';
 import { Redactor } from './secrets.js';
 import { isServer, type Server } from './server.js';
-import { sinkShard, WHOLE_RUN, type ShardSpec } from './shard.js';
+import { backfillStream, sinkShard, WHOLE_RUN, type ShardSpec, type SinkStream } from './shard.js';
 import {
   inFlightProblem,
   isSink,
@@ -519,6 +519,20 @@ export class Simulator {
       this.sinks.map((entry, i) => ({ entry, name: names[i]! })),
       logger,
       redact,
+      // One generator feeds every sink: in a backfill a rerun hands them the same readings.
+      this.start !== undefined && !this.paced
+        ? backfillStream({
+            seed: this.seed,
+            shard: this.shard,
+            worker: 0,
+            workers: 1,
+            devicesPerIndustry: this.generator.devicesPerIndustry,
+            groups: this.generator.sensorGroups,
+            rateHz: this.updateRateHz,
+            start: this.start,
+            end: this.end!,
+          })
+        : undefined,
     );
     this.serverNames = displayNames(this.servers.map((s) => s.type));
     const table = this.generator.channelTable();
@@ -609,6 +623,7 @@ export class Simulator {
     entries: readonly { entry: SinkEntry; name: string }[],
     logger: Logger,
     redact: (text: string) => string,
+    stream?: SinkStream,
   ): void {
     try {
       this.runners = entries.map(
@@ -619,6 +634,7 @@ export class Simulator {
             throughput: entry.throughput,
             redact,
             ...(this.shard.count > 1 ? { shard: sinkShard(this.shard, this.seed) } : {}),
+            ...(stream ? { stream } : {}),
           }),
       );
     } catch (err) {

@@ -19,7 +19,7 @@ import {
   type OutputOf,
   type StandardSchemaLike,
 } from './schema.js';
-import type { SinkShard } from './shard.js';
+import type { SinkShard, SinkStream } from './shard.js';
 
 /** What a runner does when its buffer is full. YAML spells these `drop_oldest`, `drop_newest`, `block`. */
 export type BackpressurePolicy = 'drop-oldest' | 'drop-newest' | 'block';
@@ -210,6 +210,11 @@ export interface SinkContext {
    * client ids and app ids derive from `shard.clientId`. Undefined for one process on one thread.
    */
   readonly shard?: SinkShard;
+  /**
+   * Set when a rerun hands this sink the same readings (a backfill fed by one generator): with
+   * `RecordBatch.position` the sink can skip what an earlier attempt delivered. Undefined otherwise.
+   */
+  readonly stream?: SinkStream;
 }
 
 /** Brand that marks a sink class, so a sink from another copy of @iotsim/core is still recognised. */

@@ -1,7 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  BackfillClock,
   ConfigError,
   DataGenerator,
+  RecordBatch,
+  backfillStream,
   inShard,
   parseShard,
   resolveShard,
@@ -147,5 +150,70 @@ describe('RealTimeClock startAt', () => {
     expect(ranges[0]![0]).toBe(Math.round(startAt * 10));
     expect(ranges[0]!.length).toBe(5);
     for (const t of arrivals) expect(t).toBeGreaterThanOrEqual(startAt - 0.01);
+  });
+
+  it('names a backfill stream by everything that decides its readings', () => {
+    const gen = new DataGenerator({ industries: ['mining'], seed: 3, devicesPerIndustry: 2 });
+    const base = {
+      seed: 3,
+      shard: { index: 1, count: 3 },
+      worker: 0,
+      workers: 2,
+      devicesPerIndustry: 2,
+      groups: gen.sensorGroups,
+      rateHz: 1,
+      start: 1_700_000_000,
+      end: 1_700_003_600,
+    };
+    const id = backfillStream(base).id;
+    expect(id).toMatch(/^iotsim-3-shard1of3-w0-[0-9a-f]{16}$/);
+    expect(backfillStream({ ...base, groups: structuredClone(gen.sensorGroups) }).id).toBe(id);
+    const other = new DataGenerator({ industries: ['oil_gas'], seed: 3, devicesPerIndustry: 2 });
+    for (const change of [
+      { seed: 4 },
+      { shard: { index: 2, count: 3 } },
+      { worker: 1 },
+      { workers: 3 },
+      { devicesPerIndustry: 3 },
+      { groups: other.sensorGroups },
+      { rateHz: 2 },
+      { start: 1_700_000_001 },
+      { end: 1_700_003_601 },
+    ])
+      expect(backfillStream({ ...base, ...change }).id).not.toBe(id);
+  });
+
+  it("gives each reading of a batch its stream position (tick × channels + channel) and counts a batch's delivered front", async () => {
+    const gen = new DataGenerator({ industries: ['mining'], seed: 3 });
+    const n = gen.channelTable().length;
+    const clock = new BackfillClock({ rateHz: 1, start: 0, end: 10 });
+    const a = await clock.next(4); // ticks 0-3
+    const b = await clock.next(4); // ticks 4-7
+    const fa = gen.generate(a!.tick0, a!.timestamps, 1);
+    const fb = gen.generate(b!.tick0, b!.timestamps, 1);
+    // A batch from the end of one frame and the start of the next, as a runner cuts them.
+    const batch = new RecordBatch(
+      [
+        { frame: fa, start: 4 * n - 3, end: 4 * n },
+        { frame: fb, start: 0, end: 5 },
+      ],
+      8,
+    );
+    expect([0, 2, 3, 7].map((i) => batch.position(i))).toEqual([
+      4 * n - 3,
+      4 * n - 1,
+      4 * n,
+      4 * n + 4,
+    ]);
+    expect(batch.position(8)).toBeUndefined();
+    expect(batch.countBefore(0)).toBe(0);
+    expect(batch.countBefore(4 * n - 1)).toBe(2);
+    expect(batch.countBefore(4 * n + 2)).toBe(5);
+    expect(batch.countBefore(10 * n)).toBe(8);
+    expect(batch.slice(batch.countBefore(4 * n + 2)).position(0)).toBe(4 * n + 2);
+    // Records that did not come from a frame have no position.
+    const loose = RecordBatch.of(fa.records().slice(0, 3));
+    expect(loose.position(0)).toBeUndefined();
+    expect(loose.countBefore(100)).toBe(0);
   });
 });

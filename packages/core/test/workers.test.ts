@@ -100,6 +100,47 @@ describe('worker threads', () => {
     }
   });
 
+  it('in a backfill every sink instance gets a stream id that a rerun repeats, and positions that cover its stream without a hole', async () => {
+    const dirs = [tmp(), tmp(), tmp(), tmp(), tmp()];
+    const read = (dir: string, name: string): string => readFileSync(join(dir, name), 'utf8');
+    try {
+      const [a, b, c, single, live] = dirs as [string, string, string, string, string];
+      await (await build(config(a, { ...BACKFILL, workers: 2 }))).run();
+      await (await build(config(b, { ...BACKFILL, workers: 2 }))).run();
+      await (await build(config(c, { ...BACKFILL, workers: 2, seed: 6 }))).run();
+      await (await build(config(single, BACKFILL))).run();
+      const ids = (dir: string): string[] => ['streamw0', 'streamw1'].map((f) => read(dir, f));
+      expect(ids(a)[0]).toMatch(/^iotsim-5-w0-[0-9a-f]{16}$/);
+      expect(ids(a)[1]).toMatch(/^iotsim-5-w1-[0-9a-f]{16}$/);
+      expect(ids(b)).toEqual(ids(a)); // a rerun: the same streams
+      expect(ids(c)[0]).toMatch(/^iotsim-6-w0-/); // another seed: other streams
+      expect(read(single, 'stream')).toMatch(/^iotsim-5-[0-9a-f]{16}$/);
+      // Positions: each worker's batches tile 0 … (its readings − 1), in order.
+      for (const [f, part] of [
+        ['positionsw0', 'partw0.txt'],
+        ['positionsw1', 'partw1.txt'],
+      ] as const) {
+        const ranges = read(a, f)
+          .trim()
+          .split('\n')
+          .map((l) => l.split('-').map(Number) as [number, number]);
+        let next = 0;
+        for (const [first, last] of ranges) {
+          expect(first).toBe(next);
+          next = last + 1;
+        }
+        expect(next).toBe(read(a, part).trim().split('\n').length);
+      }
+      // Real time, and a singleton over every worker, have no stream a rerun repeats.
+      await (await build(config(live, { workers: 2, update_rate_hz: 20 }))).run({ durationS: 0.3 });
+      expect(ids(live)).toEqual(['none', 'none']);
+      await (await build(config(c, { ...BACKFILL, workers: 2 }, { singleton: true }))).run();
+      expect(read(c, 'stream')).toBe('none');
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('a singleton sink with a spec runs once, on the sink thread, over every worker (SQLite-like)', async () => {
     const one = tmp();
     const two = tmp();

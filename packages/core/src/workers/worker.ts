@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { Registry } from '../registry.js';
 import { SinkRunner } from '../runner.js';
 import { Redactor } from '../secrets.js';
-import { sinkShard, subShard } from '../shard.js';
+import { backfillStream, sinkShard, subShard } from '../shard.js';
 import type { FromWorker, ToWorker, WireError, WorkerSetup } from './protocol.js';
 
 /** Readings per frame in a backfill, as the main loop. */
@@ -63,6 +63,21 @@ const table = generator.channelTable();
 const shard = sinkThread
   ? sinkShard(setup.shard, setup.seed)
   : sinkShard(setup.shard, setup.seed, setup.worker, setup.workers);
+// A generator worker's sinks see its readings only: in a backfill a rerun hands them the same ones.
+const stream =
+  !sinkThread && setup.backfill
+    ? backfillStream({
+        seed: setup.seed,
+        shard: setup.shard,
+        worker: setup.worker,
+        workers: setup.workers,
+        devicesPerIndustry: setup.devicesPerIndustry,
+        groups: setup.groups,
+        rateHz: setup.rateHz,
+        start: setup.backfill.start,
+        end: setup.backfill.end,
+      })
+    : undefined;
 /** Sink thread: the table of each generator worker, by worker index. */
 const tables: ChannelTable[] = [];
 /** Sink thread: acks go back in the order the frames came. */
@@ -226,6 +241,7 @@ async function main(): Promise<void> {
           throughput: made.throughput,
           redact: (t) => redactor.redact(t),
           shard,
+          ...(stream ? { stream } : {}),
         }),
       );
     } catch (err) {
