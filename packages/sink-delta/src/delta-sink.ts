@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ConfigError,
   Sink,
   SinkConnectError,
   SinkWriteError,
@@ -7,7 +8,9 @@ import {
   importSdk,
   isModuleMissing,
   parseSinkOptions,
+  type RecordBatch,
   type SensorRecord,
+  type SinkContext,
   type WriteRequest,
 } from '@iotsim/core';
 import type * as ParquetModule from '@iotsim/parquet';
@@ -36,6 +39,8 @@ const FILE_SUFFIX: Record<ResolvedDeltaOptions['compression'], string> = {
 /** The batch whose commit failed: a retry with the same batch id reuses its data files. */
 interface PendingBatch {
   readonly batchId: number;
+  /** Readings in the request (the commit may hold fewer: those an earlier run had not committed). */
+  readonly size: number;
   readonly commit: PendingCommit;
 }
 
@@ -58,6 +63,8 @@ export class DeltaSink extends Sink {
   private pending: PendingBatch | undefined;
   /** Set when the table's layout changed under us: every later write fails with it. */
   private broken: SinkWriteError | undefined;
+  /** Commits are numbered by stream position (a backfill a rerun repeats: `SinkContext.stream`). */
+  private positional = false;
 
   static override readonly schema = DeltaOptionsSchema;
 
@@ -106,6 +113,19 @@ export class DeltaSink extends Sink {
     return this.log.replayedFromCheckpoint;
   }
 
+  /**
+   * In a backfill that a rerun repeats (`SinkContext.stream`), the `txn` app id is the stream's
+   * (with the sink's name) and each commit's version is the stream position after its last
+   * reading: a retried pod or rerun skips the readings an earlier attempt committed.
+   */
+  override attach(context: SinkContext): void {
+    super.attach(context);
+    if (context.stream) {
+      this.log.useStreamId(`${context.stream.id}:${context.name}`);
+      this.positional = true;
+    }
+  }
+
   override describe(): string {
     const o = this.options;
     const parts = [o.tablePath, o.mode];
@@ -114,6 +134,13 @@ export class DeltaSink extends Sink {
   }
 
   async connect(): Promise<void> {
+    if (this.options.mode === 'overwrite' && this.shard)
+      throw new ConfigError([
+        {
+          path: 'mode',
+          message: `overwrite replaces the table's contents with a writer's first batch: with ${this.shard.count > 1 ? `${this.shard.count} shards` : `${this.shard.workers} worker threads`} each writer would remove the others' files; use append (empty the table first with a one-process run, or use a new table_path)`,
+        },
+      ]);
     this.parquet = await importSdk(
       '@iotsim/parquet',
       () => import('@iotsim/parquet'),
@@ -203,11 +230,20 @@ export class DeltaSink extends Sink {
       // A retry of the batch whose commit failed (same batch id): its data files and transaction
       // number are reused, so a commit that did land (an ambiguous failure) is not made twice.
       let batch = this.pending;
-      if (batch?.batchId !== request.batchId || batch.commit.rows !== request.size) {
-        const records = request.records;
+      if (batch?.batchId !== request.batchId || batch.size !== request.size) {
+        const rest = this.positional
+          ? await this.notLanded(request)
+          : { readings: request.batch, txn: undefined };
+        if (!rest) return; // an earlier run of this stream committed all of it
+        const records = rest.readings.records;
         batch = {
           batchId: request.batchId,
-          commit: this.log.prepare(await this.writeDataFiles(storage, records), records.length),
+          size: request.size,
+          commit: this.log.prepare(
+            await this.writeDataFiles(storage, records),
+            records.length,
+            rest.txn,
+          ),
         };
         this.pending = batch;
       }
@@ -227,6 +263,37 @@ export class DeltaSink extends Sink {
       );
       throw this.broken;
     }
+  }
+
+  /**
+   * The readings of `request` an earlier attempt at this stream has not committed, with the
+   * transaction number of their commit (the stream position after the last one); undefined when
+   * every reading had landed.
+   */
+  private async notLanded(
+    request: WriteRequest,
+  ): Promise<{ readings: RecordBatch; txn: number } | undefined> {
+    const all = request.batch;
+    const end = all.position(all.size - 1);
+    const first = all.position(0);
+    if (end === undefined || first === undefined)
+      throw new Error('delta: a stream batch without stream positions'); // the runner's frames have them
+    const landed = await this.log.landedTxn();
+    const skip = all.countBefore(landed);
+    if (skip) {
+      this.count('rows_committed_before', skip);
+      this.logger.info(
+        `delta: ${skip === all.size ? 'all' : skip} of ${all.size} readings (stream positions ${first}…${first + skip - 1}) were committed by an earlier run of this backfill (app id ${this.log.appId}); skipped`,
+      );
+      if (skip === all.size) return undefined;
+    }
+    // A backfill's stream has no holes: readings after the last committed one mean a batch failed.
+    const from = skip ? all.position(skip)! : first;
+    if (from > landed)
+      this.logger.warn(
+        `delta: the readings at stream positions ${landed}…${from - 1} were not committed (their batch failed); a rerun of this backfill will not write them either, since Delta's txn keeps only the highest position: rerun into a new table_path to have them`,
+      );
+    return { readings: all.slice(skip), txn: end + 1 };
   }
 
   override async close(): Promise<void> {

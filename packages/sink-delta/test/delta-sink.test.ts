@@ -1,7 +1,14 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, Redactor, SensorRecord, SinkRunner } from '@iotsim/core';
+import {
+  ConfigError,
+  Redactor,
+  SensorRecord,
+  Simulator,
+  SinkRunner,
+  type RunSummary,
+} from '@iotsim/core';
 import { dicts, makeRecords, tempDirs, writeRequest } from '@iotsim/test-utils';
 import { DeltaSink, DeltaTableMismatchError, type DeltaSinkOptions } from '../src/index.js';
 import type { DeltaLog } from '../src/internal/delta-log.js';
@@ -607,5 +614,89 @@ describe('DeltaSink on a local table', () => {
     await expect(deltaSink({ tablePath: join(file, 'table') }).connect()).rejects.toThrow(
       /delta sink: cannot open table .*plain-file\/table/,
     );
+  });
+});
+
+describe('DeltaSink in a backfill that is run again (a retried pod)', () => {
+  const BACKFILL = {
+    industries: ['mining'],
+    devicesPerIndustry: 2,
+    seed: 21,
+    updateRateHz: 1,
+    start: '2024-03-01T00:00:00Z',
+    end: '2024-03-01T00:02:00Z', // 120 ticks
+  };
+
+  /** Runs the backfill into `tablePath`; `failAfter`: commits that land before the storage fails for good. */
+  async function backfill(
+    tablePath: string,
+    batchSize: number,
+    failAfter = Infinity,
+    shard?: { index: number; count: number },
+  ): Promise<{ summary: RunSummary; sink: DeltaSink }> {
+    const sim = new Simulator({ ...BACKFILL, ...(shard ? { shard } : {}) });
+    const sink = new DeltaSink({ tablePath });
+    sim.addSink(sink, { batchSize, retryCount: 0 });
+    const put = LocalStorage.prototype.putIfAbsent;
+    let commits = 0;
+    LocalStorage.prototype.putIfAbsent = async function (path, bytes) {
+      if (/_delta_log\/0+[1-9]\d*\.json$/.test(path) && ++commits > failAfter)
+        throw Object.assign(new Error('disk gone'), { code: 'EACCES' });
+      return put.call(this, path, bytes);
+    };
+    try {
+      return { summary: await sim.run(), sink };
+    } finally {
+      LocalStorage.prototype.putIfAbsent = put;
+    }
+  }
+
+  it('a rerun skips what the first attempt committed (other batch sizes too): the table equals one clean run, no duplicates', async () => {
+    const dir = await freshDir();
+    const clean = await backfill(join(dir, 'clean'), 500);
+    const expected = sortDicts(await readTable(join(dir, 'clean')));
+    expect(expected.length).toBe(clean.summary.records);
+
+    const path = join(dir, 'retried');
+    const first = await backfill(path, 700, 3); // 3 commits of 700, then the disk fails
+    expect(first.summary.sinks[0]).toMatchObject({ delivered: 2100 });
+    expect(first.summary.sinks[0]!.failed).toBe(first.summary.records - 2100);
+    const again = await backfill(path, 450); // batches cut elsewhere: 2100 is inside the 5th
+    const m = again.summary.sinks[0]!;
+    expect(m).toMatchObject({ delivered: again.summary.records, failed: 0 });
+    expect(m.sinkMetrics.rows_committed_before).toBe(2100);
+    const rows = sortDicts(await readTable(path));
+    expect(rows.length).toBe(expected.length);
+    expect(rows).toEqual(expected);
+    // One app id for both attempts, versions = stream positions after each commit's last reading.
+    const txns = (await readLog(path))
+      .flatMap((c) => c.actions.filter((a) => a.txn))
+      .map((a) => a.txn!);
+    expect(new Set(txns.map((t) => t.appId)).size).toBe(1);
+    expect(String(txns[0]!.appId)).toMatch(/^iotsim-21-[0-9a-f]{16}:delta$/);
+    expect(txns.map((t) => t.version).slice(0, 5)).toEqual([700, 1400, 2100, 2250, 2700]);
+    expect(txns.at(-1)!.version).toBe(again.summary.records);
+
+    // A third run of the same backfill commits nothing new.
+    const third = await backfill(path, 450);
+    expect(third.summary.sinks[0]).toMatchObject({ delivered: third.summary.records });
+    expect(third.sink.commits).toBe(0);
+    expect(sortDicts(await readTable(path))).toEqual(expected);
+  });
+
+  it('another backfill (other range) into the same table appends: its own app id', async () => {
+    const path = join(await freshDir(), 't');
+    const a = await backfill(path, 500);
+    const sim = new Simulator({ ...BACKFILL, end: '2024-03-01T00:01:00Z' });
+    sim.addSink(new DeltaSink({ tablePath: path }), { batchSize: 500 });
+    const b = await sim.run();
+    expect(b.sinks[0]!.sinkMetrics.rows_committed_before).toBeUndefined();
+    expect((await readTable(path)).length).toBe(a.summary.records + b.records);
+  });
+
+  it('overwrite is refused in a sharded run, naming the key and the fix (each shard would remove the others)', async () => {
+    const sim = new Simulator({ ...BACKFILL, shard: { index: 0, count: 2 } });
+    sim.addSink(new DeltaSink({ tablePath: join(await freshDir(), 't'), mode: 'overwrite' }));
+    await expect(sim.run()).rejects.toThrow(/mode: overwrite .*2 shards.*use append/);
   });
 });

@@ -66,7 +66,7 @@ export interface PendingCommit {
  *
  * Identity (the `txn` application id and transaction numbers, whether the overwrite was done)
  * lasts as long as the object, across `open`/`close`, so a retried batch is recognised after a
- * reconnect.
+ * reconnect; with `useStreamId` it lasts across processes (a rerun of the same backfill).
  */
 export class DeltaLog {
   /** Commits this writer has made. */
@@ -77,12 +77,14 @@ export class DeltaLog {
   checkpoints = 0;
   /** The checkpoint version the last `load` started from (undefined: a full replay). */
   replayedFromCheckpoint: number | undefined;
-  /** Our application id in `txn` actions. */
-  readonly appId = randomUUID();
+  /** Our application id in `txn` actions: random, or a stream's (`useStreamId`). */
+  appId: string = randomUUID();
   private storage: TableStorage | undefined;
   private logger: Logger = silentLogger;
   private table = new TableState();
   private lastTxn = 0;
+  /** True when the caller numbers transactions by stream position (`useStreamId`). */
+  private positional = false;
   private overwritePending: boolean;
   /** The last commit failed without a clear answer (it may have landed): catch up first. */
   private uncertain = false;
@@ -107,6 +109,25 @@ export class DeltaLog {
   }
 
   /**
+   * Identifies this writer by a stream that a rerun repeats (set before `load`): transactions are
+   * then numbered by the caller with stream positions (`prepare(adds, rows, txn)`), so a rerun of
+   * the stream skips what an earlier attempt committed.
+   */
+  useStreamId(appId: string): void {
+    this.appId = appId;
+    this.positional = true;
+  }
+
+  /** Our highest committed transaction number in the log (0: none), after catching up when the last commit's outcome was unclear. */
+  async landedTxn(): Promise<number> {
+    if (this.uncertain) {
+      await this.refresh();
+      this.uncertain = false;
+    }
+    return this.table.txns.get(this.appId)?.version ?? 0;
+  }
+
+  /**
    * Attaches an opened storage and replays its log. Throws DeltaTableMismatchError for a table
    * another writer created meanwhile with another layout, other errors for an unreadable log.
    */
@@ -117,6 +138,8 @@ export class DeltaLog {
     this.uncertain = false;
     this.table = await this.replay(storage);
     await this.refresh(); // commits that landed while we listed
+    // An earlier attempt of this stream committed: it did the overwrite.
+    if (this.table.txns.has(this.appId)) this.overwritePending = false;
   }
 
   /**
@@ -174,9 +197,14 @@ export class DeltaLog {
     this.storage = undefined;
   }
 
-  /** Numbers a batch's data files as this writer's next transaction. */
-  prepare(adds: readonly AddAction[], rows: number): PendingCommit {
-    return { txn: ++this.lastTxn, rows, adds };
+  /**
+   * Numbers a batch's data files as this writer's next transaction, or as `txn` (required after
+   * `useStreamId`: the stream position after the batch's last reading).
+   */
+  prepare(adds: readonly AddAction[], rows: number, txn?: number): PendingCommit {
+    if (this.positional !== (txn !== undefined))
+      throw new Error('delta log: a stream writer numbers its transactions, no other one does');
+    return { txn: txn ?? ++this.lastTxn, rows, adds };
   }
 
   /**
