@@ -5,7 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -126,5 +126,79 @@ describe('pseudo-cluster: 3 shards into one Kafka topic and one Delta table', ()
     expect(ta.rows).toBe(RECORDS);
     expect(tb).toEqual(ta);
     expect(tb.devices).toBe(2 * DEVICES);
+  }, 240_000);
+});
+
+// A pod of the Indexed Job killed mid-backfill (node eviction, OOM) is retried by Kubernetes with
+// the same JOB_COMPLETION_INDEX: the retry must add only what the killed attempt had not committed.
+const LONG_TICKS = 1800;
+const KILLED_CONFIG = `simulator:
+  industries: [mining, oil_gas]
+  devices_per_industry: ${DEVICES}
+  seed: 77
+  update_rate_hz: 1
+  start: 2024-05-01T00:00:00Z
+  end: 2024-05-01T00:30:00Z
+  log_level: WARNING
+sinks:
+  - type: delta
+    table_path: \${TABLE}
+    batch_size: 200
+`;
+
+/** The commits in a Delta table's log so far. */
+function commits(table: string): number {
+  try {
+    return readdirSync(join(table, '_delta_log')).filter((f) => /^\d{20}\.json$/.test(f)).length;
+  } catch {
+    return 0;
+  }
+}
+
+describe('pseudo-cluster: a pod killed mid-backfill and retried with the same index', () => {
+  it('the retry skips what the killed attempt committed: the table equals one process (delta-rs)', async () => {
+    const dir = await freshDir();
+    const config = join(dir, 'killed.yaml');
+    writeFileSync(config, KILLED_CONFIG);
+    const single = { TABLE: join(dir, 'one') };
+    const pods = { TABLE: join(dir, 'pods') };
+    const one = await cli(['run', '-c', config], { env: single });
+    expect(one.code).toBe(0);
+
+    // Pod 1 (on 2 worker threads) is SIGKILLed once 20 of its commits are in the log.
+    const pod1 = ['run', '-c', config, '--shard-count', '3', '--workers', '2'];
+    const env1 = { ...pods, JOB_COMPLETION_INDEX: '1' };
+    let poll: NodeJS.Timeout | undefined;
+    const killed = await cli(pod1, {
+      env: env1,
+      onSpawn: (child) => {
+        poll = setInterval(() => {
+          if (commits(pods.TABLE) >= 21) child.kill('SIGKILL');
+        }, 10);
+      },
+    });
+    clearInterval(poll);
+    expect(killed.signal).toBe('SIGKILL');
+    const before = commits(pods.TABLE);
+    expect(before).toBeGreaterThan(20);
+
+    const retry = await cli(pod1, { env: env1 });
+    expect(retry.code).toBe(0);
+    // The killed attempt's rows are counted as already committed, not written again.
+    const skipped = /rows_committed_before (\d+)/.exec(retry.stderr);
+    expect(Number(skipped?.[1])).toBeGreaterThanOrEqual((before - 1) * 200);
+    const others = await Promise.all(
+      [0, 2].map((k) =>
+        cli(['run', '-c', config, '--shard-count', '3'], {
+          env: { ...pods, JOB_COMPLETION_INDEX: String(k) },
+        }),
+      ),
+    );
+    for (const r of others) expect(r.code).toBe(0);
+
+    const ta = await tableDigest(single.TABLE);
+    const tb = await tableDigest(pods.TABLE);
+    expect(ta.rows).toBe(LONG_TICKS * DEVICES * SENSORS);
+    expect(tb).toEqual(ta);
   }, 240_000);
 });
