@@ -7,7 +7,7 @@ import {
   type WriteRequest,
 } from '@iotsim/core';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
-import { MAX_UNACKED, brokerLabel, connectClient } from './internal/connection.js';
+import { MAX_UNACKED, brokerLabel, connectClient, shardConnection } from './internal/connection.js';
 import { PublishWindow, waitForPublishes, waitUntilConnected } from './internal/publish.js';
 import { MqttSinkSchema, type MqttSinkOptions, type ResolvedMqttSinkOptions } from './options.js';
 
@@ -75,6 +75,14 @@ export class MqttSink extends Sink {
     return brokerLabel(this.options.connection);
   }
 
+  /** The status topic of this sink: the default one carries the shard in a sharded or multi-worker run. */
+  private get statusTopic(): string {
+    const o = this.options;
+    return o.statusTopicExplicit || !this.shard?.id
+      ? o.statusTopic
+      : `${o.statusTopic}/${this.shard.id}`;
+  }
+
   override describe(): string {
     const o = this.options;
     return `mqtt ${this.broker} topic ${o.topicText} qos ${o.qos} ${o.payload} payloads (MQTT ${o.connection.protocolVersion === 5 ? '5' : '3.1.1'})`;
@@ -86,11 +94,12 @@ export class MqttSink extends Sink {
       this.logger.warn(
         `mqtt ${this.broker}: TLS certificate verification is OFF (reject_unauthorized: false)`,
       );
+    const connection = shardConnection(o.connection, this.shard);
     const { client, protocolVersion, receiveMaximum } = await connectClient(
-      o.connection,
+      connection,
       {
         clean: true,
-        will: { topic: o.statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+        will: { topic: this.statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
       },
       'mqtt',
     );
@@ -109,9 +118,9 @@ export class MqttSink extends Sink {
     );
     client.on('reconnect', () => this.count('reconnects'));
     client.on('error', (err) => this.logger.warn(`mqtt ${this.broker}: ${err.message}`));
-    await client.publishAsync(o.statusTopic, 'online', { qos: 1, retain: true });
+    await client.publishAsync(this.statusTopic, 'online', { qos: 1, retain: true });
     this.logger.info(
-      `mqtt: connected to ${this.broker} as ${o.connection.clientId} (MQTT ${protocolVersion === 5 ? '5' : '3.1.1'})`,
+      `mqtt: connected to ${this.broker} as ${connection.clientId} (MQTT ${protocolVersion === 5 ? '5' : '3.1.1'})`,
     );
   }
 
@@ -182,7 +191,7 @@ export class MqttSink extends Sink {
         lost.catch(() => {});
         await withTimeout(
           Promise.race([
-            client.publishAsync(this.options.statusTopic, 'offline', { qos: 1, retain: true }),
+            client.publishAsync(this.statusTopic, 'offline', { qos: 1, retain: true }),
             lost,
           ]),
           2000,

@@ -82,7 +82,7 @@ const brokerUrl = parsedText((text) => {
 const connectionEntries = {
   /** Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`. Default `mqtt://127.0.0.1:1883`. */
   url: v.nullish(brokerUrl, DEFAULT_URL),
-  /** MQTT client identifier. Default `iotsim-<random>` (`iotsim-sp-<random>` for Sparkplug). */
+  /** MQTT client identifier; in a sharded or multi-worker run each shard appends `-<shard id>` (e.g. `-shard1of3`). Default `iotsim-<random>` (`iotsim-sp-<random>` for Sparkplug). */
   clientId: v.nullish(
     checkedText((id) =>
       id === '' ? 'must not be empty (leave it out for a random one)' : undefined,
@@ -149,6 +149,8 @@ function resolveConnection(
     /** The broker, without credentials. */
     url,
     clientId: o.clientId ?? `${clientIdPrefix}-${Math.random().toString(16).slice(2, 10)}`,
+    /** True when client_id was given: each shard then appends its id (a random one is unique already). */
+    clientIdExplicit: o.clientId != null,
     username,
     password,
     ca: o.ca,
@@ -193,7 +195,7 @@ const MqttSinkEntries = opt.object(
     contentType: v.nullish(opt.string(), 'application/json'),
     /** MQTT 5 message expiry interval in seconds. Default: none. */
     messageExpiryS: v.nullish(messageExpiry, unset),
-    /** Retained `online`/`offline` status topic (the last will). Default `<topic prefix>/status`, e.g. `iotsim/status`. */
+    /** Retained `online`/`offline` status topic (the last will). Default `<topic prefix>/status`, e.g. `iotsim/status`, and `iotsim/status/<shard id>` per shard of a sharded or multi-worker run. */
     statusTopic: v.nullish(
       checkedText((topic) =>
         /[#+]/.test(topic) || topic === ''
@@ -223,6 +225,8 @@ function resolveMqttSink(o: OutputOf<typeof MqttSinkEntries>, problem: Problem) 
     contentType: o.contentType,
     messageExpiryS: o.messageExpiryS,
     statusTopic: o.statusTopic ?? `${o.topic.prefix || 'iotsim'}/status`,
+    /** True when status_topic was given: it is then the same for every shard. */
+    statusTopicExplicit: o.statusTopic != null,
   };
 }
 
@@ -257,7 +261,7 @@ const SparkplugSinkEntries = opt.object(
   withEntries(connectionEntries, {
     /** Sparkplug group id for every device. Default: each industry is its own group (one edge node per industry). */
     groupId: v.nullish(sparkplugId, unset),
-    /** Edge node id. Default `iotsim`. */
+    /** Edge node id; in a sharded or multi-worker run each shard is its own edge node `<edge_node_id>-<shard id>` (e.g. `iotsim-shard1of3`). Default `iotsim`. */
     edgeNodeId: v.nullish(sparkplugId, 'iotsim'),
     /** Primary host application id: wait for its `spBv1.0/STATE/<id>` online message before the birth. Default: none. */
     primaryHostId: v.nullish(sparkplugId, unset),

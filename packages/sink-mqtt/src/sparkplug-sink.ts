@@ -7,7 +7,7 @@ import {
   type SinkCapabilities,
   type WriteRequest,
 } from '@iotsim/core';
-import { brokerLabel, connectClient } from './internal/connection.js';
+import { brokerLabel, connectClient, shardConnection } from './internal/connection.js';
 import {
   EdgeNode,
   type MetricDef,
@@ -31,6 +31,8 @@ import {
  * will (QoS 1) with bdSeq, NBIRTH (bdSeq, `Node Control/Rebirth`), a DBIRTH per device, then
  * DDATA (QoS 0) with aliases and seq 0–255; a rebirth on NCMD `Node Control/Rebirth`; DDEATHs
  * and NDEATH on close. A write is delivered when its DDATA messages are written to the socket.
+ * In a sharded or multi-worker run each shard is its own edge node, `<edge_node_id>-<shard id>`
+ * (a device belongs to one shard, so a host sees every device once).
  *
  * @example
  * const sink = new SparkplugSink({ url: 'mqtt://127.0.0.1:1883', edgeNodeId: 'plant-1', primaryHostId: 'scada' });
@@ -61,9 +63,15 @@ export class SparkplugSink extends Sink {
     this.registerSecret(this.options.connection.password);
   }
 
+  /** The edge node id: each shard of a sharded or multi-worker run is its own edge node. */
+  private get edgeNodeId(): string {
+    const id = this.shard?.id;
+    return id ? `${this.options.edgeNodeId}-${id}` : this.options.edgeNodeId;
+  }
+
   override describe(): string {
     const o = this.options;
-    return `sparkplug ${brokerLabel(o.connection)} spBv1.0/${o.groupId ?? '<industry>'}/…/${o.edgeNodeId}${o.primaryHostId ? ` (primary host ${o.primaryHostId})` : ''}`;
+    return `sparkplug ${brokerLabel(o.connection)} spBv1.0/${o.groupId ?? '<industry>'}/…/${this.edgeNodeId}${o.primaryHostId ? ` (primary host ${o.primaryHostId})` : ''}`;
   }
 
   async connect(): Promise<void> {
@@ -91,7 +99,11 @@ export class SparkplugSink extends Sink {
       return;
     }
     // One edge node per industry, opened when its first reading comes; check the broker now.
-    const { client } = await connectClient(this.options.connection, { clean: true }, 'sparkplug');
+    const { client } = await connectClient(
+      shardConnection(this.options.connection, this.shard),
+      { clean: true },
+      'sparkplug',
+    );
     await client.endAsync().catch(() => client.end(true));
   }
 
@@ -102,14 +114,15 @@ export class SparkplugSink extends Sink {
     if (!pending) {
       const o = this.options;
       const perIndustry = o.groupId === undefined;
+      const connection = shardConnection(o.connection, this.shard);
       const node = new EdgeNode(this.codec!, {
         connection: {
-          ...o.connection,
+          ...connection,
           // one connection per edge node: each needs its own client id
-          clientId: perIndustry ? `${o.connection.clientId}-${group}` : o.connection.clientId,
+          clientId: perIndustry ? `${connection.clientId}-${group}` : connection.clientId,
         },
         groupId: group,
-        edgeNodeId: o.edgeNodeId,
+        edgeNodeId: this.edgeNodeId,
         primaryHostId: o.primaryHostId,
         reportByException: o.reportByException,
         stateDir: o.stateDir,

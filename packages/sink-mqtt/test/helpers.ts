@@ -7,6 +7,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 /** An aedes broker on 127.0.0.1, port 0 unless given. */
 export class TestBroker {
   port = 0;
+  /** The client id of every CONNECT the broker accepted, in order. */
+  readonly clientIds: string[] = [];
   private server: Server | undefined;
   private broker: Aedes | undefined;
 
@@ -19,6 +21,7 @@ export class TestBroker {
         done(Object.assign(new Error('bad credentials'), { returnCode: 4 as const }), false);
       },
     });
+    broker.on('client', (client) => this.clientIds.push(client.id));
     const server = createServer((socket) => broker.handle(socket));
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', () => resolve()));
     this.port = (server.address() as { port: number }).port;

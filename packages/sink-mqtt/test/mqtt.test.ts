@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConfigError, SinkConnectError, type SensorRecordDict } from '@iotsim/core';
+import {
+  ConfigError,
+  SinkConnectError,
+  SinkRunner,
+  sinkShard,
+  type SensorRecordDict,
+} from '@iotsim/core';
 import {
   describeSinkConformance,
   dicts,
@@ -130,6 +136,37 @@ describe('MqttSink', () => {
     expect(watcher.messages[1]!.payload.toString()).toBe('offline');
     await dying.close();
     await watcher.close();
+  });
+
+  it('in a sharded run a given client id and the default status topic carry the shard', async () => {
+    const prefix = uniquePrefix('shard');
+    const sub = await Subscriber.open(broker.url, `${prefix}/status/#`);
+    const shard = sinkShard({ index: 1, count: 3 }, 42, 0, 2);
+    const runner = new SinkRunner(
+      new MqttSink({ url: broker.url, topic: `${prefix}/{device_id}`, clientId: `${prefix}-c` }),
+      { shard },
+    );
+    await runner.start();
+    await runner.stop(10);
+    await sub.settle(2);
+    expect(sub.messages.map((m) => [m.topic, m.payload.toString()])).toEqual([
+      [`${prefix}/status/shard1of3-w0`, 'online'],
+      [`${prefix}/status/shard1of3-w0`, 'offline'],
+    ]);
+    expect(broker.clientIds).toContain(`${prefix}-c-shard1of3-w0`);
+    expect(broker.clientIds).not.toContain(`${prefix}-c`);
+    // a status topic given in the options is the same for every shard
+    const given = new SinkRunner(
+      new MqttSink({ url: broker.url, topic: `${prefix}/{device_id}`, statusTopic: `${prefix}/s` }),
+      { shard },
+    );
+    const sub2 = await Subscriber.open(broker.url, `${prefix}/s`);
+    await given.start();
+    await given.stop(10);
+    await sub2.settle(2);
+    expect(sub2.messages.map((m) => m.topic)).toEqual([`${prefix}/s`, `${prefix}/s`]);
+    await sub.close();
+    await sub2.close();
   });
 
   it('redacts the password and keeps it out of describe()', () => {

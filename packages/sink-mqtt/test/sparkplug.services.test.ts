@@ -226,4 +226,76 @@ publish.single(sys.argv[3], cmd.encode(include_dtypes=True), qos=1, hostname=sys
     checkSession(msgs.slice(0, first + 1));
     checkSession(msgs.slice(first + 1));
   }, 120_000);
+
+  it('two shards of one run (IOTSIM_SHARD 0/2 and 1/2, one client_id) are two edge nodes, together every device once', async () => {
+    const group = `g${process.pid}s${groups++}`;
+    const dir = await tempDir();
+    const config = join(dir, 'shards.yaml');
+    const TICKS = 20;
+    writeFileSync(
+      config,
+      [
+        'simulator:',
+        '  industries: [mining]',
+        '  devices_per_industry: 4',
+        '  seed: 8',
+        '  start: 2024-05-01T00:00:00Z',
+        `  end: 2024-05-01T00:00:${TICKS}Z`,
+        'sinks:',
+        '  - type: sparkplug',
+        `    url: ${url()}`,
+        `    group_id: ${group}`,
+        '    edge_node_id: plant',
+        '    client_id: plant',
+        '    batch_size: 17',
+        '',
+      ].join('\n'),
+    );
+    const sub = await spSubscriber(group);
+    const runs = await Promise.all(
+      ['0/2', '1/2'].map(
+        (shard) =>
+          new Promise<{ code: number | null; log: string }>((done) => {
+            const child = spawn(process.execPath, [CLI, 'run', '-c', config], {
+              stdio: ['ignore', 'ignore', 'pipe'],
+              env: { ...process.env, IOTSIM_SHARD: shard },
+            });
+            let log = '';
+            child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+            // two clients with one id take the session from each other: do not wait for ever
+            const stuck = setTimeout(() => child.kill('SIGKILL'), 60_000);
+            child.once('exit', (code) => {
+              clearTimeout(stuck);
+              done({ code, log });
+            });
+          }),
+      ),
+    );
+    for (const r of runs) expect(r).toMatchObject({ code: 0 });
+    const msgs = await until(sub, (m) => m.filter((x) => x.kind === 'NDEATH').length === 2);
+    expect(msgs.filter((m) => (m as { error?: string }).error)).toEqual([]);
+    expect([...new Set(msgs.map((m) => m.edge))].sort()).toEqual([
+      'plant-shard0of2',
+      'plant-shard1of2',
+    ]);
+    const owners = new Map<string, string>();
+    let values = 0;
+    for (const edge of ['plant-shard0of2', 'plant-shard1of2']) {
+      const session = msgs.filter((m) => m.edge === edge);
+      checkSession(session); // one session each: neither connection was taken over by the other
+      expect(session.filter((m) => m.kind === 'NBIRTH')).toHaveLength(1);
+      for (const m of session.filter((x) => x.kind === 'DBIRTH')) {
+        expect(owners.has(m.device!)).toBe(false);
+        owners.set(m.device!, edge);
+      }
+      for (const m of session.filter((x) => x.kind === 'DDATA')) values += m.metrics.length;
+    }
+    expect([...owners.keys()].sort()).toEqual([
+      'mining-001',
+      'mining-002',
+      'mining-003',
+      'mining-004',
+    ]);
+    expect(values).toBe(TICKS * 4 * 17); // 17 mining sensors per device
+  }, 120_000);
 });

@@ -1,8 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ConfigError, DataGenerator, SinkRunner, type SensorRecordDict } from '@iotsim/core';
+import {
+  ConfigError,
+  DataGenerator,
+  SinkRunner,
+  sinkShard,
+  type SensorRecordDict,
+} from '@iotsim/core';
 import { describeSinkConformance } from '@iotsim/test-utils';
 import mqtt, { type MqttClient } from 'mqtt';
 import { SparkplugSink, type SparkplugSinkOptions } from '../src/index.js';
@@ -358,6 +364,59 @@ describe('SparkplugSink (aedes, decoded by an independent protobuf reader)', () 
         expect(q.map((x) => x.properties!.Quality!.value)).toEqual([0, 192]); // 192 was in the DBIRTH;
       }
     }
+    await sub.close();
+  });
+
+  it('each shard of a sharded run is its own edge node, with its own client id and bdSeq file', async () => {
+    const g = group();
+    const sub = await SpSubscriber.open(g);
+    const stateDir = mkdtempSync(join(tmpdir(), 'iotsim-sp-shards-'));
+    const all = new DataGenerator({ industries: ['mining'], devicesPerIndustry: 6, seed: 3 });
+    const devices: string[][] = [];
+    for (const index of [0, 1]) {
+      const gen = new DataGenerator({
+        industries: ['mining'],
+        devicesPerIndustry: 6,
+        seed: 3,
+        shard: { index, count: 2 },
+      });
+      const s = sink({ groupId: g, edgeNodeId: 'plant', clientId: `cid-${g}`, stateDir });
+      const runner = new SinkRunner(s, {
+        throughput: { batchSize: gen.channelTable().length },
+        shard: sinkShard({ index, count: 2 }, 3),
+      });
+      await runner.start();
+      expect(s.describe()).toContain(`/plant-shard${index}of2`);
+      for (let k = 0; k < 3; k++) {
+        const w = runner.enqueue(gen.generate(k, Float64Array.of(1_767_225_600 + k), 1), true);
+        if (w) await w;
+      }
+      await runner.stop(30);
+      devices.push([...new Set(gen.channelTable().channels.map((c) => c.deviceId))]);
+    }
+    const msgs = await sub.until((m) => m.filter((x) => x.kind === 'NDEATH').length === 2);
+    expect([...new Set(msgs.map((m) => m.edge))].sort()).toEqual([
+      'plant-shard0of2',
+      'plant-shard1of2',
+    ]);
+    for (const [index, own] of devices.entries()) {
+      const session = msgs.filter((m) => m.edge === `plant-shard${index}of2`);
+      checkSession(session);
+      const born = session.filter((m) => m.kind === 'DBIRTH').map((m) => m.device);
+      expect(born.sort()).toEqual([...own].sort());
+    }
+    // together the two edge nodes have every device, each once
+    expect(devices.flat().sort()).toEqual(
+      [...new Set(all.channelTable().channels.map((c) => c.deviceId))].sort(),
+    );
+    expect(broker.clientIds).toEqual(
+      expect.arrayContaining([`cid-${g}-shard0of2`, `cid-${g}-shard1of2`]),
+    );
+    expect(broker.clientIds).not.toContain(`cid-${g}`);
+    expect(readdirSync(stateDir).sort()).toEqual([
+      `bdseq-${g}-plant-shard0of2.txt`,
+      `bdseq-${g}-plant-shard1of2.txt`,
+    ]);
     await sub.close();
   });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { ConfigError, SinkConnectError, importSdk } from '@iotsim/core';
+import { ConfigError, SinkConnectError, importSdk, type SinkShard } from '@iotsim/core';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { ConnectionOptions } from '../options.js';
 
@@ -191,4 +191,17 @@ function connectFailure(err: unknown, label: string): string {
   if (typeof e.code === 'string' && /CERT|SELF_SIGNED|ALTNAME|TLS|SSL/.test(e.code))
     return `TLS handshake with ${label} failed (${e.code}); give the broker's CA with ca: FILE, or set reject_unauthorized: false to skip verification`;
   return `cannot connect to ${label}: ${e.code ? `${e.code}: ` : ''}${e.message}`;
+}
+
+/**
+ * The connection of one shard of a sharded or multi-worker run (`SinkContext.shard`): a client id
+ * given in the options gets `-<shard id>`, since a broker keeps one session per client id and the
+ * shards would take it from each other; a random one is unique already.
+ */
+export function shardConnection(
+  o: ConnectionOptions,
+  shard: SinkShard | undefined,
+): ConnectionOptions {
+  if (!shard?.id || !o.clientIdExplicit) return o;
+  return { ...o, clientId: `${o.clientId}-${shard.id}` };
 }
