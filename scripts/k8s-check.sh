@@ -163,18 +163,22 @@ expect_render_failure "mode: sideways" --set mode=sideways
 expect_render_failure "a misspelt key (shard: 3)" --set shard=3
 expect_render_failure "secretEnv without a Secret" --set-json 'secretEnv={"KAFKA_PASSWORD":"kafka-password"}'
 expect_render_failure "a backfill without start" --set backfill.start=
+expect_render_failure "a relative time the chart cannot make absolute (-1.5h)" --set backfill.start=-1.5h
 expect_render_failure "Kubernetes 1.28 (below the chart's kubeVersion)" --kube-version 1.28.0
 
 step "broken charts must fail the checks"
-# Each line: file | sed expression | what must catch it
+# Each line: file | sed expression | what must catch it [| values: a file of the chart, or defaults;
+# ci/backfill-values.yaml when not given]
 MUTATIONS="
 templates/job.yaml|s/^  parallelism: .*/  parallelism: 1/|assertions
 templates/_helpers.tpl|s#\"\$(IOTSIM_SHARD_INDEX)/#\"0/#|assertions
 templates/job.yaml|s/^  completionMode: Indexed/  completionMode: NonIndexed/|assertions
 templates/job.yaml|s/^  backoffLimitPerIndex:/  backoffLimitPerIndexes:/|schemas
 templates/_helpers.tpl|s#^prometheus.io/scrape: \"true\"#prometheus.io/scrape: \"false\"#|assertions
+templates/_helpers.tpl|s/^{{- if eq \$s \"now\" -}}/{{- if eq \$s \"never\" -}}/|assertions|defaults
+templates/_helpers.tpl|s/^{{- mod (adler32sum .*/{{- \"\" -}}/|assertions|defaults
 "
-while IFS='|' read -r file expr catcher; do
+while IFS='|' read -r file expr catcher values; do
   [[ -n $file ]] || continue
   broken=$WORK/broken-chart
   rm -rf "$broken" && cp -r "$CHART" "$broken"
@@ -184,12 +188,15 @@ while IFS='|' read -r file expr catcher; do
     continue
   fi
   caught=""
-  if ! render "$broken" "$WORK/broken.yaml" -f "$CHART/ci/backfill-values.yaml" 2>/dev/null; then
+  vargs=(-f "$CHART/${values:-ci/backfill-values.yaml}")
+  shards=8
+  if [[ $values == defaults ]]; then vargs=() && shards=2; fi
+  if ! render "$broken" "$WORK/broken.yaml" "${vargs[@]}" 2>/dev/null; then
     caught=render
   elif [[ $catcher == schemas ]]; then
     validate "$WORK/broken.yaml" >/dev/null 2>&1 || caught=schemas
   else
-    "$PY" "$ROOT/deploy/check/assert_rendered.py" "$WORK/broken.yaml" --kind Job --shards 8 2>/dev/null || caught=assertions
+    "$PY" "$ROOT/deploy/check/assert_rendered.py" "$WORK/broken.yaml" --kind Job --shards $shards 2>/dev/null || caught=assertions
   fi
   if [[ -n $caught ]]; then echo "   caught by $caught: $file: $expr"; else fail "not caught: $file: $expr"; fi
 done <<<"$MUTATIONS"

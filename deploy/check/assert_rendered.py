@@ -84,6 +84,11 @@ def main() -> int:
     check(field == index_field, f"IOTSIM_SHARD_INDEX from {index_field}, got {field}")
     if args.kind == "Job":
         check("--start" in argv, "a backfill passes --start")
+        # Every pod and every retry must cover one range: no time a pod reads from its own clock.
+        absolute = re.compile(r"^(\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?|\d+(\.\d+)?)$")
+        for flag in ("--start", "--end"):
+            value = argv[argv.index(flag) + 1] if flag in argv[:-1] else None
+            check(value is not None and absolute.match(value) is not None, f"{flag} is an absolute time, got {value}")
 
     # Non-root and locked down.
     psc = pod_spec.get("securityContext", {})
@@ -106,6 +111,13 @@ def main() -> int:
     config_text = cms[cm_name]["data"].get("config.yaml", "") if cm_name in cms else ""
     config = yaml.safe_load(config_text) or {}
     check(isinstance(config.get("simulator"), dict) and config.get("sinks"), "config.yaml has simulator and sinks")
+    # Every shard must draw from one seed: a pod's own random seed would give its devices other values.
+    seed = argv[argv.index("--seed") + 1] if "--seed" in argv[:-1] else None
+    config_seed = (config.get("simulator") or {}).get("seed") if isinstance(config.get("simulator"), dict) else None
+    check(
+        (seed is not None and re.match(r"^\d+$", seed) is not None) or isinstance(config_seed, int),
+        f"one seed for every pod: --seed N or simulator.seed in the config, got --seed {seed}",
+    )
     check(c.get("workingDir") in mounts, "the working directory is a mounted (writable) volume")
     for path in ["/tmp"]:
         check(path in mounts, f"a writable {path} (read-only root filesystem)")

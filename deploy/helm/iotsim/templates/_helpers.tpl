@@ -111,9 +111,10 @@ pod index); Kubernetes expands $(IOTSIM_SHARD_INDEX) in args.
     {{- range .modeArgs }}
     - {{ . | quote }}
     {{- end }}
-    {{- if not (kindIs "invalid" $v.seed) }}
+    {{- $seed := include "iotsim.seed" $root }}
+    {{- if $seed }}
     - --seed
-    - {{ $v.seed | toString | quote }}
+    - {{ $seed | quote }}
     {{- end }}
     {{- if $v.workers }}
     - --workers
@@ -199,4 +200,45 @@ affinity:
 topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end }}
+
+{{/*
+The seed every pod gets: `seed`, else none when the config's simulator.seed is set, else one
+derived from the release (namespace/name), so that the shards of a release make one run and a
+retried or upgraded pod the same data (a random seed per pod would give each shard other values).
+*/}}
+{{- define "iotsim.seed" -}}
+{{- $v := .Values -}}
+{{- if not (kindIs "invalid" $v.seed) -}}
+{{- $v.seed | toString -}}
+{{- else if not (hasKey ((get $v.config "simulator") | default dict) "seed") -}}
+{{- mod (adler32sum (printf "%s/%s" .Release.Namespace .Release.Name) | int64) 2147483648 -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+A backfill time for --start/--end, made absolute when the chart is rendered (dict "value" v
+"now" t): `now` and relative times (-7d, -90m) would otherwise be read by each pod when it starts,
+and pods start at different times (a retried one much later), so the shards would not cover one
+range and a retry would not repeat its first attempt. Absolute values pass through (epoch
+seconds as whole seconds).
+*/}}
+{{- define "iotsim.timePoint" -}}
+{{- if or (kindIs "float64" .value) (kindIs "int64" .value) (kindIs "int" .value) -}}
+{{- .value | int64 -}}
+{{- else -}}
+{{- $s := toString .value | trim -}}
+{{- $iso := "2006-01-02T15:04:05Z" -}}
+{{- if eq $s "now" -}}
+{{- dateInZone $iso .now "UTC" -}}
+{{- else if regexMatch "^-[0-9]+[smhdSMHD]$" $s -}}
+{{- $n := regexFind "[0-9]+" $s | int64 -}}
+{{- $unit := get (dict "s" 1 "m" 60 "h" 3600 "d" 86400) (regexFind "[smhdSMHD]$" $s | lower) -}}
+{{- dateInZone $iso (dateModify (printf "-%ds" (mul $n $unit)) .now) "UTC" -}}
+{{- else if hasPrefix "-" $s -}}
+{{- fail (printf "backfill time %q: give ISO 8601, epoch seconds, now, or -<whole number><s|m|h|d> like -7d" $s) -}}
+{{- else -}}
+{{- $s -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
