@@ -3,6 +3,7 @@ import type { ChannelTable } from './frame.js';
 import type { ModelControl } from './generator.js';
 import type { LiveState } from './live-state.js';
 import type { Logger } from './logger.js';
+import type { SinkMetrics } from './runner.js';
 import {
   fromYamlKeys,
   issuesToYaml,
@@ -23,6 +24,8 @@ export interface ServerContext {
   readonly rateHz: number;
   /** The server's name in this run (`opcua`, `http#2`). */
   readonly name: string;
+  /** Live counters of the run's sinks (with workers: summed as last reported). Undefined outside a Simulator run. */
+  readonly sinkMetrics?: () => readonly SinkMetrics[];
 }
 
 /** Brand that marks a server class (recognised across copies of @iotsim/core). */

@@ -927,6 +927,7 @@ export class Simulator {
             control,
             rateHz: this.updateRateHz,
             name: this.serverNames[i]!,
+            sinkMetrics: () => this.metrics(),
           }),
         undo: () => s.stop(),
       })),

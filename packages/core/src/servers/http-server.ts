@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import type { LiveState } from '../live-state.js';
 import { opt, parseOptions, v, type InputOf } from '../schema.js';
+import type { SinkMetrics } from '../runner.js';
 import { Server, type ServerContext } from '../server.js';
 import { closeTcp, listenTcp, SocketTracker } from './listen.js';
 
@@ -23,7 +24,9 @@ export type HttpServerOptions = InputOf<typeof HttpServerSchema>;
  * Serves the live simulation over HTTP: `GET /state` returns the latest value of every sensor as
  * JSON, by industry, device and sensor name; `GET /healthz` answers `ok` with the state's version;
  * `GET /metrics` gives Prometheus text (frames and ticks published, the latest tick and its time,
- * channels, devices, active faults, the rate).
+ * channels, devices, active faults, the rate) and, in a Simulator run, each sink's counters
+ * (`iotsim_sink_*{sink,type}`: records generated, delivered, dropped, failed and buffered,
+ * batches, retries, write p99 and the sink's own events).
  *
  * @example
  * sim.addServer(new HttpServer({ port: 8080 }));  // curl 127.0.0.1:8080/state
@@ -53,7 +56,12 @@ export class HttpServer extends Server {
 
   async start(state: LiveState, context: ServerContext): Promise<void> {
     const devices = new Set(state.table.channels.map((c) => `${c.industry}\0${c.deviceId}`));
-    const metrics: MetricsSource = { ticks: 0, devices: devices.size, rateHz: context.rateHz };
+    const metrics: MetricsSource = {
+      ticks: 0,
+      devices: devices.size,
+      rateHz: context.rateHz,
+      sinks: context.sinkMetrics,
+    };
     this.unsubscribe = state.subscribe((s) => {
       metrics.ticks += s.frame.ticks;
     });
@@ -126,6 +134,8 @@ interface MetricsSource {
   readonly devices: number;
   /** Generator ticks per simulated second. */
   readonly rateHz: number;
+  /** The run's sink counters, when the server runs inside a Simulator. */
+  readonly sinks: (() => readonly SinkMetrics[]) | undefined;
 }
 
 /** The Prometheus text exposition (version 0.0.4) of the live state. */
@@ -136,6 +146,23 @@ function metricsText(state: LiveState, m: MetricsSource): string {
   const lines: string[] = [];
   const metric = (name: string, kind: 'counter' | 'gauge', help: string, value: number) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, `${name} ${value}`);
+  };
+  /** One metric family with a sample per sink (and per extra label). */
+  const perSink = (
+    name: string,
+    kind: 'counter' | 'gauge',
+    help: string,
+    samples: readonly { sink: SinkMetrics; labels?: Record<string, string>; value: number }[],
+  ) => {
+    if (!samples.length) return;
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`);
+    for (const x of samples) {
+      const labels = { sink: x.sink.name, type: x.sink.type, ...x.labels };
+      const text = Object.entries(labels)
+        .map(([k, val]) => `${k}="${labelValue(val)}"`)
+        .join(',');
+      lines.push(`${name}{${text}} ${x.value}`);
+    }
   };
   metric(
     'iotsim_frames_published_total',
@@ -182,7 +209,86 @@ function metricsText(state: LiveState, m: MetricsSource): string {
     faults,
   );
   metric('iotsim_update_rate_hz', 'gauge', 'Generator ticks per simulated second.', m.rateHz);
+  const sinks = m.sinks?.() ?? [];
+  const each = (value: (s: SinkMetrics) => number) =>
+    sinks.map((sink) => ({ sink, value: value(sink) }));
+  perSink(
+    'iotsim_sink_records_generated_total',
+    'counter',
+    'Records handed to the sink.',
+    each((s) => s.generated),
+  );
+  perSink(
+    'iotsim_sink_records_delivered_total',
+    'counter',
+    'Records the sink confirmed written.',
+    each((s) => s.delivered),
+  );
+  perSink(
+    'iotsim_sink_records_dropped_total',
+    'counter',
+    'Records dropped by backpressure (reason oldest or newest).',
+    sinks.flatMap((sink) => [
+      { sink, labels: { reason: 'oldest' }, value: sink.dropped.oldest },
+      { sink, labels: { reason: 'newest' }, value: sink.dropped.newest },
+    ]),
+  );
+  perSink(
+    'iotsim_sink_records_failed_total',
+    'counter',
+    'Records whose write failed after every retry or missed the shutdown deadline.',
+    each((s) => s.failed),
+  );
+  perSink(
+    'iotsim_sink_records_buffered',
+    'gauge',
+    'Records buffered, in a write or held by the sink (generated = delivered + dropped + failed + buffered).',
+    each((s) => s.buffered),
+  );
+  perSink(
+    'iotsim_sink_batches_total',
+    'counter',
+    'Batches written.',
+    each((s) => s.batches),
+  );
+  perSink(
+    'iotsim_sink_batches_failed_total',
+    'counter',
+    'Batches given up on.',
+    each((s) => s.failedBatches),
+  );
+  perSink(
+    'iotsim_sink_retries_total',
+    'counter',
+    'Write attempts repeated after a failure.',
+    each((s) => s.retries),
+  );
+  perSink(
+    'iotsim_sink_write_p99_seconds',
+    'gauge',
+    'p99 latency of successful writes so far.',
+    sinks
+      .filter((s) => s.writeLatencyMs.count > 0)
+      .map((sink) => ({ sink, value: sink.writeLatencyMs.p99 / 1000 })),
+  );
+  perSink(
+    'iotsim_sink_events_total',
+    'counter',
+    "The sink's own counters (Delta commits, Kafka requests …), by event.",
+    sinks.flatMap((sink) =>
+      Object.entries(sink.sinkMetrics).map(([event, value]) => ({
+        sink,
+        labels: { event },
+        value,
+      })),
+    ),
+  );
   return lines.join('\n') + '\n';
+}
+
+/** A Prometheus label value: backslash, double quote and newline escaped. */
+function labelValue(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function hostForUrl(host: string): string {
