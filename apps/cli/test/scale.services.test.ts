@@ -22,15 +22,18 @@ const DEVICES = 4;
 const SENSORS = 17 + 26; // mining + oil_gas
 const RECORDS = TICKS * DEVICES * SENSORS;
 
-const CONFIG = `simulator:
+/** The simulator block of a backfill from 2024-05-01T00:00:00Z to `end`. */
+const simulator = (end: string): string => `simulator:
   industries: [mining, oil_gas]
   devices_per_industry: ${DEVICES}
   seed: 77
   update_rate_hz: 1
   start: 2024-05-01T00:00:00Z
-  end: 2024-05-01T00:01:00Z
+  end: ${end}
   log_level: WARNING
-sinks:
+`;
+
+const CONFIG = `${simulator('2024-05-01T00:01:00Z')}sinks:
   - type: kafka
     bootstrap_servers: \${BROKERS}
     topic: \${TOPIC}
@@ -132,15 +135,7 @@ describe('pseudo-cluster: 3 shards into one Kafka topic and one Delta table', ()
 // A pod of the Indexed Job killed mid-backfill (node eviction, OOM) is retried by Kubernetes with
 // the same JOB_COMPLETION_INDEX: the retry must add only what the killed attempt had not committed.
 const LONG_TICKS = 1800;
-const KILLED_CONFIG = `simulator:
-  industries: [mining, oil_gas]
-  devices_per_industry: ${DEVICES}
-  seed: 77
-  update_rate_hz: 1
-  start: 2024-05-01T00:00:00Z
-  end: 2024-05-01T00:30:00Z
-  log_level: WARNING
-sinks:
+const KILLED_CONFIG = `${simulator('2024-05-01T00:30:00Z')}sinks:
   - type: delta
     table_path: \${TABLE}
     batch_size: 200

@@ -210,20 +210,48 @@ function metricsText(state: LiveState, m: MetricsSource): string {
   );
   metric('iotsim_update_rate_hz', 'gauge', 'Generator ticks per simulated second.', m.rateHz);
   const sinks = m.sinks?.() ?? [];
-  const each = (value: (s: SinkMetrics) => number) =>
-    sinks.map((sink) => ({ sink, value: value(sink) }));
-  perSink(
-    'iotsim_sink_records_generated_total',
-    'counter',
-    'Records handed to the sink.',
-    each((s) => s.generated),
-  );
-  perSink(
-    'iotsim_sink_records_delivered_total',
-    'counter',
-    'Records the sink confirmed written.',
-    each((s) => s.delivered),
-  );
+  // One sample per sink: name, type, help, value.
+  const simple: [string, 'counter' | 'gauge', string, (s: SinkMetrics) => number][] = [
+    [
+      'iotsim_sink_records_generated_total',
+      'counter',
+      'Records handed to the sink.',
+      (s) => s.generated,
+    ],
+    [
+      'iotsim_sink_records_delivered_total',
+      'counter',
+      'Records the sink confirmed written.',
+      (s) => s.delivered,
+    ],
+    [
+      'iotsim_sink_records_failed_total',
+      'counter',
+      'Records whose write failed after every retry or missed the shutdown deadline.',
+      (s) => s.failed,
+    ],
+    [
+      'iotsim_sink_records_buffered',
+      'gauge',
+      'Records buffered, in a write or held by the sink (generated = delivered + dropped + failed + buffered).',
+      (s) => s.buffered,
+    ],
+    ['iotsim_sink_batches_total', 'counter', 'Batches written.', (s) => s.batches],
+    ['iotsim_sink_batches_failed_total', 'counter', 'Batches given up on.', (s) => s.failedBatches],
+    [
+      'iotsim_sink_retries_total',
+      'counter',
+      'Write attempts repeated after a failure.',
+      (s) => s.retries,
+    ],
+  ];
+  for (const [name, kind, help, value] of simple)
+    perSink(
+      name,
+      kind,
+      help,
+      sinks.map((sink) => ({ sink, value: value(sink) })),
+    );
   perSink(
     'iotsim_sink_records_dropped_total',
     'counter',
@@ -232,36 +260,6 @@ function metricsText(state: LiveState, m: MetricsSource): string {
       { sink, labels: { reason: 'oldest' }, value: sink.dropped.oldest },
       { sink, labels: { reason: 'newest' }, value: sink.dropped.newest },
     ]),
-  );
-  perSink(
-    'iotsim_sink_records_failed_total',
-    'counter',
-    'Records whose write failed after every retry or missed the shutdown deadline.',
-    each((s) => s.failed),
-  );
-  perSink(
-    'iotsim_sink_records_buffered',
-    'gauge',
-    'Records buffered, in a write or held by the sink (generated = delivered + dropped + failed + buffered).',
-    each((s) => s.buffered),
-  );
-  perSink(
-    'iotsim_sink_batches_total',
-    'counter',
-    'Batches written.',
-    each((s) => s.batches),
-  );
-  perSink(
-    'iotsim_sink_batches_failed_total',
-    'counter',
-    'Batches given up on.',
-    each((s) => s.failedBatches),
-  );
-  perSink(
-    'iotsim_sink_retries_total',
-    'counter',
-    'Write attempts repeated after a failure.',
-    each((s) => s.retries),
   );
   perSink(
     'iotsim_sink_write_p99_seconds',
