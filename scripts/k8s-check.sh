@@ -26,6 +26,9 @@
 # Fails (exit 1) on any problem.  Usage: bash scripts/k8s-check.sh [--assemble] [--cli PATH]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Node >= 22 first on PATH (the CLI refuses older ones), as for the tests.
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"
 CHART=$ROOT/deploy/helm/iotsim
 CACHE=${IOTSIM_CACHE:-$HOME/.cache/iotsim}
 HELM_VERSION=v3.22.0
@@ -262,7 +265,11 @@ fi
 
 # --- 7. the rendered pods, run by the CLI ----------------------------------------------------
 [[ -n $CLI ]] || CLI=$ROOT/apps/cli/dist/bin.js
-if [[ -f $CLI ]] && command -v node >/dev/null && (cd / && node "$CLI" run --help 2>/dev/null | grep -q -- '--shard '); then
+# The help is read whole first: with pipefail, `grep -q` leaving a pipe at its first match could
+# fail the CLI's write of the rest.
+cli_help=""
+[[ -f $CLI ]] && command -v node >/dev/null && cli_help=$(cd / && node "$CLI" run --help 2>/dev/null || true)
+if grep -q -- '--shard ' <<<"$cli_help"; then
   step "the rendered pods as local processes of $CLI"
   port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   render "$CHART" "$WORK/contract-backfill.yaml" -f "$ROOT/deploy/check/contract-backfill-values.yaml" --set metrics.port="$port"
