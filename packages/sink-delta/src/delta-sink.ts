@@ -65,6 +65,8 @@ export class DeltaSink extends Sink {
   private broken: SinkWriteError | undefined;
   /** Commits are numbered by stream position (a backfill a rerun repeats: `SinkContext.stream`). */
   private positional = false;
+  /** Set once the skip of an earlier run's readings has been logged. */
+  private skipSaid = false;
 
   static override readonly schema = DeltaOptionsSchema;
 
@@ -281,10 +283,13 @@ export class DeltaSink extends Sink {
     const landed = await this.log.landedTxn();
     const skip = all.countBefore(landed);
     if (skip) {
+      // Said once: a rerun of a long backfill would otherwise log every batch it skips.
+      if (!this.skipSaid)
+        this.logger.info(
+          `delta: stream positions up to ${landed - 1} were committed by an earlier run of this backfill (app id ${this.log.appId}): those readings are skipped (counted as rows_committed_before), from ${first}…${first + skip - 1} in this batch on`,
+        );
+      this.skipSaid = true;
       this.count('rows_committed_before', skip);
-      this.logger.info(
-        `delta: ${skip === all.size ? 'all' : skip} of ${all.size} readings (stream positions ${first}…${first + skip - 1}) were committed by an earlier run of this backfill (app id ${this.log.appId}); skipped`,
-      );
       if (skip === all.size) return undefined;
     }
     // A backfill's stream has no holes: readings after the last committed one mean a batch failed.
