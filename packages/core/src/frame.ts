@@ -329,8 +329,10 @@ export class RecordBatch {
     let at = i;
     for (const s of this.segments) {
       const len = s.end - s.start;
-      if (at < len)
-        return s.frame ? s.frame.tick0 * s.frame.table.length + s.start + at : undefined;
+      if (at < len) {
+        const first = streamPosition(s);
+        return first === undefined ? undefined : first + at;
+      }
       at -= len;
     }
     return undefined;
@@ -345,8 +347,8 @@ export class RecordBatch {
     let n = 0;
     for (const s of this.segments) {
       const len = s.end - s.start;
-      if (!s.frame) return n;
-      const first = s.frame.tick0 * s.frame.table.length + s.start;
+      const first = streamPosition(s);
+      if (first === undefined) return n;
       if (first + len <= position) {
         n += len;
         continue;
@@ -376,4 +378,9 @@ export class RecordBatch {
     }
     return new RecordBatch(out, Math.max(0, this.size - from));
   }
+}
+
+/** The stream position of a segment's first reading (`tick × channels + channel`); undefined without a frame. */
+function streamPosition(s: BatchSegment): number | undefined {
+  return s.frame ? s.frame.tick0 * s.frame.table.length + s.start : undefined;
 }

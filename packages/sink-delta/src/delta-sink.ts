@@ -63,8 +63,6 @@ export class DeltaSink extends Sink {
   private pending: PendingBatch | undefined;
   /** Set when the table's layout changed under us: every later write fails with it. */
   private broken: SinkWriteError | undefined;
-  /** Commits are numbered by stream position (a backfill a rerun repeats: `SinkContext.stream`). */
-  private positional = false;
   /** Set once the skip of an earlier run's readings has been logged. */
   private skipSaid = false;
 
@@ -122,10 +120,7 @@ export class DeltaSink extends Sink {
    */
   override attach(context: SinkContext): void {
     super.attach(context);
-    if (context.stream) {
-      this.log.useStreamId(`${context.stream.id}:${context.name}`);
-      this.positional = true;
-    }
+    if (context.stream) this.log.useStreamId(`${context.stream.id}:${context.name}`);
   }
 
   override describe(): string {
@@ -233,7 +228,7 @@ export class DeltaSink extends Sink {
       // number are reused, so a commit that did land (an ambiguous failure) is not made twice.
       let batch = this.pending;
       if (batch?.batchId !== request.batchId || batch.size !== request.size) {
-        const rest = this.positional
+        const rest = this.log.positional
           ? await this.notLanded(request)
           : { readings: request.batch, txn: undefined };
         if (!rest) return; // an earlier run of this stream committed all of it

@@ -83,8 +83,7 @@ export class DeltaLog {
   private logger: Logger = silentLogger;
   private table = new TableState();
   private lastTxn = 0;
-  /** True when the caller numbers transactions by stream position (`useStreamId`). */
-  private positional = false;
+  private streamed = false;
   private overwritePending: boolean;
   /** The last commit failed without a clear answer (it may have landed): catch up first. */
   private uncertain = false;
@@ -115,7 +114,12 @@ export class DeltaLog {
    */
   useStreamId(appId: string): void {
     this.appId = appId;
-    this.positional = true;
+    this.streamed = true;
+  }
+
+  /** True when the caller numbers transactions by stream position (`useStreamId`). */
+  get positional(): boolean {
+    return this.streamed;
   }
 
   /** Our highest committed transaction number in the log (0: none), after catching up when the last commit's outcome was unclear. */
@@ -202,7 +206,7 @@ export class DeltaLog {
    * `useStreamId`: the stream position after the batch's last reading).
    */
   prepare(adds: readonly AddAction[], rows: number, txn?: number): PendingCommit {
-    if (this.positional !== (txn !== undefined))
+    if (this.streamed !== (txn !== undefined))
       throw new Error('delta log: a stream writer numbers its transactions, no other one does');
     return { txn: txn ?? ++this.lastTxn, rows, adds };
   }
